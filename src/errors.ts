@@ -37,7 +37,13 @@ export class BulkheadError extends Error {
   readonly field: string | undefined;
   readonly extra: Record<string, unknown> | undefined;
 
-  constructor(code: string, status: number, title: string, detail: string, options: BulkheadErrorOptions = {}) {
+  constructor(
+    code: string,
+    status: number,
+    title: string,
+    detail: string,
+    options: BulkheadErrorOptions = {},
+  ) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BulkheadError';
     this.code = code.startsWith('BULKHEAD_') ? code : `BULKHEAD_${code}`;
@@ -52,7 +58,11 @@ export class BulkheadError extends Error {
  * Builds an error from the core code table.
  * @example throw coreError('NOT_FOUND', `identity ${id} does not exist`, { field: 'params.id' })
  */
-export function coreError(code: CoreErrorCode, detail: string, options: BulkheadErrorOptions = {}): BulkheadError {
+export function coreError(
+  code: CoreErrorCode,
+  detail: string,
+  options: BulkheadErrorOptions = {},
+): BulkheadError {
   const def = ErrorCodes[code];
   return new BulkheadError(code, def.status, def.title, detail, options);
 }

@@ -1,0 +1,229 @@
+/**
+ * Admin API keys. A key is `bh_<id>_<secret>`; only its SHA-256 is stored (the secret has 256 bits of
+ * entropy, so a slow hash adds nothing), looked up by that hash and compared in constant time.
+ * Scopes are ordered: `admin` ⊃ `write` ⊃ `read`.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { ApiKeysTable, Database } from '../store/database.js';
+import { coreError } from '../errors.js';
+
+export const API_KEY_SCOPES = ['read', 'write', 'admin'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+const SCOPE_RANK: Record<ApiKeyScope, number> = { read: 1, write: 2, admin: 3 };
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  scopes: ApiKeyScope[];
+  createdAt: string;
+  createdBy: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export interface Actor {
+  kind: 'api_key';
+  keyId: string;
+  scopes: ApiKeyScope[];
+  /** `api_key:<id>`, as written to the audit log. */
+  name: string;
+}
+
+export const BOOTSTRAP_ENV_KEY_ID = 'bootstrap-env';
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export function hasScope(granted: readonly ApiKeyScope[], required: ApiKeyScope): boolean {
+  return granted.some((s) => SCOPE_RANK[s] >= SCOPE_RANK[required]);
+}
+
+function newKeyMaterial(): { id: string; token: string } {
+  const id = randomBytes(6).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  return { id, token: `bh_${id}_${secret}` };
+}
+
+function toApiKey(row: ApiKeysTable): ApiKey {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: JSON.parse(row.scopes) as ApiKeyScope[],
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
+export interface CreateApiKeyInput {
+  name: string;
+  scopes: ApiKeyScope[];
+  expiresAt?: string | null | undefined;
+}
+
+export class ApiKeyService {
+  /** Last-used timestamps are written at most this often per key, so reads do not turn into writes. */
+  private readonly lastUsedWrites = new Map<string, number>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Creates a key and returns its token: the only time the token is ever visible. */
+  async create(
+    input: CreateApiKeyInput,
+    actor: string,
+    requestId?: string,
+    fixedToken?: { id: string; token: string },
+  ): Promise<{ key: ApiKey; token: string }> {
+    const material = fixedToken ?? newKeyMaterial();
+    const row: ApiKeysTable = {
+      id: material.id,
+      name: input.name,
+      token_hash: hashToken(material.token),
+      scopes: JSON.stringify([...new Set(input.scopes)]),
+      created_at: this.now().toISOString(),
+      created_by: actor,
+      expires_at: input.expiresAt ?? null,
+      revoked_at: null,
+      last_used_at: null,
+    };
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('api_keys').values(row).execute();
+      await this.audit.record(trx, {
+        actor,
+        action: 'api_key.create',
+        targetType: 'api_key',
+        targetId: row.id,
+        requestId,
+        after: toApiKey(row),
+      });
+    });
+    return { key: toApiKey(row), token: material.token };
+  }
+
+  /**
+   * Resolves a presented token to an actor, or undefined. Expired and revoked keys fail the same way as
+   * unknown ones so a caller learns nothing about which keys exist.
+   */
+  async authenticate(token: string): Promise<Actor | undefined> {
+    if (token.length < 16 || token.length > 512) return undefined;
+    const presented = hashToken(token);
+    const row = await this.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('token_hash', '=', presented)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const a = Buffer.from(row.token_hash, 'hex');
+    const b = Buffer.from(presented, 'hex');
+    if (a.length !== b.length || !timingSafeEqual(a, b)) return undefined;
+    const now = this.now();
+    if (row.revoked_at !== null) return undefined;
+    if (row.expires_at !== null && Date.parse(row.expires_at) <= now.getTime()) return undefined;
+    await this.touch(row.id, now);
+    return {
+      kind: 'api_key',
+      keyId: row.id,
+      scopes: JSON.parse(row.scopes) as ApiKeyScope[],
+      name: `api_key:${row.id}`,
+    };
+  }
+
+  private async touch(id: string, now: Date): Promise<void> {
+    const last = this.lastUsedWrites.get(id) ?? 0;
+    if (now.getTime() - last < 60_000) return;
+    this.lastUsedWrites.set(id, now.getTime());
+    await this.db
+      .updateTable('api_keys')
+      .set({ last_used_at: now.toISOString() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async list(): Promise<ApiKey[]> {
+    const rows = await this.db.selectFrom('api_keys').selectAll().orderBy('created_at', 'asc').execute();
+    return rows.map(toApiKey);
+  }
+
+  async revoke(id: string, actor: string, requestId?: string): Promise<ApiKey> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) throw coreError('NOT_FOUND', `API key ${id} does not exist`, { field: 'params.id' });
+      if (row.revoked_at !== null) return toApiKey(row);
+      const revokedAt = this.now().toISOString();
+      await trx.updateTable('api_keys').set({ revoked_at: revokedAt }).where('id', '=', id).execute();
+      const after = { ...toApiKey(row), revokedAt };
+      await this.audit.record(trx, {
+        actor,
+        action: 'api_key.revoke',
+        targetType: 'api_key',
+        targetId: id,
+        requestId,
+        before: toApiKey(row),
+        after,
+      });
+      return after;
+    });
+  }
+
+  async hasActiveAdminKey(): Promise<boolean> {
+    const rows = await this.db
+      .selectFrom('api_keys')
+      .select(['scopes', 'expires_at'])
+      .where('revoked_at', 'is', null)
+      .execute();
+    const now = this.now().getTime();
+    return rows.some(
+      (r) =>
+        (r.expires_at === null || Date.parse(r.expires_at) > now) &&
+        (JSON.parse(r.scopes) as ApiKeyScope[]).includes('admin'),
+    );
+  }
+
+  /**
+   * Makes `BULKHEAD_ADMIN_TOKEN` a valid admin key (as Vault's dev root token). If the variable changed since
+   * the last start, the previous env-provided key is revoked: only the current value works.
+   */
+  async ensureEnvAdminToken(token: string): Promise<void> {
+    const hash = hashToken(token);
+    const existing = await this.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('id', '=', BOOTSTRAP_ENV_KEY_ID)
+      .executeTakeFirst();
+    if (existing && existing.token_hash === hash && existing.revoked_at === null) return;
+    await this.db.transaction().execute(async (trx) => {
+      if (existing) await trx.deleteFrom('api_keys').where('id', '=', BOOTSTRAP_ENV_KEY_ID).execute();
+      const row: ApiKeysTable = {
+        id: BOOTSTRAP_ENV_KEY_ID,
+        name: 'bootstrap (BULKHEAD_ADMIN_TOKEN)',
+        token_hash: hash,
+        scopes: JSON.stringify(['admin']),
+        created_at: this.now().toISOString(),
+        created_by: 'system',
+        expires_at: null,
+        revoked_at: null,
+        last_used_at: null,
+      };
+      await trx.insertInto('api_keys').values(row).execute();
+      await this.audit.record(trx, {
+        actor: 'system',
+        action: existing ? 'api_key.replace' : 'api_key.create',
+        targetType: 'api_key',
+        targetId: BOOTSTRAP_ENV_KEY_ID,
+        before: existing ? toApiKey(existing) : null,
+        after: toApiKey(row),
+      });
+    });
+  }
+}

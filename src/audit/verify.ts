@@ -1,0 +1,83 @@
+import type { DbOrTrx } from './audit-log.js';
+import { hashAuditRow } from './audit-log.js';
+import { GENESIS_HASH } from '../store/core-migrations.js';
+
+export type AuditProblemKind = 'hash_mismatch' | 'broken_link' | 'sequence_gap' | 'head_mismatch';
+
+export interface AuditProblem {
+  kind: AuditProblemKind;
+  seq: number;
+  detail: string;
+}
+
+export type AuditVerification =
+  | { ok: true; entries: number; headSeq: number; headHash: string }
+  | { ok: false; entries: number; problems: AuditProblem[] };
+
+const PAGE = 1000;
+
+/**
+ * Recomputes the whole chain. Finds an edited entry (its hash no longer matches), a deleted entry (a gap in
+ * `seq`, or the next entry's `prev_hash` pointing elsewhere) and a truncated tail (`audit_head` ahead of the log).
+ * Reads in pages so a long log does not need to fit in memory.
+ */
+export async function verifyAuditChain(db: DbOrTrx, maxProblems = 100): Promise<AuditVerification> {
+  const problems: AuditProblem[] = [];
+  let expectedSeq = 1;
+  let prevHash = GENESIS_HASH;
+  let entries = 0;
+  let lastSeq = 0;
+  for (;;) {
+    const rows = await db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('seq', '>', lastSeq)
+      .orderBy('seq', 'asc')
+      .limit(PAGE)
+      .execute();
+    for (const row of rows) {
+      const seq = Number(row.seq);
+      entries += 1;
+      if (seq !== expectedSeq) {
+        problems.push({
+          kind: 'sequence_gap',
+          seq,
+          detail: `expected entry ${expectedSeq}, found ${seq}: entries deleted`,
+        });
+      }
+      if (row.prev_hash !== prevHash) {
+        problems.push({
+          kind: 'broken_link',
+          seq,
+          detail: `prev_hash does not match the previous entry's hash`,
+        });
+      }
+      if (hashAuditRow(row) !== row.hash) {
+        problems.push({
+          kind: 'hash_mismatch',
+          seq,
+          detail: `entry content does not match its hash: edited`,
+        });
+      }
+      prevHash = row.hash;
+      expectedSeq = seq + 1;
+      lastSeq = seq;
+      if (problems.length >= maxProblems) return { ok: false, entries, problems };
+    }
+    if (rows.length < PAGE) break;
+  }
+  const head = await db
+    .selectFrom('audit_head')
+    .select(['seq', 'hash'])
+    .where('id', '=', 1)
+    .executeTakeFirst();
+  if (!head || Number(head.seq) !== lastSeq || head.hash !== prevHash) {
+    problems.push({
+      kind: 'head_mismatch',
+      seq: head ? Number(head.seq) : 0,
+      detail: `audit head (seq ${head ? Number(head.seq) : 'missing'}) does not match the last entry (seq ${lastSeq}): entries removed from the end or head edited`,
+    });
+  }
+  if (problems.length > 0) return { ok: false, entries, problems };
+  return { ok: true, entries, headSeq: lastSeq, headHash: prevHash };
+}

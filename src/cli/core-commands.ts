@@ -1,0 +1,362 @@
+/**
+ * Core CLI commands: `serve`, `identities list|show|create|disable`, `audit verify`, `admin token create`.
+ * Client commands talk to the server at BULKHEAD_URL with BULKHEAD_TOKEN; `audit verify --local` reads
+ * the store directly so a tampered database can be checked with the server stopped.
+ */
+import { existsSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import type { ApiKey } from '../admin/api-keys.js';
+import { verifyAuditChain, type AuditVerification } from '../audit/verify.js';
+import { loadConfig, sqliteFileFor } from '../config.js';
+import type { Page } from '../inventory/cursor.js';
+import { IDENTITY_KINDS, IDENTITY_STATUSES, type Identity } from '../inventory/types.js';
+import { createLogger } from '../http/logger.js';
+import { startBulkhead } from '../server/start.js';
+import { ensureSchema, openStore } from '../store/connect.js';
+import { VERSION } from '../version.js';
+import { CliError } from './client.js';
+import { intOption, table, type CliContext } from './context.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function parseLabels(pairs: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs ?? []) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new CliError(`--label must be key=value, got '${p}'`, 'BULKHEAD_CLI_BAD_OPTION');
+    out[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return out;
+}
+
+export function registerServeCommand(program: Command, cli: CliContext): void {
+  program
+    .command('serve')
+    .description(
+      'run the Bulkhead server (embedded SQLite under --data-dir unless BULKHEAD_DATABASE_URL is set)',
+    )
+    .option('--host <host>', 'interface to listen on [env BULKHEAD_HOST, default 127.0.0.1]')
+    .option('--port <port>', 'TCP port, 0 for any free port [env BULKHEAD_PORT, default 8080]')
+    .option(
+      '--data-dir <dir>',
+      'directory for the SQLite file and local state [env BULKHEAD_DATA_DIR, default ./data]',
+    )
+    .option('--demo', 'load the demo organisation (missing records only) even if the store is not empty')
+    .option('--no-demo', 'never load demo data (default: load it into an empty store)')
+    .option('--json', 'print the start-up summary as one JSON line')
+    .action(
+      async (opts: { host?: string; port?: string; dataDir?: string; demo?: boolean; json?: boolean }) => {
+        const config = loadConfig(
+          { host: opts.host, port: opts.port, dataDir: opts.dataDir, demo: opts.demo },
+          cli.env,
+        );
+        const log = createLogger(config.logLevel, process.stderr);
+        const running = await startBulkhead(config, { log });
+        const summary = {
+          url: running.url,
+          version: VERSION,
+          store: running.ctx.store.describe,
+          demo: running.demo ?? null,
+          bootstrap_token: running.bootstrapToken ?? null,
+        };
+        cli.print(summary, opts.json, () => {
+          const lines = [
+            `Bulkhead ${VERSION} is listening on ${running.url}`,
+            `  console and API: ${running.url}/   (OpenAPI: ${running.url}/openapi.json)`,
+            `  store: ${running.ctx.store.describe}`,
+          ];
+          if (running.demo) {
+            const d = running.demo;
+            lines.push(
+              `  demo data loaded: ${d.identities} identities, ${d.credentials} credentials, ${d.resources} resources`,
+            );
+          }
+          if (running.bootstrapToken) {
+            lines.push(
+              '',
+              '  Admin token (shown ONCE; only its hash is stored — save it now):',
+              `    ${running.bootstrapToken}`,
+              '',
+              `  export BULKHEAD_URL=${running.url} BULKHEAD_TOKEN=<the token above>`,
+              '  then try: npx bulkhead identities list',
+            );
+          } else if (config.adminToken) {
+            lines.push('  admin token: the value of BULKHEAD_ADMIN_TOKEN');
+          } else {
+            lines.push(
+              '  admin token: already created on an earlier start (create more with `bulkhead admin token create`)',
+            );
+          }
+          return lines.join('\n');
+        });
+        let stopping = false;
+        const stop = (signal: string) => {
+          if (stopping) {
+            log.warn({ signal }, 'second signal: exiting without draining');
+            process.exit(1);
+          }
+          stopping = true;
+          log.info({ signal }, 'draining in-flight requests and shutting down');
+          running.close().then(
+            () => process.exit(0),
+            (err: unknown) => {
+              log.error({ err }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      },
+    );
+}
+
+export function registerIdentityCommands(program: Command, cli: CliContext): void {
+  const identities = program.command('identities').description('list, show, create and disable identities');
+
+  identities
+    .command('list')
+    .description('list identities with filters; pages through everything with --all')
+    .addOption(new Option('--kind <kind>', 'identity kind').choices(IDENTITY_KINDS))
+    .option('--owner <owner>', 'owned by this identity id or team:<name>')
+    .option('--env <environment>', 'environment, e.g. prod')
+    .addOption(new Option('--status <status>', 'status').choices(IDENTITY_STATUSES))
+    .option('--source <source>', 'where it came from, e.g. aws-iam')
+    .option('--stale-days <n>', 'not seen for at least N days', intOption('--stale-days', 0, 36500))
+    .option('--ownerless', 'only identities without any owner')
+    .option('--limit <n>', 'page size (1-500)', intOption('--limit', 1, 500), 50)
+    .option('--cursor <cursor>', 'continue from a previous page')
+    .option('--all', 'follow cursors until the end')
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        kind?: string;
+        owner?: string;
+        env?: string;
+        status?: string;
+        source?: string;
+        staleDays?: number;
+        ownerless?: boolean;
+        limit: number;
+        cursor?: string;
+        all?: boolean;
+        json?: boolean;
+      }) => {
+        const client = cli.client();
+        const items: Identity[] = [];
+        let cursor = opts.cursor;
+        let next: string | null = null;
+        do {
+          const page: Page<Identity> = await client.get('/v1/identities', {
+            kind: opts.kind,
+            owner: opts.owner,
+            environment: opts.env,
+            status: opts.status,
+            source: opts.source,
+            stale_days: opts.staleDays,
+            no_owner: opts.ownerless ? 'true' : undefined,
+            limit: opts.limit,
+            cursor,
+          });
+          items.push(...page.items);
+          next = page.next_cursor;
+          cursor = next ?? undefined;
+        } while (opts.all && next);
+        cli.print({ items, next_cursor: next }, opts.json, () => {
+          const rows = items.map((i) => [
+            i.id,
+            i.kind,
+            i.environment,
+            i.status,
+            i.owners.join(',') || '(none)',
+            i.lastSeenAt?.slice(0, 10),
+          ]);
+          const text = table(['id', 'kind', 'env', 'status', 'owners', 'last seen'], rows);
+          return next ? `${text}\n(more: --cursor ${next})` : `${text}\n(${items.length} identities)`;
+        });
+      },
+    );
+
+  identities
+    .command('show <id>')
+    .description('show one identity')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const identity = await cli.client().get<Identity>(`/v1/identities/${encodeURIComponent(id)}`);
+      cli.print(identity, opts.json, () =>
+        Object.entries(identity)
+          .map(
+            ([k, v]) =>
+              `${k.padEnd(18)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`,
+          )
+          .join('\n'),
+      );
+    });
+
+  identities
+    .command('create')
+    .description('create an identity')
+    .requiredOption('--id <id>', 'stable id, e.g. payments-api')
+    .addOption(new Option('--kind <kind>', 'identity kind').choices(IDENTITY_KINDS).makeOptionMandatory())
+    .requiredOption('--name <displayName>', 'display name')
+    .requiredOption('--env <environment>', 'environment, e.g. prod')
+    .option('--owner <owner>', 'owner (human identity id or team:<name>); repeatable', collect)
+    .option('--group <group>', 'group or role membership; repeatable', collect)
+    .option('--source <source>', 'where it came from', 'manual')
+    .option('--spiffe-id <uri>', 'SPIFFE ID')
+    .option('--cloud-arn <arn>', 'cloud ARN')
+    .option('--k8s-sa <namespace/name>', 'Kubernetes service account')
+    .option('--label <key=value>', 'label; repeatable', collect)
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        id: string;
+        kind: string;
+        name: string;
+        env: string;
+        owner?: string[];
+        group?: string[];
+        source: string;
+        spiffeId?: string;
+        cloudArn?: string;
+        k8sSa?: string;
+        label?: string[];
+        json?: boolean;
+      }) => {
+        const created = await cli.client().post<Identity>('/v1/identities', {
+          id: opts.id,
+          kind: opts.kind,
+          displayName: opts.name,
+          environment: opts.env,
+          owners: opts.owner ?? [],
+          groups: opts.group ?? [],
+          source: opts.source,
+          labels: parseLabels(opts.label),
+          ...(opts.spiffeId ? { spiffeId: opts.spiffeId } : {}),
+          ...(opts.cloudArn ? { cloudArn: opts.cloudArn } : {}),
+          ...(opts.k8sSa ? { k8sServiceAccount: opts.k8sSa } : {}),
+        });
+        cli.print(created, opts.json, () => `created ${created.kind} ${created.id}`);
+      },
+    );
+
+  identities
+    .command('disable <id>')
+    .description('disable an identity (every later decision for it is a deny)')
+    .option('--reason <text>', 'why (kept with the identity and in the audit log)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { reason?: string; json?: boolean }) => {
+      const updated = await cli
+        .client()
+        .post<Identity>(
+          `/v1/identities/${encodeURIComponent(id)}/disable`,
+          opts.reason ? { reason: opts.reason } : {},
+        );
+      cli.print(updated, opts.json, () => `disabled ${updated.id} (status ${updated.status})`);
+    });
+}
+
+export function registerAuditCommands(program: Command, cli: CliContext): void {
+  const audit = program.command('audit').description('the hash-chained audit log');
+  audit
+    .command('verify')
+    .description('recompute the audit hash chain; exits 2 if any entry was edited, deleted or truncated')
+    .option('--local', 'read the store directly (server may be stopped) instead of asking the server')
+    .option(
+      '--data-dir <dir>',
+      'data directory of the SQLite store (implies --local) [env BULKHEAD_DATA_DIR]',
+    )
+    .option('--json', 'print JSON')
+    .action(async (opts: { local?: boolean; dataDir?: string; json?: boolean }) => {
+      let result: AuditVerification;
+      if (opts.local || opts.dataDir) {
+        const config = loadConfig({ dataDir: opts.dataDir }, cli.env);
+        const file = sqliteFileFor(config);
+        if (!config.databaseUrl && !existsSync(file)) {
+          throw new CliError(`no Bulkhead store at ${file}`, 'BULKHEAD_CLI_NO_STORE');
+        }
+        const store = openStore({
+          databaseUrl: config.databaseUrl,
+          schema: config.databaseSchema,
+          sqliteFile: file,
+        });
+        try {
+          await ensureSchema(store, config.databaseSchema);
+          result = await verifyAuditChain(store.db);
+        } finally {
+          await store.close();
+        }
+      } else {
+        result = await cli.client().post<AuditVerification>('/v1/audit/verify');
+      }
+      cli.print(result, opts.json, () =>
+        result.ok
+          ? `audit log OK: ${result.entries} entries, head #${result.headSeq} ${result.headHash.slice(0, 16)}…`
+          : [
+              `audit log TAMPERED: ${result.problems.length} problem(s) in ${result.entries} entries`,
+              ...result.problems.map((p) => `  #${p.seq} ${p.kind}: ${p.detail}`),
+            ].join('\n'),
+      );
+      if (!result.ok) process.exitCode = 2;
+    });
+}
+
+export function registerAdminCommands(program: Command, cli: CliContext): void {
+  const admin = program.command('admin').description('administration');
+  const token = admin.command('token').description('admin API keys');
+  token
+    .command('create')
+    .description('create an API key; the token is printed once')
+    .requiredOption('--name <name>', 'what the key is for')
+    .addOption(
+      new Option('--scope <scope>', 'read, write or admin; repeatable')
+        .choices(['read', 'write', 'admin'])
+        .argParser(collect),
+    )
+    .option(
+      '--ttl <seconds>',
+      'lifetime in seconds (default: no expiry)',
+      intOption('--ttl', 60, 10 * 365 * 86_400),
+    )
+    .option('--json', 'print JSON')
+    .action(async (opts: { name: string; scope?: string[]; ttl?: number; json?: boolean }) => {
+      const scopes = opts.scope ?? ['read'];
+      for (const s of scopes) {
+        if (!['read', 'write', 'admin'].includes(s)) {
+          throw new CliError(`--scope must be read, write or admin, got '${s}'`, 'BULKHEAD_CLI_BAD_OPTION');
+        }
+      }
+      const created = await cli.client().post<ApiKey & { token: string }>('/v1/admin/keys', {
+        name: opts.name,
+        scopes,
+        ...(opts.ttl !== undefined ? { ttl_seconds: opts.ttl } : {}),
+      });
+      cli.print(created, opts.json, () =>
+        [
+          `created key ${created.id} (${created.scopes.join(',')})${created.expiresAt ? ` expiring ${created.expiresAt}` : ''}`,
+          `token (shown once): ${created.token}`,
+        ].join('\n'),
+      );
+    });
+  token
+    .command('list')
+    .description('list API keys (never their tokens)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const res = await cli.client().get<{ items: ApiKey[] }>('/v1/admin/keys');
+      cli.print(res, opts.json, () =>
+        table(
+          ['id', 'name', 'scopes', 'expires', 'revoked', 'last used'],
+          res.items.map((k) => [k.id, k.name, k.scopes.join(','), k.expiresAt, k.revokedAt, k.lastUsedAt]),
+        ),
+      );
+    });
+  token
+    .command('revoke <id>')
+    .description('revoke an API key')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const key = await cli.client().post<ApiKey>(`/v1/admin/keys/${encodeURIComponent(id)}/revoke`);
+      cli.print(key, opts.json, () => `revoked ${key.id}`);
+    });
+}

@@ -1,0 +1,603 @@
+/**
+ * Inventory operations: validation of references, timestamps, audit, change notifications. Every write
+ * runs in one transaction with its audit entry. Listeners (policy entity indexes, graph, caches) hear
+ * about each committed change through `onChange`.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { AuditLog, DbOrTrx } from '../audit/audit-log.js';
+import { coreError } from '../errors.js';
+import type { Database } from '../store/database.js';
+import { decodeCursor, toPage, type Page } from './cursor.js';
+import type {
+  CredentialCreateInput,
+  CredentialPatchInput,
+  IdentityCreateInput,
+  IdentityPatchInput,
+  ResourceCreateInput,
+  ResourcePatchInput,
+} from './schemas.js';
+import * as store from './store.js';
+import type { Credential, Identity, IdentityStatus, Resource } from './types.js';
+
+export interface InventoryChange {
+  entity: 'identity' | 'credential' | 'resource';
+  op: 'create' | 'update' | 'delete';
+  id: string;
+}
+
+export interface WriteMeta {
+  actor: string;
+  requestId?: string | undefined;
+}
+
+export interface IdentityListQuery {
+  kind?: string | undefined;
+  owner?: string | undefined;
+  environment?: string | undefined;
+  status?: string | undefined;
+  source?: string | undefined;
+  stale_days?: number | undefined;
+  no_owner?: boolean | undefined;
+  spiffe_id?: string | undefined;
+  cloud_arn?: string | undefined;
+  k8s_service_account?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface CredentialListQuery {
+  identity_id?: string | undefined;
+  type?: string | undefined;
+  status?: string | undefined;
+  consumer?: string | undefined;
+  fingerprint?: string | undefined;
+  expired?: boolean | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface ResourceListQuery {
+  type?: string | undefined;
+  sensitivity?: string | undefined;
+  environment?: string | undefined;
+  parent_id?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+const DAY_MS = 86_400_000;
+
+function newId(prefix: string): string {
+  return `${prefix}-${randomBytes(6).toString('hex')}`;
+}
+
+export class InventoryService {
+  private readonly listeners = new Set<(change: InventoryChange) => void>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Subscribes to committed changes; returns an unsubscribe function. */
+  onChange(listener: (change: InventoryChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(change: InventoryChange): void {
+    for (const l of this.listeners) l(change);
+  }
+
+  // ---- identities ----
+
+  async getIdentity(id: string): Promise<Identity> {
+    const identity = await store.findIdentity(this.db, id);
+    if (!identity) throw coreError('NOT_FOUND', `identity ${id} does not exist`, { field: 'id' });
+    return identity;
+  }
+
+  async findIdentity(id: string): Promise<Identity | undefined> {
+    return store.findIdentity(this.db, id);
+  }
+
+  async listIdentities(q: IdentityListQuery): Promise<Page<Identity>> {
+    const staleBefore =
+      q.stale_days === undefined
+        ? undefined
+        : new Date(this.now().getTime() - q.stale_days * DAY_MS).toISOString();
+    const rows = await store.listIdentityRows(this.db, {
+      kind: q.kind,
+      owner: q.owner,
+      environment: q.environment,
+      status: q.status,
+      source: q.source,
+      staleBefore,
+      noOwner: q.no_owner,
+      spiffeId: q.spiffe_id,
+      cloudArn: q.cloud_arn,
+      k8sServiceAccount: q.k8s_service_account,
+      afterId: decodeCursor(q.cursor),
+      limit: q.limit + 1,
+    });
+    return toPage(rows, q.limit);
+  }
+
+  async createIdentity(input: IdentityCreateInput, meta: WriteMeta): Promise<Identity> {
+    const now = this.now().toISOString();
+    const identity: Identity = {
+      id: input.id ?? newId(input.kind.replace(/_/g, '-')),
+      kind: input.kind,
+      displayName: input.displayName,
+      spiffeId: input.spiffeId ?? null,
+      cloudArn: input.cloudArn ?? null,
+      k8sServiceAccount: input.k8sServiceAccount ?? null,
+      owners: dedupe(input.owners),
+      groups: dedupe(input.groups),
+      environment: input.environment,
+      source: input.source,
+      labels: input.labels,
+      status: input.status,
+      createdAt: now,
+      updatedAt: now,
+      lastSeenAt: input.lastSeenAt ?? null,
+    };
+    await this.db.transaction().execute(async (trx) => {
+      if (await store.findIdentity(trx, identity.id)) {
+        throw coreError('CONFLICT', `identity ${identity.id} already exists`, { field: 'body.id' });
+      }
+      await this.checkOwners(trx, identity.owners, 'body.owners', identity.id);
+      await this.checkUniqueSpiffe(trx, identity.spiffeId, identity.id);
+      await store.insertIdentity(trx, identity);
+      await this.audit.record(trx, {
+        ...auditMeta(meta),
+        action: 'identity.create',
+        targetType: 'identity',
+        targetId: identity.id,
+        after: identity,
+      });
+    });
+    this.emit({ entity: 'identity', op: 'create', id: identity.id });
+    return identity;
+  }
+
+  async updateIdentity(
+    id: string,
+    patch: IdentityPatchInput,
+    meta: WriteMeta,
+    action = 'identity.update',
+  ): Promise<Identity> {
+    const updated = await this.db.transaction().execute(async (trx) => {
+      const before = await store.findIdentity(trx, id);
+      if (!before) throw coreError('NOT_FOUND', `identity ${id} does not exist`, { field: 'params.id' });
+      const after: Identity = {
+        ...before,
+        ...definedOnly({
+          displayName: patch.displayName,
+          spiffeId: patch.spiffeId,
+          cloudArn: patch.cloudArn,
+          k8sServiceAccount: patch.k8sServiceAccount,
+          owners: patch.owners ? dedupe(patch.owners) : undefined,
+          groups: patch.groups ? dedupe(patch.groups) : undefined,
+          environment: patch.environment,
+          source: patch.source,
+          labels: patch.labels,
+          status: patch.status,
+          lastSeenAt: patch.lastSeenAt,
+        }),
+        updatedAt: this.now().toISOString(),
+      };
+      if (patch.owners) await this.checkOwners(trx, after.owners, 'body.owners', id);
+      if (patch.spiffeId) await this.checkUniqueSpiffe(trx, after.spiffeId, id);
+      await store.updateIdentity(trx, after);
+      await this.audit.record(trx, {
+        ...auditMeta(meta),
+        action,
+        targetType: 'identity',
+        targetId: id,
+        before,
+        after,
+      });
+      return after;
+    });
+    this.emit({ entity: 'identity', op: 'update', id });
+    return updated;
+  }
+
+  /** Sets the status (disable / quarantine / re-activate); the reason is kept in the audit entry's label. */
+  async setIdentityStatus(
+    id: string,
+    status: IdentityStatus,
+    meta: WriteMeta,
+    reason?: string,
+  ): Promise<Identity> {
+    const current = await this.getIdentity(id);
+    const labels = reason ? { ...current.labels, 'bulkhead.status-reason': reason } : current.labels;
+    return this.updateIdentity(
+      id,
+      { status, labels },
+      meta,
+      `identity.${status === 'active' ? 'activate' : status === 'disabled' ? 'disable' : 'quarantine'}`,
+    );
+  }
+
+  async deleteIdentity(id: string, meta: WriteMeta): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const before = await store.findIdentity(trx, id);
+      if (!before) throw coreError('NOT_FOUND', `identity ${id} does not exist`, { field: 'params.id' });
+      // Deleting would silently drop credential records (and their audit trail): make the caller do it explicitly.
+      const cred = await trx
+        .selectFrom('credentials')
+        .select('id')
+        .where('identity_id', '=', id)
+        .executeTakeFirst();
+      if (cred) {
+        throw coreError(
+          'CONFLICT',
+          `identity ${id} still owns credential ${cred.id}; delete or move its credentials first`,
+          {
+            field: 'params.id',
+          },
+        );
+      }
+      await store.deleteIdentity(trx, id);
+      await this.audit.record(trx, {
+        ...auditMeta(meta),
+        action: 'identity.delete',
+        targetType: 'identity',
+        targetId: id,
+        before,
+      });
+    });
+    this.emit({ entity: 'identity', op: 'delete', id });
+  }
+
+  /** Records activity (detection and the broker call this); not audited, it is telemetry, not a change. */
+  async touchIdentity(id: string, at: Date = this.now()): Promise<void> {
+    await this.db
+      .updateTable('identities')
+      .set({ last_seen_at: at.toISOString() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  // ---- credentials ----
+
+  async findCredential(id: string): Promise<Credential | undefined> {
+    return store.findCredential(this.db, id);
+  }
+
+  async getCredential(id: string): Promise<Credential> {
+    const c = await store.findCredential(this.db, id);
+    if (!c) throw coreError('NOT_FOUND', `credential ${id} does not exist`, { field: 'id' });
+    return c;
+  }
+
+  async listCredentials(q: CredentialListQuery): Promise<Page<Credential>> {
+    const rows = await store.listCredentialRows(this.db, {
+      identityId: q.identity_id,
+      type: q.type,
+      status: q.status,
+      consumer: q.consumer,
+      fingerprint: q.fingerprint,
+      expiredBefore: q.expired ? this.now().toISOString() : undefined,
+      afterId: decodeCursor(q.cursor),
+      limit: q.limit + 1,
+    });
+    return toPage(rows, q.limit);
+  }
+
+  async createCredential(input: CredentialCreateInput, meta: WriteMeta): Promise<Credential> {
+    const now = this.now().toISOString();
+    const credential: Credential = {
+      id: input.id ?? newId('cred'),
+      identityId: input.identityId,
+      type: input.type,
+      fingerprint: input.fingerprint,
+      status: input.status,
+      scopes: dedupe(input.scopes),
+      storedIn: dedupe(input.storedIn),
+      consumers: dedupe(input.consumers),
+      source: input.source,
+      labels: input.labels,
+      createdAt: now,
+      updatedAt: now,
+      lastUsedAt: input.lastUsedAt ?? null,
+      expiresAt: input.expiresAt ?? null,
+      lastRotatedAt: input.lastRotatedAt ?? null,
+    };
+    await this.db.transaction().execute(async (trx) => {
+      if (await store.findCredential(trx, credential.id)) {
+        throw coreError('CONFLICT', `credential ${credential.id} already exists`, { field: 'body.id' });
+      }
+      if (!(await store.findIdentity(trx, credential.identityId))) {
+        throw coreError('VALIDATION_FAILED', `identity ${credential.identityId} does not exist`, {
+          field: 'body.identityId',
+        });
+      }
+      await this.checkIdentitiesExist(trx, credential.consumers, 'body.consumers');
+      await store.insertCredential(trx, credential);
+      await this.audit.record(trx, {
+        ...auditMeta(meta),
+        action: 'credential.create',
+        targetType: 'credential',
+        targetId: credential.id,
+        after: credential,
+      });
+    });
+    this.emit({ entity: 'credential', op: 'create', id: credential.id });
+    return credential;
+  }
+
+  async updateCredential(
+    id: string,
+    patch: CredentialPatchInput,
+    meta: WriteMeta,
+    action = 'credential.update',
+  ): Promise<Credential> {
+    const updated = await this.db.transaction().execute(async (trx) => {
+      const before = await store.findCredential(trx, id);
+      if (!before) throw coreError('NOT_FOUND', `credential ${id} does not exist`, { field: 'params.id' });
+      if (before.status === 'revoked' && patch.status === 'active') {
+        // Revocation wins: a revoked credential is never resurrected; rotate to a new one instead.
+        throw coreError('CONFLICT', `credential ${id} is revoked and cannot be re-activated`, {
+          field: 'body.status',
+        });
+      }
+      const after: Credential = {
+        ...before,
+        ...definedOnly({
+          fingerprint: patch.fingerprint,
+          status: patch.status,
+          scopes: patch.scopes ? dedupe(patch.scopes) : undefined,
+          storedIn: patch.storedIn ? dedupe(patch.storedIn) : undefined,
+          consumers: patch.consumers ? dedupe(patch.consumers) : undefined,
+          source: patch.source,
+          labels: patch.labels,
+          lastUsedAt: patch.lastUsedAt,
+          expiresAt: patch.expiresAt,
+          lastRotatedAt: patch.lastRotatedAt,
+        }),
+        updatedAt: this.now().toISOString(),
+      };
+      if (patch.consumers) await this.checkIdentitiesExist(trx, after.consumers, 'body.consumers');
+      await store.updateCredential(trx, after);
+      await this.audit.record(trx, {
+        ...auditMeta(meta),
+        action,
+        targetType: 'credential',
+        targetId: id,
+        before,
+        after,
+      });
+      return after;
+    });
+    this.emit({ entity: 'credential', op: 'update', id });
+    return updated;
+  }
+
+  async revokeCredential(id: string, meta: WriteMeta): Promise<Credential> {
+    const current = await this.getCredential(id);
+    if (current.status === 'revoked') return current;
+    return this.updateCredential(id, { status: 'revoked' }, meta, 'credential.revoke');
+  }
+
+  async deleteCredential(id: string, meta: WriteMeta): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const before = await store.findCredential(trx, id);
+      if (!before) throw coreError('NOT_FOUND', `credential ${id} does not exist`, { field: 'params.id' });
+      await store.deleteCredential(trx, id);
+      await this.audit.record(trx, {
+        ...auditMeta(meta),
+        action: 'credential.delete',
+        targetType: 'credential',
+        targetId: id,
+        before,
+      });
+    });
+    this.emit({ entity: 'credential', op: 'delete', id });
+  }
+
+  // ---- resources ----
+
+  async findResource(id: string): Promise<Resource | undefined> {
+    return store.findResource(this.db, id);
+  }
+
+  async getResource(id: string): Promise<Resource> {
+    const r = await store.findResource(this.db, id);
+    if (!r) throw coreError('NOT_FOUND', `resource ${id} does not exist`, { field: 'id' });
+    return r;
+  }
+
+  async listResources(q: ResourceListQuery): Promise<Page<Resource>> {
+    const rows = await store.listResourceRows(this.db, {
+      type: q.type,
+      sensitivity: q.sensitivity,
+      environment: q.environment,
+      parentId: q.parent_id,
+      afterId: decodeCursor(q.cursor),
+      limit: q.limit + 1,
+    });
+    return toPage(rows, q.limit);
+  }
+
+  async createResource(input: ResourceCreateInput, meta: WriteMeta): Promise<Resource> {
+    const now = this.now().toISOString();
+    const resource: Resource = {
+      id: input.id ?? newId('res'),
+      type: input.type,
+      displayName: input.displayName,
+      sensitivity: input.sensitivity,
+      environment: input.environment,
+      owners: dedupe(input.owners),
+      parentId: input.parentId ?? null,
+      source: input.source,
+      labels: input.labels,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.db.transaction().execute(async (trx) => {
+      if (await store.findResource(trx, resource.id)) {
+        throw coreError('CONFLICT', `resource ${resource.id} already exists`, { field: 'body.id' });
+      }
+      await this.checkParent(trx, resource.parentId, resource.id);
+      await this.checkOwners(trx, resource.owners, 'body.owners');
+      await store.insertResource(trx, resource);
+      await this.audit.record(trx, {
+        ...auditMeta(meta),
+        action: 'resource.create',
+        targetType: 'resource',
+        targetId: resource.id,
+        after: resource,
+      });
+    });
+    this.emit({ entity: 'resource', op: 'create', id: resource.id });
+    return resource;
+  }
+
+  async updateResource(id: string, patch: ResourcePatchInput, meta: WriteMeta): Promise<Resource> {
+    const updated = await this.db.transaction().execute(async (trx) => {
+      const before = await store.findResource(trx, id);
+      if (!before) throw coreError('NOT_FOUND', `resource ${id} does not exist`, { field: 'params.id' });
+      const after: Resource = {
+        ...before,
+        ...definedOnly({
+          type: patch.type,
+          displayName: patch.displayName,
+          sensitivity: patch.sensitivity,
+          environment: patch.environment,
+          owners: patch.owners ? dedupe(patch.owners) : undefined,
+          parentId: patch.parentId,
+          source: patch.source,
+          labels: patch.labels,
+        }),
+        updatedAt: this.now().toISOString(),
+      };
+      if (patch.parentId !== undefined) await this.checkParent(trx, after.parentId, id);
+      if (patch.owners) await this.checkOwners(trx, after.owners, 'body.owners');
+      await store.updateResource(trx, after);
+      await this.audit.record(trx, {
+        ...auditMeta(meta),
+        action: 'resource.update',
+        targetType: 'resource',
+        targetId: id,
+        before,
+        after,
+      });
+      return after;
+    });
+    this.emit({ entity: 'resource', op: 'update', id });
+    return updated;
+  }
+
+  async deleteResource(id: string, meta: WriteMeta): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const before = await store.findResource(trx, id);
+      if (!before) throw coreError('NOT_FOUND', `resource ${id} does not exist`, { field: 'params.id' });
+      const child = await trx
+        .selectFrom('resources')
+        .select('id')
+        .where('parent_id', '=', id)
+        .executeTakeFirst();
+      if (child)
+        throw coreError('CONFLICT', `resource ${id} still has child ${child.id}`, { field: 'params.id' });
+      await store.deleteResource(trx, id);
+      await this.audit.record(trx, {
+        ...auditMeta(meta),
+        action: 'resource.delete',
+        targetType: 'resource',
+        targetId: id,
+        before,
+      });
+    });
+    this.emit({ entity: 'resource', op: 'delete', id });
+  }
+
+  async counts(): Promise<{ identities: number; credentials: number; resources: number }> {
+    return store.countRows(this.db);
+  }
+
+  // ---- reference checks ----
+
+  /** Owners that name an identity must exist and be a person (or a team): a machine cannot own a machine. */
+  private async checkOwners(db: DbOrTrx, owners: string[], field: string, selfId?: string): Promise<void> {
+    for (const [i, owner] of owners.entries()) {
+      if (owner.startsWith('team:')) continue;
+      if (owner === selfId)
+        throw coreError('VALIDATION_FAILED', 'an identity cannot own itself', { field: `${field}[${i}]` });
+      const o = await store.findIdentity(db, owner);
+      if (!o)
+        throw coreError('VALIDATION_FAILED', `owner ${owner} is not a known identity`, {
+          field: `${field}[${i}]`,
+        });
+      if (o.kind !== 'human') {
+        throw coreError(
+          'VALIDATION_FAILED',
+          `owner ${owner} is a ${o.kind}; owners are people or team:<name>`,
+          {
+            field: `${field}[${i}]`,
+          },
+        );
+      }
+    }
+  }
+
+  private async checkIdentitiesExist(db: DbOrTrx, ids: string[], field: string): Promise<void> {
+    for (const [i, id] of ids.entries()) {
+      if (!(await store.findIdentity(db, id))) {
+        throw coreError('VALIDATION_FAILED', `identity ${id} does not exist`, { field: `${field}[${i}]` });
+      }
+    }
+  }
+
+  private async checkUniqueSpiffe(db: DbOrTrx, spiffeId: string | null, selfId: string): Promise<void> {
+    if (!spiffeId) return;
+    const other = await db
+      .selectFrom('identities')
+      .select('id')
+      .where('spiffe_id', '=', spiffeId)
+      .executeTakeFirst();
+    if (other && other.id !== selfId) {
+      throw coreError('CONFLICT', `SPIFFE ID already belongs to identity ${other.id}`, {
+        field: 'body.spiffeId',
+      });
+    }
+  }
+
+  private async checkParent(db: DbOrTrx, parentId: string | null, selfId: string): Promise<void> {
+    // Walk up the chain: a missing parent or a cycle would break hierarchical policy evaluation.
+    let cursor = parentId;
+    for (let depth = 0; cursor !== null; depth += 1) {
+      if (cursor === selfId || depth > 32) {
+        throw coreError(
+          'VALIDATION_FAILED',
+          'resource parent chain would form a cycle or is deeper than 32',
+          {
+            field: 'body.parentId',
+          },
+        );
+      }
+      const parent = await store.findResource(db, cursor);
+      if (!parent)
+        throw coreError('VALIDATION_FAILED', `parent resource ${cursor} does not exist`, {
+          field: 'body.parentId',
+        });
+      cursor = parent.parentId;
+    }
+  }
+}
+
+function dedupe(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function auditMeta(meta: WriteMeta): { actor: string; requestId: string | undefined } {
+  return { actor: meta.actor, requestId: meta.requestId };
+}

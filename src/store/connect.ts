@@ -1,0 +1,97 @@
+/**
+ * Opens the store: embedded SQLite by default, PostgreSQL when a `postgres://` URL is configured. Both sit
+ * behind the same typed Kysely interface; callers never branch on the backend except in migrations.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.js';
+import type { Dialect } from './migration-types.js';
+
+// int8 (bigint) columns hold sequence numbers and counters far below 2^53: read them as numbers.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export interface StoreOptions {
+  /** `postgres://...` selects PostgreSQL; otherwise `sqliteFile` is used. */
+  databaseUrl?: string | undefined;
+  /** PostgreSQL schema to use (created if missing); tests use one schema per run. */
+  schema?: string | undefined;
+  sqliteFile?: string | undefined;
+}
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Human-readable description without credentials, for logs. */
+  describe: string;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function openStore(options: StoreOptions): Store {
+  if (options.databaseUrl && /^postgres(ql)?:\/\//.test(options.databaseUrl)) {
+    return openPostgres(options.databaseUrl, options.schema);
+  }
+  if (options.databaseUrl)
+    throw new Error('BULKHEAD_DATABASE_URL must start with postgres:// or postgresql://');
+  return openSqlite(options.sqliteFile ?? './data/bulkhead.db');
+}
+
+function openSqlite(file: string): Store {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const raw = new SqliteDatabase(file);
+  // WAL lets readers run beside the writer. synchronous=FULL fsyncs the WAL on every commit, so an
+  // acknowledged write (a revocation above all) survives kill -9 and power loss, not only a process crash.
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = FULL');
+  raw.pragma('foreign_keys = ON');
+  raw.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    describe: `sqlite:${file}`,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+function openPostgres(url: string, schema: string | undefined): Store {
+  if (schema !== undefined && !SCHEMA_NAME.test(schema))
+    throw new Error(`invalid PostgreSQL schema name: ${schema}`);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  // An idle client that loses its server must not crash the process; the next query reports the error.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const redacted = url.replace(/\/\/([^@/]*)@/, '//***@');
+  return {
+    db,
+    dialect: 'postgres',
+    describe: `postgres:${redacted}${schema ? ` schema=${schema}` : ''}`,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/** Creates the configured PostgreSQL schema if it does not exist (a no-op for SQLite). */
+export async function ensureSchema(store: Store, schema: string | undefined): Promise<void> {
+  if (store.dialect !== 'postgres' || !schema) return;
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name: ${schema}`);
+  await sql`create schema if not exists ${sql.id(schema)}`.execute(store.db);
+}

@@ -1,0 +1,33 @@
+import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import type { Store } from './connect.js';
+import type { BulkheadMigration } from './migration-types.js';
+
+/**
+ * Applies every module's migrations in name order. Names carry a module prefix (`1000-core-…`,
+ * `2000-policy-…`), so a module added later may sort before already-applied ones: unordered application
+ * is allowed, but each migration still runs exactly once, recorded in `kysely_migration`.
+ */
+export async function migrateToLatest(
+  store: Store,
+  migrations: Record<string, BulkheadMigration>,
+): Promise<string[]> {
+  const provider: MigrationProvider = {
+    async getMigrations() {
+      const out: Record<string, Migration> = {};
+      for (const [name, m] of Object.entries(migrations)) {
+        out[name] = { up: (db) => m.up(db, store.dialect) };
+      }
+      return out;
+    },
+  };
+  const migrator = new Migrator({ db: store.db, provider, allowUnorderedMigrations: true });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(
+      `migration ${failed?.migrationName ?? '?'} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+      { cause: error },
+    );
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
