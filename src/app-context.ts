@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ApiKeyService } from './admin/api-keys.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { Config } from './config.js';
+import type { EventBus } from './events/bus.js';
 import type { InventoryService } from './inventory/service.js';
 import type { Store } from './store/connect.js';
 import type { Database } from './store/database.js';
@@ -18,5 +19,7 @@ export interface AppContext {
   apiKeys: ApiKeyService;
   inventory: InventoryService;
   log: Logger;
+  /** In-process events between modules (decisions, tokens, alerts). */
+  events: EventBus;
   now: () => Date;
 }

@@ -7,6 +7,7 @@ import { ApiKeyService } from '../admin/api-keys.js';
 import type { AppContext } from '../app-context.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { sqliteFileFor, type Config } from '../config.js';
+import { EventBus } from '../events/bus.js';
 import { InventoryService } from '../inventory/service.js';
 import { collectMigrations } from '../modules/index.js';
 import type { BulkheadModule } from '../modules/types.js';
@@ -42,6 +43,7 @@ export async function openAppContext(
     apiKeys: new ApiKeyService(store.db, audit, now),
     inventory: new InventoryService(store.db, audit, now),
     log,
+    events: new EventBus(log),
     now,
   };
 }
