@@ -106,7 +106,16 @@ export function addRoute<B = undefined, Q = undefined, P = undefined>(
         }
       }
       const params = parsePart(spec.params, request.params, 'params');
-      const query = parsePart(spec.query, request.query ?? {}, 'query');
+      const rawQuery = (request.query ?? {}) as Record<string, unknown>;
+      if (!spec.query) {
+        const unknown = Object.keys(rawQuery)[0];
+        if (unknown !== undefined) {
+          throw coreError('VALIDATION_FAILED', `unknown query parameter '${unknown}'`, {
+            field: `query.${unknown}`,
+          });
+        }
+      }
+      const query = parsePart(spec.query, rawQuery, 'query');
       if (!spec.body && request.body !== undefined && request.body !== null && spec.method !== 'GET') {
         const empty = typeof request.body === 'object' && Object.keys(request.body).length === 0;
         if (!empty)

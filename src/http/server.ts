@@ -41,6 +41,8 @@ export function buildServer(
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    // Router-level failures (malformed URL, over-long path parameter) get the same problem+json as the rest.
+    frameworkErrors: (error, request, reply) => sendProblem(error, request, reply),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },

@@ -1,0 +1,216 @@
+/**
+ * HTTP end-to-end: a real server on a loopback port. Every registered route is probed with bad input
+ * (no token, wrong types, unknown fields, malformed and oversized bodies, bad ids, bad cursors); each must
+ * answer 4xx problem+json with a stable code, never 5xx, and the server must keep serving.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { routeRegistry } from '../../src/http/route.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+function assertProblem(
+  res: { status: number; headers: Headers; body: any },
+  status: number,
+  code?: string,
+): void {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  assert.equal(typeof res.body.code, 'string');
+  assert.match(res.body.code, /^BULKHEAD_[A-Z_]+$/);
+  if (code) assert.equal(res.body.code, code);
+  assert.equal(res.body.status, status);
+  assert.ok(res.body.request_id);
+}
+
+describe('HTTP API', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ demo: true, env: { BULKHEAD_BODY_LIMIT: String(64 * 1024) } });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('serves health, readiness, OpenAPI 3.1 and echoes X-Request-ID', async () => {
+    assert.equal((await server.call('GET', '/healthz', { token: null })).status, 200);
+    const ready = await server.call('GET', '/readyz', { token: null });
+    assert.deepEqual(ready.body, { status: 'ready', store: 'sqlite' });
+    const doc = await server.call('GET', '/openapi.json', { token: null });
+    assert.equal(doc.body.openapi, '3.1.0');
+    assert.ok(doc.body.paths['/v1/identities/{id}'].get);
+    assert.ok(doc.body.paths['/v1/identities'].post.requestBody);
+    const echoed = await server.call('GET', '/v1/identities/alice', {
+      headers: { 'x-request-id': 'trace-abc.123' },
+    });
+    assert.equal(echoed.headers.get('x-request-id'), 'trace-abc.123');
+    const minted = await server.call('GET', '/v1/identities/alice', {
+      headers: { 'x-request-id': 'bad id with spaces' },
+    });
+    assert.notEqual(minted.headers.get('x-request-id'), 'bad id with spaces');
+  });
+
+  it('requires a key on every non-public route, and the right scope', async () => {
+    const routes = routeRegistry(server.app).filter((r) => r.scope !== 'public');
+    assert.ok(routes.length >= 15);
+    for (const r of routes) {
+      const url = r.url.replace(/:([a-z_]+)/g, 'x');
+      const none = await server.call(r.method, url, {
+        token: null,
+        ...(r.method === 'GET' ? {} : { body: {} }),
+      });
+      assertProblem(none, 401, 'BULKHEAD_UNAUTHENTICATED');
+      assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="bulkhead"');
+      const wrong = await server.call(r.method, url, { token: 'bh_nope_0123456789abcdefghij' });
+      assertProblem(wrong, 401, 'BULKHEAD_UNAUTHENTICATED');
+    }
+    const ro = await server.call('POST', '/v1/admin/keys', { body: { name: 'ro', scopes: ['read'] } });
+    assert.equal(ro.status, 201);
+    assert.match(ro.body.token, /^bh_/);
+    assert.equal((await server.call('GET', '/v1/identities', { token: ro.body.token })).status, 200);
+    assertProblem(
+      await server.call('POST', '/v1/identities', { token: ro.body.token, body: { kind: 'human' } }),
+      403,
+      'BULKHEAD_FORBIDDEN',
+    );
+    assertProblem(await server.call('GET', '/metrics', { token: null }), 401);
+    const metrics = await server.call('GET', '/metrics', { token: ro.body.token });
+    assert.match(String(metrics.body), /bulkhead_http_request_duration_seconds/);
+    const list = await server.call('GET', '/v1/admin/keys');
+    assert.ok(!JSON.stringify(list.body).includes(ro.body.token), 'listing never shows a token');
+    await server.call('POST', `/v1/admin/keys/${ro.body.id}/revoke`);
+    assertProblem(await server.call('GET', '/v1/identities', { token: ro.body.token }), 401);
+  });
+
+  it('answers bad input on every route with 4xx problem+json, never 5xx', async () => {
+    const routes = routeRegistry(server.app).filter((r) => r.scope !== 'public');
+    const badIds = ['has space', 'a'.repeat(300), '..', '%00', 'x"y', "x'; drop table identities;--"];
+    const badBodies: { raw: string; headers?: Record<string, string> }[] = [
+      { raw: '{"kind": ' },
+      { raw: '[1,2,3]' },
+      { raw: '"just a string"' },
+      { raw: JSON.stringify({ unknownField: 1, kind: 42, displayName: ['x'], owners: 'alice' }) },
+      { raw: JSON.stringify({ name: 1, scopes: 'admin', id: null }) },
+      { raw: 'kind=human', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      { raw: JSON.stringify({ filler: 'x'.repeat(70 * 1024) }) },
+    ];
+    let probes = 0;
+    for (const r of routes) {
+      const hasParam = r.url.includes(':');
+      for (const id of hasParam ? badIds : ['']) {
+        const url = hasParam ? r.url.replace(/:([a-z_]+)/g, encodeURIComponent(id)) : r.url;
+        if (r.method === 'GET') {
+          for (const q of [
+            '?limit=0',
+            '?limit=abc',
+            '?cursor=%%%',
+            '?cursor=eyJhZnRlciI6MX0',
+            '?bogus=1',
+            '',
+          ]) {
+            const res = await server.call('GET', url + q);
+            probes++;
+            assert.ok(res.status < 500, `${r.method} ${url}${q} -> ${res.status}`);
+            if (res.status >= 400) assertProblem(res, res.status);
+            else assert.ok(!hasParam && (q === '' || r.url === '/metrics'), `${url}${q} accepted`);
+          }
+        } else {
+          for (const b of badBodies) {
+            const res = await server.call(r.method, url, {
+              raw: b.raw,
+              ...(b.headers ? { headers: b.headers } : {}),
+            });
+            probes++;
+            assert.ok(
+              res.status >= 400 && res.status < 500,
+              `${r.method} ${url} ${b.raw.slice(0, 40)} -> ${res.status}`,
+            );
+            assertProblem(res, res.status);
+          }
+        }
+      }
+    }
+    assert.ok(probes > 300, `probed ${probes} requests`);
+    assert.equal((await server.call('GET', '/readyz', { token: null })).status, 200, 'still serving');
+  });
+
+  it('names the offending field and gives stable codes for the classic mistakes', async () => {
+    const res = await server.call('POST', '/v1/identities', {
+      body: { kind: 'workload', displayName: 'x', environment: 'prod', owners: ['alice', 'bad owner'] },
+    });
+    assertProblem(res, 400, 'BULKHEAD_VALIDATION_FAILED');
+    assert.equal(res.body.field, 'body.owners[1]');
+    const unknown = await server.call('POST', '/v1/identities', {
+      body: { kind: 'workload', displayName: 'x', environment: 'prod', colour: 'red' },
+    });
+    assertProblem(unknown, 400, 'BULKHEAD_VALIDATION_FAILED');
+    assert.equal(unknown.body.field, 'body');
+    assert.match(unknown.body.detail, /colour/);
+    assertProblem(
+      await server.call('POST', '/v1/identities', { raw: '{"kind":' }),
+      400,
+      'BULKHEAD_MALFORMED_JSON',
+    );
+    assertProblem(
+      await server.call('POST', '/v1/identities', { raw: JSON.stringify({ x: 'y'.repeat(100 * 1024) }) }),
+      413,
+      'BULKHEAD_BODY_TOO_LARGE',
+    );
+    assertProblem(
+      await server.call('POST', '/v1/identities', {
+        raw: '<x/>',
+        headers: { 'content-type': 'application/xml' },
+      }),
+      415,
+      'BULKHEAD_UNSUPPORTED_MEDIA_TYPE',
+    );
+    assertProblem(await server.call('GET', '/v1/identities/nobody'), 404, 'BULKHEAD_NOT_FOUND');
+    assertProblem(await server.call('GET', '/v1/nothing-here'), 404, 'BULKHEAD_ROUTE_NOT_FOUND');
+    const cursor = await server.call('GET', '/v1/identities?cursor=bm90LWpzb24');
+    assertProblem(cursor, 400, 'BULKHEAD_BAD_CURSOR');
+    assert.equal(cursor.body.field, 'query.cursor');
+    const limit = await server.call('GET', '/v1/identities?limit=100000');
+    assertProblem(limit, 400, 'BULKHEAD_VALIDATION_FAILED');
+    assert.equal(limit.body.field, 'query.limit');
+  });
+
+  it('creates, filters, pages, disables and audits identities over HTTP', async () => {
+    const created = await server.call('POST', '/v1/identities', {
+      body: {
+        id: 'agent-new',
+        kind: 'ai_agent',
+        displayName: 'New agent',
+        environment: 'dev',
+        owners: ['grace'],
+      },
+      headers: { 'x-request-id': 'create-agent-new' },
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.status, 'active');
+    const agents = await server.call('GET', '/v1/identities?kind=ai_agent&owner=grace');
+    assert.deepEqual(
+      agents.body.items.map((i: any) => i.id),
+      ['agent-new'],
+    );
+    const ownerless = await server.call('GET', '/v1/identities?no_owner=true&environment=prod&limit=2');
+    assert.equal(ownerless.body.items.length, 2);
+    assert.ok(ownerless.body.next_cursor);
+    const page2 = await server.call(
+      'GET',
+      `/v1/identities?no_owner=true&environment=prod&limit=2&cursor=${ownerless.body.next_cursor}`,
+    );
+    assert.ok(page2.body.items.every((i: any) => i.owners.length === 0 && i.id > ownerless.body.items[1].id));
+    const disabled = await server.call('POST', '/v1/identities/agent-new/disable', {
+      body: { reason: 'test' },
+    });
+    assert.equal(disabled.body.status, 'disabled');
+    const audit = await server.call('GET', '/v1/audit?target_id=agent-new');
+    assert.deepEqual(
+      audit.body.items.map((e: any) => e.action),
+      ['identity.create', 'identity.disable'],
+    );
+    assert.equal(audit.body.items[0].requestId, 'create-agent-new');
+    assert.equal(audit.body.items[0].actor, 'api_key:bootstrap-env');
+    const verify = await server.call('POST', '/v1/audit/verify');
+    assert.equal(verify.body.ok, true);
+  });
+});
