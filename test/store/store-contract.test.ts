@@ -245,7 +245,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         ['cred-db'],
       );
       await rejectsWith(
-        ctx.inventory.createCredential({ ...cred, id: 'cred-bad', consumers: ['ghost'] } as never, meta),
+        ctx.inventory.createCredential({ ...cred, id: 'cred-bad', consumers: ['ghost'] }, meta),
         'BULKHEAD_VALIDATION_FAILED',
       );
       await ctx.inventory.revokeCredential('cred-db', meta);
