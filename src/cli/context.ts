@@ -16,10 +16,14 @@ export interface CliContext extends CliIo {
   client(): ApiClient;
   /** Prints `value` as JSON when `json` is set, otherwise the human rendering. */
   print(value: unknown, json: boolean | undefined, human: () => string): void;
+  /** Sets the exit code without exiting (e.g. 2 = "verification found problems"). */
+  setExitCode(code: number): void;
+  exitCode(): number;
 }
 
 export function createCliContext(io: CliIo): CliContext {
   let client: ApiClient | undefined;
+  let exitCode = 0;
   return {
     ...io,
     client() {
@@ -28,6 +32,12 @@ export function createCliContext(io: CliIo): CliContext {
         token: io.env.BULKHEAD_TOKEN,
       });
       return client;
+    },
+    setExitCode(code) {
+      exitCode = code;
+    },
+    exitCode() {
+      return exitCode;
     },
     print(value, json, human) {
       io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : `${human().replace(/\n?$/, '\n')}`);

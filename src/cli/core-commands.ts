@@ -59,36 +59,38 @@ export function registerServeCommand(program: Command, cli: CliContext): void {
           demo: running.demo ?? null,
           bootstrap_token: running.bootstrapToken ?? null,
         };
-        cli.print(summary, opts.json, () => {
-          const lines = [
-            `Bulkhead ${VERSION} is listening on ${running.url}`,
-            `  console and API: ${running.url}/   (OpenAPI: ${running.url}/openapi.json)`,
-            `  store: ${running.ctx.store.describe}`,
-          ];
-          if (running.demo) {
-            const d = running.demo;
-            lines.push(
-              `  demo data loaded: ${d.identities} identities, ${d.credentials} credentials, ${d.resources} resources`,
-            );
-          }
-          if (running.bootstrapToken) {
-            lines.push(
-              '',
-              '  Admin token (shown ONCE; only its hash is stored — save it now):',
-              `    ${running.bootstrapToken}`,
-              '',
-              `  export BULKHEAD_URL=${running.url} BULKHEAD_TOKEN=<the token above>`,
-              '  then try: npx bulkhead identities list',
-            );
-          } else if (config.adminToken) {
-            lines.push('  admin token: the value of BULKHEAD_ADMIN_TOKEN');
-          } else {
-            lines.push(
-              '  admin token: already created on an earlier start (create more with `bulkhead admin token create`)',
-            );
-          }
-          return lines.join('\n');
-        });
+        if (opts.json) cli.stdout(`${JSON.stringify(summary)}\n`);
+        else
+          cli.print(summary, false, () => {
+            const lines = [
+              `Bulkhead ${VERSION} is listening on ${running.url}`,
+              `  console and API: ${running.url}/   (OpenAPI: ${running.url}/openapi.json)`,
+              `  store: ${running.ctx.store.describe}`,
+            ];
+            if (running.demo) {
+              const d = running.demo;
+              lines.push(
+                `  demo data loaded: ${d.identities} identities, ${d.credentials} credentials, ${d.resources} resources`,
+              );
+            }
+            if (running.bootstrapToken) {
+              lines.push(
+                '',
+                '  Admin token (shown ONCE; only its hash is stored — save it now):',
+                `    ${running.bootstrapToken}`,
+                '',
+                `  export BULKHEAD_URL=${running.url} BULKHEAD_TOKEN=<the token above>`,
+                '  then try: npx bulkhead identities list',
+              );
+            } else if (config.adminToken) {
+              lines.push('  admin token: the value of BULKHEAD_ADMIN_TOKEN');
+            } else {
+              lines.push(
+                '  admin token: already created on an earlier start (create more with `bulkhead admin token create`)',
+              );
+            }
+            return lines.join('\n');
+          });
         let stopping = false;
         const stop = (signal: string) => {
           if (stopping) {
@@ -297,7 +299,7 @@ export function registerAuditCommands(program: Command, cli: CliContext): void {
               ...result.problems.map((p) => `  #${p.seq} ${p.kind}: ${p.detail}`),
             ].join('\n'),
       );
-      if (!result.ok) process.exitCode = 2;
+      if (!result.ok) cli.setExitCode(2);
     });
 }
 

@@ -8,7 +8,7 @@ import { isBulkheadError } from '../errors.js';
 import { allModules } from '../modules/index.js';
 import { VERSION } from '../version.js';
 import { CliError } from './client.js';
-import { createCliContext, type CliIo } from './context.js';
+import { createCliContext, type CliContext, type CliIo } from './context.js';
 import {
   registerAdminCommands,
   registerAuditCommands,
@@ -16,8 +16,7 @@ import {
   registerServeCommand,
 } from './core-commands.js';
 
-export function buildProgram(io: CliIo): Command {
-  const cli = createCliContext(io);
+export function buildProgram(io: CliIo, cli: CliContext = createCliContext(io)): Command {
   const program = new Command('bulkhead')
     .description(
       'Bulkhead: assume-breach control plane for human and non-human identities.\n' +
@@ -39,10 +38,11 @@ export function buildProgram(io: CliIo): Command {
 
 /** Runs the CLI; resolves to the exit code instead of exiting, so tests can call it in-process. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  const program = buildProgram(io);
+  const cli = createCliContext(io);
+  const program = buildProgram(io, cli);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return cli.exitCode();
   } catch (err) {
     if (err instanceof CommanderError) {
       // Commander already printed its message (help, version, or a usage error).

@@ -1,0 +1,166 @@
+/** The `bulkhead` CLI against a real server: output, --json, one-line errors and exit codes. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { runCli } from '../../src/cli/main.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), env });
+  return { code, out, err };
+}
+
+describe('bulkhead CLI', () => {
+  let server: TestServer;
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    server = await startTestServer({ demo: true });
+    env = { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: server.token, BULKHEAD_DATA_DIR: server.dataDir };
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('prints help listing the core commands', async () => {
+    const r = await cli(['--help'], env);
+    assert.equal(r.code, 0);
+    for (const c of ['serve', 'identities', 'audit', 'admin']) assert.match(r.out, new RegExp(`\\b${c}\\b`));
+    const sub = await cli(['identities', 'list', '--help'], env);
+    assert.match(sub.out, /--stale-days/);
+    assert.match(sub.out, /--json/);
+  });
+
+  it('lists identities as a table and as JSON, following cursors with --all', async () => {
+    const table = await cli(['identities', 'list', '--kind', 'break_glass'], env);
+    assert.equal(table.code, 0, table.err);
+    assert.match(table.out, /^ID\s+KIND/m);
+    assert.match(table.out, /breakglass-root/);
+    const json = await cli(['identities', 'list', '--all', '--limit', '7', '--json'], env);
+    const parsed = JSON.parse(json.out);
+    assert.equal(parsed.items.length, 50);
+    assert.equal(parsed.next_cursor, null);
+    const stale = JSON.parse(
+      (await cli(['identities', 'list', '--stale-days', '90', '--ownerless', '--json'], env)).out,
+    );
+    assert.ok(stale.items.length > 0);
+    assert.ok(stale.items.every((i: any) => i.owners.length === 0));
+  });
+
+  it('creates, shows and disables an identity', async () => {
+    const created = await cli(
+      [
+        'identities',
+        'create',
+        '--id',
+        'etl-2',
+        '--kind',
+        'service_account',
+        '--name',
+        'ETL two',
+        '--env',
+        'prod',
+        '--owner',
+        'dave',
+        '--label',
+        'team=data',
+        '--json',
+      ],
+      env,
+    );
+    assert.equal(created.code, 0, created.err);
+    assert.deepEqual(JSON.parse(created.out).labels, { team: 'data' });
+    const shown = JSON.parse((await cli(['identities', 'show', 'etl-2', '--json'], env)).out);
+    assert.equal(shown.displayName, 'ETL two');
+    const disabled = await cli(['identities', 'disable', 'etl-2', '--reason', 'rotating'], env);
+    assert.equal(disabled.code, 0);
+    assert.match(disabled.out, /disabled etl-2/);
+    assert.equal((await server.ctx.inventory.getIdentity('etl-2')).status, 'disabled');
+  });
+
+  it('fails with one readable line and a non-zero exit code', async () => {
+    const missing = await cli(['identities', 'show', 'nobody'], env);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.err.trim().split('\n').length, 1);
+    assert.match(missing.err, /BULKHEAD_NOT_FOUND/);
+    const badOwner = await cli(
+      [
+        'identities',
+        'create',
+        '--id',
+        'x',
+        '--kind',
+        'workload',
+        '--name',
+        'x',
+        '--env',
+        'prod',
+        '--owner',
+        'payments-api',
+      ],
+      env,
+    );
+    assert.equal(badOwner.code, 1);
+    assert.match(badOwner.err, /field body\.owners\[0\]/);
+    const noToken = await cli(['identities', 'list'], { BULKHEAD_URL: server.url });
+    assert.equal(noToken.code, 1);
+    assert.match(noToken.err, /BULKHEAD_UNAUTHENTICATED.*set BULKHEAD_TOKEN/);
+    const unreachable = await cli(['identities', 'list'], {
+      BULKHEAD_URL: 'http://127.0.0.1:1',
+      BULKHEAD_TOKEN: 'x',
+    });
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.err, /cannot reach/);
+    const badChoice = await cli(['identities', 'list', '--kind', 'robot'], env);
+    assert.notEqual(badChoice.code, 0);
+    assert.match(badChoice.err, /Allowed choices/);
+    const badLimit = await cli(['identities', 'list', '--limit', '0'], env);
+    assert.notEqual(badLimit.code, 0);
+    assert.match(badLimit.err, /--limit must be an integer/);
+  });
+
+  it('creates a scoped admin token that works and is shown once', async () => {
+    const r = await cli(
+      ['admin', 'token', 'create', '--name', 'reader', '--scope', 'read', '--ttl', '3600', '--json'],
+      env,
+    );
+    assert.equal(r.code, 0, r.err);
+    const key = JSON.parse(r.out);
+    assert.deepEqual(key.scopes, ['read']);
+    assert.ok(key.expiresAt);
+    const asReader = { ...env, BULKHEAD_TOKEN: key.token };
+    assert.equal((await cli(['identities', 'list', '--json'], asReader)).code, 0);
+    const denied = await cli(['identities', 'disable', 'alice'], asReader);
+    assert.equal(denied.code, 1);
+    assert.match(denied.err, /BULKHEAD_FORBIDDEN/);
+    const listed = await cli(['admin', 'token', 'list', '--json'], env);
+    assert.ok(!listed.out.includes(key.token));
+  });
+
+  it('verifies the audit log through the server and locally, and exits 2 on tampering', async () => {
+    const ok = await cli(['audit', 'verify', '--json'], env);
+    assert.equal(ok.code, 0, ok.err);
+    assert.equal(JSON.parse(ok.out).ok, true);
+    await sql`update audit_log set after = replace(after, 'ETL two', 'ETL 2') where target_id = 'etl-2'`.execute(
+      server.ctx.db,
+    );
+    const remote = await cli(['audit', 'verify'], env);
+    assert.equal(remote.code, 2);
+    assert.match(remote.out, /TAMPERED/);
+    const local = await cli(['audit', 'verify', '--data-dir', server.dataDir, '--json'], {});
+    assert.equal(local.code, 2);
+    const result = JSON.parse(local.out);
+    assert.equal(result.ok, false);
+    assert.ok(result.problems.some((p: any) => p.kind === 'hash_mismatch'));
+    const noStore = await cli(['audit', 'verify', '--data-dir', '/nonexistent/bulkhead'], {});
+    assert.equal(noStore.code, 1);
+    assert.match(noStore.err, /no Bulkhead store/);
+  });
+});
