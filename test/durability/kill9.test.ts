@@ -35,9 +35,9 @@ function startServer(dataDir: string): Promise<{ child: ChildProcess; url: strin
   );
   return new Promise((resolve, reject) => {
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('exit', (code) => reject(new Error(`server exited early (${code}): ${stderr}`)));
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.once('line', (line) => {
       try {
         const summary = JSON.parse(line) as { url: string };
