@@ -50,6 +50,8 @@ function openSqlite(file: string): Store {
   raw.pragma('synchronous = FULL');
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
+  // Refresh planner statistics when they are missing or stale, so filtered lists pick the right index.
+  raw.pragma('optimize = 0x10002');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
   return {
     db,

@@ -24,9 +24,11 @@ export const coreMigrations: Record<string, BulkheadMigration> = {
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .addColumn('last_seen_at', 'text')
         .execute();
-      for (const col of ['kind', 'environment', 'status', 'source', 'owner_count', 'last_seen_at']) {
-        await db.schema.createIndex(`identities_${col}_idx`).on('identities').column(col).execute();
+      // (column, id): a filtered list is read in id order straight from the index (keyset pagination, no sort).
+      for (const col of ['kind', 'environment', 'status', 'source', 'owner_count']) {
+        await db.schema.createIndex(`identities_${col}_idx`).on('identities').columns([col, 'id']).execute();
       }
+      await db.schema.createIndex('identities_last_seen_idx').on('identities').column('last_seen_at').execute();
       await db.schema
         .createIndex('identities_spiffe_idx')
         .unique()
