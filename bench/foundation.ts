@@ -95,7 +95,7 @@ function serve(dataDir: string, demo: boolean): Promise<{ child: ChildProcess; u
   );
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
+    createInterface({ input: child.stdout }).once('line', (line) => {
       resolve({ child, url: (JSON.parse(line) as { url: string }).url });
     });
   });
