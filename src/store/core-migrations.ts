@@ -28,7 +28,11 @@ export const coreMigrations: Record<string, BulkheadMigration> = {
       for (const col of ['kind', 'environment', 'status', 'source', 'owner_count']) {
         await db.schema.createIndex(`identities_${col}_idx`).on('identities').columns([col, 'id']).execute();
       }
-      await db.schema.createIndex('identities_last_seen_idx').on('identities').column('last_seen_at').execute();
+      await db.schema
+        .createIndex('identities_last_seen_idx')
+        .on('identities')
+        .column('last_seen_at')
+        .execute();
       await db.schema
         .createIndex('identities_spiffe_idx')
         .unique()
