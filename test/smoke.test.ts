@@ -27,3 +27,25 @@ describe('server smoke', () => {
     assert.equal(res.body.code, 'BULKHEAD_UNAUTHENTICATED');
   });
 });
+
+describe('server smoke on PostgreSQL', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ demo: true, postgres: true });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('boots on a fresh schema with demo data, serves, audits and verifies', async () => {
+    assert.deepEqual((await server.call('GET', '/readyz', { token: null })).body, {
+      status: 'ready',
+      store: 'postgres',
+    });
+    const res = await server.call('GET', '/v1/identities?stale_days=90&no_owner=true');
+    assert.ok(res.body.items.some((i: { id: string }) => i.id === 'svc-old-billing'));
+    const verify = await server.call('POST', '/v1/audit/verify');
+    assert.equal(verify.body.ok, true);
+    assert.ok(verify.body.entries > 140);
+  });
+});

@@ -122,3 +122,36 @@ describe('durability under kill -9', () => {
     }
   });
 });
+
+describe('graceful shutdown', () => {
+  const dataDir = tempDir();
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('drains in-flight requests on SIGTERM, exits 0, and keeps every acknowledged write', async () => {
+    const { child, url } = await startServer(dataDir);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const inFlight = Array.from({ length: 40 }, (_, i) =>
+      post(url, { id: `g-${i}`, kind: 'workload', displayName: 'g', environment: 'prod' }).then(
+        (status) => ({ id: `g-${i}`, status }),
+        () => ({ id: `g-${i}`, status: 0 }),
+      ),
+    );
+    child.kill('SIGTERM');
+    const results = await Promise.all(inFlight);
+    assert.equal(await exited, 0);
+    for (const r of results) assert.ok([201, 503, 0].includes(r.status), `unexpected ${r.status}`);
+    const acknowledged = results.filter((r) => r.status === 201).map((r) => r.id);
+    const again = await startServer(dataDir);
+    try {
+      for (const id of acknowledged) {
+        const res = await fetch(`${again.url}/v1/identities/${id}`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        });
+        assert.equal(res.status, 200, `${id} acknowledged but missing`);
+      }
+    } finally {
+      again.child.kill('SIGTERM');
+      await new Promise((r) => again.child.once('exit', r));
+    }
+  });
+});
