@@ -15,6 +15,19 @@ const auditQuerySchema = z.strictObject({
   target_id: z.string().min(1).max(200).optional(),
 });
 
+const verifyBodySchema = z.strictObject({
+  /** Earlier (seq, hash) pairs recorded outside the database; a rewritten chain no longer matches them. */
+  anchors: z
+    .array(
+      z.strictObject({
+        seq: z.number().int().min(1),
+        hash: z.string().regex(/^[0-9a-f]{64}$/, '64 hex characters'),
+      }),
+    )
+    .max(100)
+    .default([]),
+});
+
 export function registerAuditRoutes(app: FastifyInstance, ctx: AppContext): void {
   const tags = ['audit'];
   addRoute(app, {
@@ -41,6 +54,7 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: AppContext): void
     summary: 'Recompute the audit hash chain and report any edited, deleted or truncated entry',
     tags,
     scope: 'admin',
-    handler: async () => verifyAuditChain(ctx.db),
+    body: verifyBodySchema,
+    handler: async ({ body }) => verifyAuditChain(ctx.db, { anchors: body.anchors }),
   });
 }

@@ -2,7 +2,17 @@ import type { DbOrTrx } from './audit-log.js';
 import { hashAuditRow } from './audit-log.js';
 import { GENESIS_HASH } from '../store/core-migrations.js';
 
-export type AuditProblemKind = 'hash_mismatch' | 'broken_link' | 'sequence_gap' | 'head_mismatch';
+export type AuditProblemKind =
+  'hash_mismatch' | 'broken_link' | 'sequence_gap' | 'head_mismatch' | 'anchor_mismatch';
+
+/**
+ * A (seq, hash) pair recorded outside the database earlier (e.g. from a previous `audit verify`). Someone who can
+ * write the database could rewrite the whole chain consistently; an external anchor catches that too.
+ */
+export interface AuditAnchor {
+  seq: number;
+  hash: string;
+}
 
 export interface AuditProblem {
   kind: AuditProblemKind;
@@ -21,7 +31,13 @@ const PAGE = 1000;
  * `seq`, or the next entry's `prev_hash` pointing elsewhere) and a truncated tail (`audit_head` ahead of the log).
  * Reads in pages so a long log does not need to fit in memory.
  */
-export async function verifyAuditChain(db: DbOrTrx, maxProblems = 100): Promise<AuditVerification> {
+export async function verifyAuditChain(
+  db: DbOrTrx,
+  options: { maxProblems?: number; anchors?: AuditAnchor[] } = {},
+): Promise<AuditVerification> {
+  const maxProblems = options.maxProblems ?? 100;
+  const anchors = new Map((options.anchors ?? []).map((a) => [a.seq, a.hash.toLowerCase()]));
+  const seenAnchors = new Set<number>();
   const problems: AuditProblem[] = [];
   let expectedSeq = 1;
   let prevHash = GENESIS_HASH;
@@ -59,6 +75,17 @@ export async function verifyAuditChain(db: DbOrTrx, maxProblems = 100): Promise<
           detail: `entry content does not match its hash: edited`,
         });
       }
+      const anchored = anchors.get(seq);
+      if (anchored !== undefined) {
+        seenAnchors.add(seq);
+        if (anchored !== row.hash) {
+          problems.push({
+            kind: 'anchor_mismatch',
+            seq,
+            detail: `entry ${seq} no longer has the anchored hash ${anchored.slice(0, 16)}…: the chain was rewritten`,
+          });
+        }
+      }
       prevHash = row.hash;
       expectedSeq = seq + 1;
       lastSeq = seq;
@@ -77,6 +104,15 @@ export async function verifyAuditChain(db: DbOrTrx, maxProblems = 100): Promise<
       seq: head ? Number(head.seq) : 0,
       detail: `audit head (seq ${head ? Number(head.seq) : 'missing'}) does not match the last entry (seq ${lastSeq}): entries removed from the end or head edited`,
     });
+  }
+  for (const seq of anchors.keys()) {
+    if (!seenAnchors.has(seq)) {
+      problems.push({
+        kind: 'anchor_mismatch',
+        seq,
+        detail: `anchored entry ${seq} is missing from the log`,
+      });
+    }
   }
   if (problems.length > 0) return { ok: false, entries, problems };
   return { ok: true, entries, headSeq: lastSeq, headHash: prevHash };

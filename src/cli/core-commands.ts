@@ -29,6 +29,13 @@ function parseLabels(pairs: string[] | undefined): Record<string, string> {
   return out;
 }
 
+function parseAnchor(value: string): { seq: number; hash: string } {
+  const m = /^(\d+):([0-9a-fA-F]{64})$/.exec(value);
+  if (!m)
+    throw new CliError(`--anchor must be <seq>:<64 hex sha256>, got '${value}'`, 'BULKHEAD_CLI_BAD_OPTION');
+  return { seq: Number(m[1]), hash: m[2]!.toLowerCase() };
+}
+
 export function registerServeCommand(program: Command, cli: CliContext): void {
   program
     .command('serve')
@@ -268,8 +275,14 @@ export function registerAuditCommands(program: Command, cli: CliContext): void {
       '--data-dir <dir>',
       'data directory of the SQLite store (implies --local) [env BULKHEAD_DATA_DIR]',
     )
+    .option(
+      '--anchor <seq:hash>',
+      'an earlier head (from a previous verify) that must still be in the chain; repeatable',
+      collect,
+    )
     .option('--json', 'print JSON')
-    .action(async (opts: { local?: boolean; dataDir?: string; json?: boolean }) => {
+    .action(async (opts: { local?: boolean; dataDir?: string; anchor?: string[]; json?: boolean }) => {
+      const anchors = (opts.anchor ?? []).map(parseAnchor);
       let result: AuditVerification;
       if (opts.local || opts.dataDir) {
         const config = loadConfig({ dataDir: opts.dataDir }, cli.env);
@@ -284,16 +297,16 @@ export function registerAuditCommands(program: Command, cli: CliContext): void {
         });
         try {
           await ensureSchema(store, config.databaseSchema);
-          result = await verifyAuditChain(store.db);
+          result = await verifyAuditChain(store.db, { anchors });
         } finally {
           await store.close();
         }
       } else {
-        result = await cli.client().post<AuditVerification>('/v1/audit/verify');
+        result = await cli.client().post<AuditVerification>('/v1/audit/verify', { anchors });
       }
       cli.print(result, opts.json, () =>
         result.ok
-          ? `audit log OK: ${result.entries} entries, head #${result.headSeq} ${result.headHash.slice(0, 16)}…`
+          ? `audit log OK: ${result.entries} entries; anchor for next time: --anchor ${result.headSeq}:${result.headHash}`
           : [
               `audit log TAMPERED: ${result.problems.length} problem(s) in ${result.entries} entries`,
               ...result.problems.map((p) => `  #${p.seq} ${p.kind}: ${p.detail}`),

@@ -144,11 +144,81 @@ describe('bulkhead CLI', () => {
     assert.ok(!listed.out.includes(key.token));
   });
 
+  it('catches a consistently rewritten chain through an external anchor', async () => {
+    const first = JSON.parse((await cli(['audit', 'verify', '--json'], env)).out);
+    assert.equal(first.ok, true);
+    const anchor = `${first.headSeq}:${first.headHash}`;
+    assert.equal((await cli(['audit', 'verify', '--anchor', anchor], env)).code, 0);
+    // Rewrite the anchored entry and recompute every hash from there on, as an attacker with DB access could.
+    const { hashAuditRow } = await import('../../src/audit/audit-log.js');
+    const rows = await server.ctx.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('seq', '>=', first.headSeq)
+      .orderBy('seq')
+      .execute();
+    let prev = (
+      await server.ctx.db
+        .selectFrom('audit_log')
+        .select('hash')
+        .where('seq', '=', first.headSeq - 1)
+        .executeTakeFirstOrThrow()
+    ).hash;
+    for (const row of rows) {
+      const edited = { ...row, actor: row.seq === first.headSeq ? 'mallory' : row.actor, prev_hash: prev };
+      const hash = hashAuditRow(edited);
+      await server.ctx.db
+        .updateTable('audit_log')
+        .set({ actor: edited.actor, prev_hash: prev, hash })
+        .where('seq', '=', row.seq)
+        .execute();
+      prev = hash;
+    }
+    await server.ctx.db.updateTable('audit_head').set({ hash: prev }).where('id', '=', 1).execute();
+    assert.equal(
+      (await cli(['audit', 'verify'], env)).code,
+      0,
+      'without the anchor the rewrite is consistent',
+    );
+    const caught = await cli(['audit', 'verify', '--anchor', anchor, '--json'], env);
+    assert.equal(caught.code, 2);
+    assert.equal(JSON.parse(caught.out).problems[0].kind, 'anchor_mismatch');
+    const bad = await cli(['audit', 'verify', '--anchor', 'nope'], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /--anchor must be/);
+    // Put the original actor back so the next test starts from a consistent chain.
+    await sql`update audit_log set actor = 'api_key:bootstrap-env' where actor = 'mallory'`.execute(
+      server.ctx.db,
+    );
+  });
+
   it('verifies the audit log through the server and locally, and exits 2 on tampering', async () => {
     const ok = await cli(['audit', 'verify', '--json'], env);
-    assert.equal(ok.code, 0, ok.err);
-    assert.equal(JSON.parse(ok.out).ok, true);
-    await sql`update audit_log set after = replace(after, 'ETL two', 'ETL 2') where target_id = 'etl-2'`.execute(
+    assert.equal(ok.code, 2, 'the previous test left a rewritten chain whose hashes no longer match');
+    await sql`delete from audit_log`.execute(server.ctx.db);
+    await server.ctx.db
+      .updateTable('audit_head')
+      .set({ seq: 0, hash: '0'.repeat(64) })
+      .where('id', '=', 1)
+      .execute();
+    await cli(
+      [
+        'identities',
+        'create',
+        '--id',
+        'etl-3',
+        '--kind',
+        'service_account',
+        '--name',
+        'ETL two',
+        '--env',
+        'prod',
+      ],
+      env,
+    );
+    const clean = await cli(['audit', 'verify', '--json'], env);
+    assert.equal(JSON.parse(clean.out).ok, true);
+    await sql`update audit_log set after = replace(after, 'ETL two', 'ETL 2') where target_id = 'etl-3'`.execute(
       server.ctx.db,
     );
     const remote = await cli(['audit', 'verify'], env);
