@@ -24,6 +24,8 @@ export interface AlertDraft {
   discriminator?: string | undefined;
   /** Shared Signals event this alert maps to. */
   signal?: 'credential-compromise' | 'session-revoked' | undefined;
+  /** Groups occurrences across identities into one alert (e.g. every hop of one role chain). */
+  groupKey?: string | undefined;
 }
 
 /** The alert shape printed offline and returned by `GET /v1/alerts`. */
@@ -53,6 +55,7 @@ const MAX_EVIDENCE_IDS = 100;
 export const DEFAULT_DEDUP_WINDOW_MS = 60 * 60 * 1000;
 
 export function dedupKey(draft: AlertDraft, key: string): string {
+  if (draft.groupKey !== undefined) return `${draft.rule_id}|group:${draft.groupKey}`;
   const last = draft.evidence[draft.evidence.length - 1];
   return [draft.rule_id, key, last?.credential?.id ?? '', draft.discriminator ?? ''].join('|');
 }

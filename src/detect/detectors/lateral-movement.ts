@@ -17,7 +17,7 @@ const CHAIN_DEPTH_ALERT = 3;
 export function lateralMovementDetector(): Detector {
   const fanOut = new SlidingWindows<{ target: string; event: NormalizedEvent }>();
   /** Depth of role chaining behind each session key seen as issued by AssumeRole. */
-  const depth = new Map<string, number>();
+  const depth = new Map<string, { depth: number; root: string }>();
   return {
     rules: ['lateral-new-edge', 'lateral-fan-out', 'lateral-role-chain'],
     inspect({ event, key, baseline, learned, config }) {
@@ -53,11 +53,12 @@ export function lateralMovementDetector(): Detector {
       }
       if (event.action === 'sts:AssumeRole') {
         const own = event.credential ? depth.get(event.credential.id) : undefined;
-        const d = (own ?? (event.actor.type === 'AssumedRole' ? 1 : 0)) + 1;
+        const d = (own?.depth ?? (event.actor.type === 'AssumedRole' ? 1 : 0)) + 1;
+        const root = own?.root ?? event.credential?.id ?? key;
         const issued = event.params.issuedAccessKeyId;
         if (typeof issued === 'string') {
           if (depth.size >= 200_000) depth.delete(depth.keys().next().value!);
-          depth.set(issued, d);
+          depth.set(issued, { depth: d, root });
         }
         if (d >= CHAIN_DEPTH_ALERT) {
           out.push({
@@ -69,7 +70,7 @@ export function lateralMovementDetector(): Detector {
             suggested_response:
               'Walk the chain back to the original principal in the evidence, revoke all sessions in it, and tighten the trust policies that allowed each hop.',
             evidence: [event],
-            discriminator: target,
+            groupKey: root,
           });
         }
       }
