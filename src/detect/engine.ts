@@ -25,7 +25,8 @@ export interface AlertUpdate {
 
 export class DetectionEngine {
   readonly config: DetectConfig;
-  readonly resolver: ActorResolver;
+  /** Replaced wholesale when the inventory changes. */
+  resolver: ActorResolver;
   readonly baselines: BaselineStore;
   readonly collector: AlertCollector;
   private readonly detectors: Detector[];

@@ -112,7 +112,7 @@ export interface ReadOptions {
 
 /** Reads a whole stream (a file, a request body). Resolves with counts once the input ends. */
 export async function readEvents(
-  input: AsyncIterable<Buffer | string>,
+  input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
   options: ReadOptions,
   sink: EventSink,
 ): Promise<ReadStats> {
