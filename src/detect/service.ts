@@ -16,7 +16,14 @@ import { normalizeBulkheadEvent } from './parse/bulkhead-ndjson.js';
 import type { ParseIssue } from './parse/issues.js';
 import { readEvents, type InputFormat, type ReadStats } from './parse/reader.js';
 import { ActorResolver, discoveredIdentityFor } from './resolve.js';
-import { audienceOf, pushSet, SetSigner, type DeliveryResult, type SsfOptions } from './ssf.js';
+import {
+  audienceOf,
+  pushSet,
+  SetSigner,
+  type DeliveryResult,
+  type SsfOptions,
+  type SsfReceiver,
+} from './ssf.js';
 import { detectDb, loadBaselines, saveBaselines, upsertAlert, type BaselineRow } from './store.js';
 
 export interface DetectServiceOptions {
@@ -48,10 +55,15 @@ export class DetectService {
 
   constructor(
     private readonly ctx: AppContext,
-    private readonly options: DetectServiceOptions = {},
+    private options: DetectServiceOptions = {},
   ) {
     const config = { ...DEFAULT_DETECT_CONFIG, ...(options.config ?? {}) };
     this.engine = new DetectionEngine({ config, baselines: new BaselineStore(config.learningPeriodMs) });
+  }
+
+  /** Replaces the Shared Signals receivers (e.g. after configuration changes). */
+  setReceivers(receivers: SsfReceiver[]): void {
+    this.options.ssf = { ...(this.options.ssf ?? {}), receivers };
   }
 
   ctxDb(): AppContext['db'] {
