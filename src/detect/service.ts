@@ -30,6 +30,8 @@ export interface DetectServiceOptions {
   config?: Partial<DetectConfig> | undefined;
   ssf?: Omit<SsfOptions, 'issuer'> & { issuer?: string | undefined };
   maxLineBytes?: number | undefined;
+  /** Baselines are written at most this often (and on stop); alerts are written with every batch. */
+  baselineFlushMs?: number | undefined;
 }
 
 export interface IngestReport {
@@ -52,6 +54,7 @@ export class DetectService {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly discovered = new Set<string>();
   private readonly pushes = new Set<Promise<void>>();
+  private lastBaselineFlush = 0;
 
   constructor(
     private readonly ctx: AppContext,
@@ -97,6 +100,12 @@ export class DetectService {
   async stop(): Promise<void> {
     for (const u of this.unsubscribe) u();
     await this.idle();
+    await this.flush();
+  }
+
+  /** Writes every baseline changed since the last write. */
+  async flush(): Promise<void> {
+    await this.enqueue(() => this.persist([], true));
   }
 
   /** Resolves once every queued batch (HTTP or bus) has been processed. */
@@ -225,9 +234,12 @@ export class DetectService {
     event.actor.unmanaged = true;
   }
 
-  private async persist(updates: AlertUpdate[]): Promise<void> {
+  private async persist(updates: AlertUpdate[], forceBaselines = false): Promise<void> {
     const now = this.ctx.now().toISOString();
-    const dirty = this.engine.baselines.takeDirty();
+    const flushBaselines =
+      forceBaselines || Date.now() - this.lastBaselineFlush >= (this.options.baselineFlushMs ?? 2000);
+    if (flushBaselines) this.lastBaselineFlush = Date.now();
+    const dirty = flushBaselines ? this.engine.baselines.takeDirty() : { identities: [], credentials: [] };
     const rows: BaselineRow[] = [];
     for (const key of dirty.identities) {
       const state = this.engine.baselines.serializeIdentity(key);
@@ -237,6 +249,7 @@ export class DetectService {
       const state = this.engine.baselines.serializeCredential(key);
       if (state) rows.push({ kind: 'credential', key, state });
     }
+    if (updates.length === 0 && rows.length === 0) return;
     await this.ctx.db.transaction().execute(async (trx) => {
       const db = detectDb(trx);
       for (const u of updates) await upsertAlert(db, u.alert, now);

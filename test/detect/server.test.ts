@@ -216,7 +216,7 @@ describe('detect server mode', () => {
   });
 
   it('persists baselines so a restarted service does not re-learn from zero', async () => {
-    await detect.service().idle();
+    await detect.service().flush();
     const again = new DetectService(server.ctx, {});
     await again.start();
     assert.ok(again.engine.baselines.identity('breakglass-root'));
