@@ -105,7 +105,21 @@ export class AlertCollector {
   private readonly open = new Map<string, Alert>();
   private readonly all: Alert[] = [];
 
-  constructor(private readonly windowMs = DEFAULT_DEDUP_WINDOW_MS) {}
+  /**
+   * @param retainAll keep every alert for `list()` (offline); a server keeps only the open patterns, bounded
+   *   by `maxOpen`, because its alerts live in the store.
+   */
+  constructor(
+    private readonly windowMs = DEFAULT_DEDUP_WINDOW_MS,
+    private readonly retainAll = true,
+    private readonly maxOpen = 100_000,
+  ) {}
+
+  /** Re-opens a stored alert so that new evidence after a restart extends it instead of starting another. */
+  adopt(alert: Alert): void {
+    const existing = this.open.get(alert.dedup_key);
+    if (!existing || existing.last_seen < alert.last_seen) this.open.set(alert.dedup_key, alert);
+  }
 
   /** Adds an alert; returns the alert it was merged into (same object) or the new one, and whether it is new. */
   add(alert: Alert): { alert: Alert; created: boolean } {
@@ -114,8 +128,13 @@ export class AlertCollector {
       mergeAlert(existing, alert);
       return { alert: existing, created: false };
     }
+    this.open.delete(alert.dedup_key);
+    if (this.open.size >= this.maxOpen) {
+      const oldest = this.open.keys().next().value;
+      if (oldest !== undefined) this.open.delete(oldest);
+    }
     this.open.set(alert.dedup_key, alert);
-    this.all.push(alert);
+    if (this.retainAll) this.all.push(alert);
     return { alert, created: true };
   }
 

@@ -91,6 +91,7 @@ export function registerDetectCommands(program: Command, cli: CliContext): void 
               }
             : undefined,
         });
+        bar?.update(Math.ceil(size / 1e6));
       } catch (err) {
         throw new CliError(`detect failed: ${(err as Error).message}`, 'BULKHEAD_CLI_DETECT_FAILED');
       } finally {

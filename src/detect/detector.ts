@@ -69,8 +69,10 @@ export function machineness(event: NormalizedEvent): 'machine' | 'human' | 'unkn
       if (/AWSReservedSSO_/.test(role) || (event.actor.sessionName ?? '').includes('@')) return 'human';
       return 'machine';
     }
-    case 'Root':
     case 'User':
+      // Kubernetes control-plane and node identities (system:node:…, system:kube-scheduler) are machines.
+      return event.actor.name.startsWith('system:') ? 'machine' : 'human';
+    case 'Root':
       return 'human';
     default:
       return 'unknown';

@@ -16,6 +16,8 @@ export interface EngineOptions {
   baselines?: BaselineStore | undefined;
   detectors?: Detector[] | undefined;
   dedupWindowMs?: number | undefined;
+  /** Keep every alert in memory for `alerts()` (offline mode); the server sets false. */
+  retainAlerts?: boolean | undefined;
 }
 
 export interface AlertUpdate {
@@ -37,7 +39,10 @@ export class DetectionEngine {
     this.resolver = options.resolver ?? new ActorResolver();
     this.baselines = options.baselines ?? new BaselineStore(this.config.learningPeriodMs);
     this.detectors = options.detectors ?? allDetectors();
-    this.collector = new AlertCollector(options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS);
+    this.collector = new AlertCollector(
+      options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS,
+      options.retainAlerts ?? true,
+    );
   }
 
   /** Runs one event through every detector; returns the alerts it created or extended. */

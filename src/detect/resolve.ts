@@ -89,7 +89,9 @@ export function discoveredIdentityFor(event: NormalizedEvent): {
     event.actor.type === 'Root'
       ? 'break_glass'
       : event.actor.type === 'User'
-        ? 'human'
+        ? event.actor.name.startsWith('system:')
+          ? 'workload'
+          : 'human'
         : event.actor.type === 'AssumedRole' || event.actor.type === 'Role'
           ? 'workload'
           : 'service_account';

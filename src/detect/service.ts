@@ -7,7 +7,7 @@
 import type { AppContext } from '../app-context.js';
 import type { BulkheadEvent } from '../events/bus.js';
 import type { Credential, Identity } from '../inventory/types.js';
-import { type Alert } from './alert.js';
+import { DEFAULT_DEDUP_WINDOW_MS, type Alert } from './alert.js';
 import { BaselineStore } from './baseline.js';
 import { DEFAULT_DETECT_CONFIG, type DetectConfig } from './detector.js';
 import { DetectionEngine, type AlertUpdate } from './engine.js';
@@ -24,7 +24,14 @@ import {
   type SsfOptions,
   type SsfReceiver,
 } from './ssf.js';
-import { detectDb, loadBaselines, saveBaselines, upsertAlert, type BaselineRow } from './store.js';
+import {
+  detectDb,
+  listAlerts,
+  loadBaselines,
+  saveBaselines,
+  upsertAlert,
+  type BaselineRow,
+} from './store.js';
 
 export interface DetectServiceOptions {
   config?: Partial<DetectConfig> | undefined;
@@ -61,7 +68,11 @@ export class DetectService {
     private options: DetectServiceOptions = {},
   ) {
     const config = { ...DEFAULT_DETECT_CONFIG, ...(options.config ?? {}) };
-    this.engine = new DetectionEngine({ config, baselines: new BaselineStore(config.learningPeriodMs) });
+    this.engine = new DetectionEngine({
+      config,
+      baselines: new BaselineStore(config.learningPeriodMs),
+      retainAlerts: false,
+    });
   }
 
   /** Replaces the Shared Signals receivers (e.g. after configuration changes). */
@@ -87,6 +98,10 @@ export class DetectService {
       }
     }
     this.engine.baselines.takeDirty();
+    // Patterns still open when the server stopped keep growing the same alert after a restart.
+    const since = new Date(this.ctx.now().getTime() - DEFAULT_DEDUP_WINDOW_MS).toISOString();
+    for (const a of await listAlerts(detectDb(this.ctx.db), { since, limit: 10_000 }))
+      this.engine.collector.adopt(a);
     this.signer = await SetSigner.create();
     this.unsubscribe.push(this.ctx.inventory.onChange(() => (this.inventoryStale = true)));
     const fromBus = (event: BulkheadEvent) => {

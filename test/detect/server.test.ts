@@ -217,11 +217,31 @@ describe('detect server mode', () => {
 
   it('persists baselines so a restarted service does not re-learn from zero', async () => {
     await detect.service().flush();
-    const again = new DetectService(server.ctx, {});
+    const again = new DetectService({ ...server.ctx, now: () => new Date(T0 + 120_000) }, {});
     await again.start();
     assert.ok(again.engine.baselines.identity('breakglass-root'));
     assert.ok(again.engine.baselines.credential('AKIAEXAMPLESVCX00001'));
+    // The open defense-evasion pattern is adopted: new evidence extends the stored alert.
+    const bad = iamUser('svc-x', 'AKIAEXAMPLESVCX00001');
+    const report = await again.ingest(
+      Buffer.from(
+        ndjson([
+          ct(bad, 'cloudtrail', 'StopLogging', {
+            time: T0 + 90_000,
+            id: 'ev-stop-3',
+            params: { name: 'org-trail' },
+          }),
+        ]),
+      ),
+      'auto',
+    );
+    assert.deepEqual(
+      report.alerts.map((a) => [a.rule_id, a.created]),
+      [['defense-evasion', false]],
+    );
     await again.stop();
+    const list = await server.call('GET', '/v1/alerts?rule_id=defense-evasion');
+    assert.equal(list.body.items[0].count, 3);
   });
 
   it('lists alerts from the CLI', async () => {
