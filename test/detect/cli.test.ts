@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { runCli } from '../../src/cli/main.js';
 import { tempDir } from '../helpers/server.js';
 import { ciDeploy, ct, DAY, iamUser, k8s, nightlyEtl, T0 } from './helpers.js';
@@ -142,6 +143,17 @@ describe('bulkhead detect (offline)', () => {
     );
     const without = await cli(['detect', today, '--learning-days', '3', '--json']);
     assert.deepEqual(JSON.parse(without.stdout), []);
+  });
+
+  it('reads gzipped CloudTrail files and reports a corrupt one without losing the others', async () => {
+    const good = join(dir, 'trail.json.gz');
+    writeFileSync(good, gzipSync(Buffer.from(JSON.stringify({ Records: attack }))));
+    const corrupt = join(dir, 'corrupt.json.gz');
+    writeFileSync(corrupt, gzipSync(Buffer.from(JSON.stringify({ Records: attack }))).subarray(0, 60));
+    const { code, stdout, stderr } = await cli(['detect', corrupt, good, '--json']);
+    assert.equal(code, 0, stderr);
+    assert.equal(JSON.parse(stdout).length, 3);
+    assert.match(stderr, /corrupt\.json\.gz:line 0: BULKHEAD_DETECT_UNREADABLE_INPUT/);
   });
 
   it('fails with one line for a missing file, a bad format or a bad baseline', async () => {

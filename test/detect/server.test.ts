@@ -186,6 +186,25 @@ describe('detect server mode', () => {
     assert.deepEqual(list.body.items[0].event_ids, ['dec-1']);
   });
 
+  it('reads token events from the bus: a DPoP key mismatch is a replay', async () => {
+    server.ctx.events.publish({
+      id: 'tok-use-1',
+      time: new Date().toISOString(),
+      type: 'token.used',
+      source: 'broker',
+      identityId: 'payments-api',
+      credentialId: 'jti-bus-1',
+      action: 'payments.refund',
+      outcome: 'allow',
+      data: { boundJkt: 'jkt-A', presentedJkt: 'jkt-EVIL', sourceIp: '10.9.8.7' },
+    });
+    await detect.service().idle();
+    const list = await server.call('GET', '/v1/alerts?rule_id=credential-replay');
+    assert.equal(list.body.items.length, 1);
+    assert.equal(list.body.items[0].identity_id, 'payments-api');
+    assert.equal(list.body.items[0].credential, 'jti-bus-1');
+  });
+
   it('pushes a signed RISC credential-compromise SET (RFC 8417 / RFC 8935) for a break-glass use', async () => {
     const before = received.length;
     const res = await server.call('POST', '/v1/events', {
