@@ -80,7 +80,7 @@ describe('bulkhead detect (offline)', () => {
       assert.ok(!('dedup_key' in a));
     }
     const chain = alerts.find((a: any) => a.rule_id === 'api-chain-known-bad');
-    assert.deepEqual(chain.event_ids, ['ev-a1', 'ev-a3', 'ev-a4']);
+    assert.deepEqual(chain.event_ids, ['ev-a2', 'ev-a3', 'ev-a4']);
     assert.match(stderr, /5 events, 0 bad lines skipped, 3 alerts/);
   });
 

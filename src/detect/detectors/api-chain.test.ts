@@ -46,13 +46,33 @@ describe('api-chain-known-bad', () => {
     assert.equal(alerts.length, 1);
     assert.equal(alerts[0]?.severity, 'critical');
     assert.deepEqual(alerts[0]?.techniques, ['T1087.004', 'T1555.006', 'T1098.001']);
-    assert.deepEqual(alerts[0]?.event_ids, ['c-1', 'c-3', 'c-4']);
+    assert.deepEqual(alerts[0]?.event_ids, ['c-2', 'c-3', 'c-4']);
   });
 
   it('alerts on enumerate → read secrets → assume role', () => {
     const alerts = detect(theftChain(T0, 'pivot'));
     assert.ok(rules(alerts).includes('api-chain-known-bad'));
     assert.ok(alerts.find((a) => a.rule_id === 'api-chain-known-bad')?.techniques.includes('T1078.004'));
+  });
+
+  it('does not treat a CI job that checks its identity, reads a secret and assumes a deploy role as a chain', () => {
+    const ci = { userIdentity: ciDeploy(T0)[0]!.userIdentity as Record<string, unknown> };
+    const alerts = detect([
+      ct(ci, 'sts', 'GetCallerIdentity', { time: T0, ip: '140.82.112.4' }),
+      ct(ci, 'ec2', 'DescribeRegions', { time: T0 + 1000, ip: '140.82.112.4' }),
+      ct(ci, 'secretsmanager', 'GetSecretValue', {
+        time: T0 + 2000,
+        ip: '140.82.112.4',
+        params: { secretId: 'ci/npm-token' },
+      }),
+      ct(ci, 'sts', 'AssumeRole', {
+        time: T0 + 3000,
+        ip: '140.82.112.4',
+        params: { roleArn: 'arn:aws:iam::222222222222:role/deploy', roleSessionName: 'gha' },
+      }),
+      ...ciDeploy(T0 + 10_000),
+    ]);
+    assert.deepEqual(alerts, []);
   });
 
   it('does not chain steps spread over more than the window, nor out of order', () => {

@@ -1,6 +1,7 @@
 /**
  * API chaining. Two rules over the order of an identity's actions:
- * - `api-chain-known-bad`: the credential-theft kill chain — enumerate, then read secrets, then create a key or
+ * - `api-chain-known-bad`: the credential-theft kill chain — enumerate identities or secrets, then read secrets,
+ *   then create a key or
  *   assume a role — within the chain window, whatever the baseline says (T1087.004, T1555.006, T1098.001, T1078.004);
  * - `api-chain-novel`: several action transitions in a short span that the identity's learned transition
  *   model (bigrams over its actions) has never seen, i.e. a new way of working, not just one new call.
@@ -12,8 +13,13 @@ import { secretsRead } from './secrets-burst.js';
 
 export type ChainStage = 'enumerate' | 'secrets' | 'persist' | 'pivot';
 
+/**
+ * Discovery of identities, permissions and secrets. `sts:GetCallerIdentity` and resource listings
+ * (ec2:Describe…) are left out on purpose: every CLI, SDK and Terraform run makes them, so counting them
+ * would turn each CI job that reads a secret and assumes a deploy role into a "chain".
+ */
 const ENUMERATE =
-  /^(iam:(List|Get)(?!.*Secret)|sts:GetCallerIdentity$|ec2:Describe|s3:ListBuckets$|secretsmanager:ListSecrets$|ssm:DescribeParameters$|organizations:(List|Describe)|k8s:list:|k8s:create:self(subjectrules|subjectaccess)reviews$)/;
+  /^(iam:(List|GetAccountAuthorizationDetails$|GetUser$|GetRole$|GetPolicy)|secretsmanager:ListSecrets$|ssm:DescribeParameters$|organizations:List|k8s:list:(secrets|serviceaccounts|roles|rolebindings|clusterroles|clusterrolebindings)$|k8s:create:self(subjectrules|subjectaccess)reviews$)/;
 const PERSIST =
   /^(iam:(CreateAccessKey|CreateLoginProfile|UpdateLoginProfile|CreateUser)$|k8s:create:serviceaccounts\/token$|k8s:create:(cluster)?rolebindings$)/;
 const PIVOT = /^(sts:AssumeRole$|k8s:impersonate:)/;
