@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-floating-promises -- node:test tracks describe/it promises itself */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ACCOUNT, assumedRole, ct, DAY, detect, rules, T0 } from '../../../test/detect/helpers.js';
+import { ACCOUNT, assumedRole, ct, DAY, detect, k8s, rules, T0 } from '../../../test/detect/helpers.js';
 
 const app = assumedRole('payments-api', 'i-0abc', 'ASIAEXAMPLEPAYMENTS1');
 const roleArn = (name: string, account = ACCOUNT) => `arn:aws:iam::${account}:role/${name}`;
@@ -50,6 +50,25 @@ describe('lateral movement', () => {
     const alerts = detect(spray);
     assert.deepEqual(rules(alerts), ['lateral-fan-out']);
     assert.equal(alerts[0]?.count, 2);
+  });
+
+  it('alerts on a service account exec-ing into pods across namespaces', () => {
+    const sa = 'system:serviceaccount:monitoring:grafana-agent';
+    const alerts = detect(
+      ['payments', 'ledger', 'checkout', 'fraud'].map((ns, i) =>
+        k8s(sa, {
+          time: T0 + i * 1000,
+          verb: 'create',
+          resource: 'pods',
+          subresource: 'exec',
+          namespace: ns,
+          name: `${ns}-0`,
+          id: `exec-${i}`,
+        }),
+      ),
+    );
+    assert.deepEqual(rules(alerts), ['lateral-fan-out']);
+    assert.deepEqual(alerts[0]?.event_ids, ['exec-0', 'exec-1', 'exec-2', 'exec-3']);
   });
 
   it('alerts on a three-deep role-assumption chain followed through issued session keys', () => {

@@ -11,7 +11,8 @@ import type { Detector } from '../detector.js';
 import { describeActor, describeSource, SlidingWindows } from '../detector.js';
 import type { NormalizedEvent } from '../event.js';
 
-const EDGE_ACTIONS = /^(sts:AssumeRole$|k8s:impersonate:|token\.exchange|broker\.exchange)/;
+const EDGE_ACTIONS =
+  /^(sts:AssumeRole$|k8s:impersonate:|k8s:(create|get):pods\/(exec|attach|portforward)$|token\.exchange|broker\.exchange)/;
 const CHAIN_DEPTH_ALERT = 3;
 
 export function lateralMovementDetector(): Detector {

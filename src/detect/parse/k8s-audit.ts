@@ -51,6 +51,13 @@ export function normalizeK8sAudit(event: unknown): NormalizedEvent | undefined {
   if (impersonated) targets.push(impersonated);
   const roleRef = str(field(event.requestObject, 'roleRef'), 'name');
   if (roleRef) targets.push(roleRef);
+  // Exec / attach / port-forward reach into another workload: an edge for lateral-movement detection.
+  if (
+    resourceType === 'pods' &&
+    (subresource === 'exec' || subresource === 'attach' || subresource === 'portforward')
+  ) {
+    targets.push(`${namespace ?? '_cluster'}/${objName ?? '?'}`);
+  }
   if (resourceType === 'serviceaccounts' && subresource === 'token' && namespace && objName) {
     targets.push(`${SA_PREFIX}${namespace}:${objName}`);
   }
