@@ -65,7 +65,11 @@ export interface NormalizedEvent {
     userAgent?: string | undefined;
     /** Coarse network the IP belongs to (/24 IPv4, /48 IPv6, or an AWS service name). */
     network?: string | undefined;
+    /** Autonomous system, when the source supplies it (Bulkhead events: `data.asn`). */
+    asn?: string | undefined;
   };
+  /** Session the action belongs to: AWS `principalId` of an assumed-role session, a Bulkhead session/task id. */
+  session?: string | undefined;
   /** `service:Operation`, e.g. `iam:CreateAccessKey`, `k8s:get:secrets`, `refunds.create`. */
   action: string;
   /** The bare operation name, e.g. `CreateAccessKey`, `get`. */

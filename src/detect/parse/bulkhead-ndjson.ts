@@ -51,7 +51,8 @@ export function normalizeBulkheadEvent(event: unknown): NormalizedEvent {
           temporary: field(data, 'credentialTemporary') === true || type.startsWith('token.'),
         }
       : undefined,
-    src: { ip, userAgent: str(data, 'userAgent'), network: networkOf(ip) },
+    src: { ip, userAgent: str(data, 'userAgent'), network: networkOf(ip), asn: str(data, 'asn') },
+    session: str(data, 'sessionId') ?? str(data, 'taskId'),
     action,
     operation: dot > 0 ? action.slice(dot + 1) : action,
     service: dot > 0 ? action.slice(0, dot) : 'bulkhead',

@@ -78,6 +78,7 @@ export function normalizeCloudTrail(record: unknown): NormalizedEvent {
     },
     credential: accessKeyId ? { id: accessKeyId, temporary: accessKeyId.startsWith('ASIA') } : undefined,
     src: { ip, userAgent, network: networkOf(ip) },
+    session: type === 'AssumedRole' ? str(ui, 'principalId') : undefined,
     action: `${service}:${eventName}`,
     operation: eventName,
     service,

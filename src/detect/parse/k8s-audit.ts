@@ -74,6 +74,7 @@ export function normalizeK8sAudit(event: unknown): NormalizedEvent | undefined {
     },
     credential: credentialId ? { id: credentialId, temporary: true } : undefined,
     src: { ip, userAgent: str(event, 'userAgent'), network: networkOf(ip) },
+    session: credentialId,
     action: `k8s:${verb}:${resourceKind}`,
     operation: verb,
     service: 'k8s',
