@@ -1,0 +1,25 @@
+/* eslint-disable @typescript-eslint/no-floating-promises -- node:test tracks describe/it promises itself */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { detectOptionsFromEnv } from './index.js';
+
+describe('detect module options from the environment', () => {
+  it('reads the learning period and Shared Signals receivers', () => {
+    const o = detectOptionsFromEnv({
+      BULKHEAD_DETECT_LEARNING_DAYS: '14',
+      BULKHEAD_SSF_RECEIVERS: 'https://siem.example/ssf',
+      BULKHEAD_SSF_ISSUER: 'https://bulkhead.example',
+    });
+    assert.equal(o.config?.learningPeriodMs, 14 * 86_400_000);
+    assert.deepEqual(o.ssf, {
+      receivers: [{ url: 'https://siem.example/ssf' }],
+      issuer: 'https://bulkhead.example',
+    });
+    assert.deepEqual(detectOptionsFromEnv({}), { ssf: { receivers: [] } });
+  });
+
+  it('refuses a bad learning period', () => {
+    assert.throws(() => detectOptionsFromEnv({ BULKHEAD_DETECT_LEARNING_DAYS: 'soon' }), /LEARNING_DAYS/);
+    assert.throws(() => detectOptionsFromEnv({ BULKHEAD_DETECT_LEARNING_DAYS: '-1' }), /LEARNING_DAYS/);
+  });
+});

@@ -1,0 +1,319 @@
+/**
+ * Detection inside the server: one engine fed by `POST /v1/events` and by the bus (`decision`, `token.*`),
+ * with the inventory as actor directory, baselines and alerts persisted in the store, new alerts published as
+ * `alert.raised` and pushed as Shared Signals. Batches run one after another so the engine's state never sees
+ * two writers.
+ */
+import type { AppContext } from '../app-context.js';
+import type { BulkheadEvent } from '../events/bus.js';
+import type { Credential, Identity } from '../inventory/types.js';
+import { DEFAULT_DEDUP_WINDOW_MS, type Alert } from './alert.js';
+import { BaselineStore } from './baseline.js';
+import { DEFAULT_DETECT_CONFIG, type DetectConfig } from './detector.js';
+import { DetectionEngine, type AlertUpdate } from './engine.js';
+import type { NormalizedEvent } from './event.js';
+import { normalizeBulkheadEvent } from './parse/bulkhead-ndjson.js';
+import type { ParseIssue } from './parse/issues.js';
+import { readEvents, type InputFormat, type ReadStats } from './parse/reader.js';
+import { ActorResolver, discoveredIdentityFor } from './resolve.js';
+import {
+  audienceOf,
+  pushSet,
+  SetSigner,
+  type DeliveryResult,
+  type SsfOptions,
+  type SsfReceiver,
+} from './ssf.js';
+import {
+  detectDb,
+  listAlerts,
+  loadBaselines,
+  saveBaselines,
+  upsertAlert,
+  type BaselineRow,
+} from './store.js';
+
+export interface DetectServiceOptions {
+  config?: Partial<DetectConfig> | undefined;
+  ssf?: Omit<SsfOptions, 'issuer'> & { issuer?: string | undefined };
+  maxLineBytes?: number | undefined;
+  /** Baselines are written at most this often (and on stop); alerts are written with every batch. */
+  baselineFlushMs?: number | undefined;
+}
+
+export interface IngestReport {
+  accepted: number;
+  skipped: number;
+  rejected: number;
+  errors: ParseIssue[];
+  alerts: { id: string; rule_id: string; created: boolean }[];
+}
+
+const MAX_REPORTED_ERRORS = 100;
+const PAGE = 500;
+
+export class DetectService {
+  readonly engine: DetectionEngine;
+  signer: SetSigner | undefined;
+  readonly deliveries: DeliveryResult[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  private inventoryStale = true;
+  private readonly unsubscribe: (() => void)[] = [];
+  private readonly discovered = new Set<string>();
+  private readonly pushes = new Set<Promise<void>>();
+  private lastBaselineFlush = 0;
+
+  constructor(
+    private readonly ctx: AppContext,
+    private options: DetectServiceOptions = {},
+  ) {
+    const config = { ...DEFAULT_DETECT_CONFIG, ...(options.config ?? {}) };
+    this.engine = new DetectionEngine({
+      config,
+      baselines: new BaselineStore(config.learningPeriodMs),
+      retainAlerts: false,
+    });
+  }
+
+  /** Replaces the Shared Signals receivers (e.g. after configuration changes). */
+  setReceivers(receivers: SsfReceiver[]): void {
+    this.options.ssf = { ...(this.options.ssf ?? {}), receivers };
+  }
+
+  ctxDb(): AppContext['db'] {
+    return this.ctx.db;
+  }
+
+  get config(): DetectConfig {
+    return this.engine.config;
+  }
+
+  async start(): Promise<void> {
+    for (const row of await loadBaselines(detectDb(this.ctx.db))) {
+      try {
+        if (row.kind === 'identity') this.engine.baselines.loadIdentity(row.key, row.state);
+        else this.engine.baselines.loadCredential(row.key, row.state);
+      } catch (err) {
+        this.ctx.log.warn({ err, key: row.key }, 'skipping unreadable detection baseline');
+      }
+    }
+    this.engine.baselines.takeDirty();
+    // Patterns still open when the server stopped keep growing the same alert after a restart.
+    const since = new Date(this.ctx.now().getTime() - DEFAULT_DEDUP_WINDOW_MS).toISOString();
+    for (const a of await listAlerts(detectDb(this.ctx.db), { since, limit: 10_000 }))
+      this.engine.collector.adopt(a);
+    this.signer = await SetSigner.create();
+    this.unsubscribe.push(this.ctx.inventory.onChange(() => (this.inventoryStale = true)));
+    const fromBus = (event: BulkheadEvent) => {
+      if (event.source === 'detect') return;
+      void this.enqueue(() => this.ingestBusEvent(event));
+    };
+    this.unsubscribe.push(this.ctx.events.subscribe('decision', fromBus));
+    this.unsubscribe.push(this.ctx.events.subscribe('token.*', fromBus));
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.unsubscribe) u();
+    await this.idle();
+    await this.flush();
+  }
+
+  /** Writes every baseline changed since the last write. */
+  async flush(): Promise<void> {
+    await this.enqueue(() => this.persist([], true));
+  }
+
+  /** Resolves once every queued batch (HTTP or bus) has been processed. */
+  async idle(): Promise<void> {
+    let current: Promise<unknown>;
+    do {
+      current = this.queue;
+      await current;
+      await Promise.all([...this.pushes]);
+    } while (current !== this.queue);
+  }
+
+  /** Ingests an NDJSON / CloudTrail / audit-log body; bad lines are reported, good ones processed. */
+  async ingest(body: AsyncIterable<Buffer> | Buffer, format: InputFormat): Promise<IngestReport> {
+    return this.enqueue(async () => {
+      const events: NormalizedEvent[] = [];
+      const errors: ParseIssue[] = [];
+      const stats: ReadStats = await readEvents(
+        Buffer.isBuffer(body) ? [body] : body,
+        { format, maxLineBytes: this.options.maxLineBytes },
+        {
+          event: (e) => events.push(e),
+          issue: (i) => {
+            if (errors.length < MAX_REPORTED_ERRORS) errors.push(i);
+          },
+        },
+      );
+      const updates = await this.runBatch(events);
+      return {
+        accepted: stats.events,
+        skipped: stats.skipped,
+        rejected: stats.issues,
+        errors,
+        alerts: updates.map((u) => ({ id: u.alert.id, rule_id: u.alert.rule_id, created: u.created })),
+      };
+    });
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch((err: unknown) => this.ctx.log.error({ err }, 'detection batch failed'));
+    return run;
+  }
+
+  private async ingestBusEvent(event: BulkheadEvent): Promise<void> {
+    let normalized: NormalizedEvent;
+    try {
+      normalized = normalizeBulkheadEvent(event);
+    } catch (err) {
+      this.ctx.log.warn({ err, eventId: event.id, type: event.type }, 'unusable bus event skipped');
+      return;
+    }
+    await this.runBatch([normalized]);
+  }
+
+  private async runBatch(events: NormalizedEvent[]): Promise<AlertUpdate[]> {
+    if (events.length === 0) return [];
+    if (this.inventoryStale) await this.reloadInventory();
+    for (const e of events) {
+      if (!this.engine.resolver.resolve(e)) await this.discover(e);
+    }
+    const byId = new Map<string, AlertUpdate>();
+    for (const e of events) {
+      for (const u of this.engine.process(e)) {
+        const prev = byId.get(u.alert.id);
+        byId.set(u.alert.id, { alert: u.alert, created: u.created || (prev?.created ?? false) });
+      }
+    }
+    const updates = [...byId.values()];
+    await this.persist(updates);
+    for (const u of updates) if (u.created) this.announce(u.alert);
+    return updates;
+  }
+
+  private async reloadInventory(): Promise<void> {
+    this.inventoryStale = false;
+    const identities: Identity[] = [];
+    const credentials: Credential[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.ctx.inventory.listIdentities({ limit: PAGE, cursor });
+      identities.push(...page.items);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    do {
+      const page = await this.ctx.inventory.listCredentials({ limit: PAGE, cursor });
+      credentials.push(...page.items);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    const resolver = new ActorResolver({ identities, credentials });
+    this.engine.resolver = resolver;
+  }
+
+  /** Records an actor nobody inventoried as a `discovered` identity labelled `unmanaged=true`. */
+  private async discover(event: NormalizedEvent): Promise<void> {
+    const proposal = discoveredIdentityFor(event);
+    if (this.discovered.has(proposal.id)) {
+      this.engine.resolver.resolve(event);
+      return;
+    }
+    this.discovered.add(proposal.id);
+    try {
+      const existing = await this.ctx.inventory.findIdentity(proposal.id);
+      const identity =
+        existing ??
+        (await this.ctx.inventory.createIdentity(
+          {
+            ...proposal,
+            spiffeId: null,
+            owners: [],
+            groups: [],
+            environment: 'unknown',
+            source: 'discovered',
+            labels: { unmanaged: 'true', 'discovered-from': event.source },
+            status: 'active',
+            lastSeenAt: event.time,
+          },
+          { actor: 'detect' },
+        ));
+      this.engine.resolver.addIdentity(identity);
+      this.inventoryStale = false;
+    } catch (err) {
+      this.ctx.log.warn({ err, actor: event.actor.name }, 'could not record discovered identity');
+    }
+    this.engine.resolver.resolve(event);
+    event.actor.unmanaged = true;
+  }
+
+  private async persist(updates: AlertUpdate[], forceBaselines = false): Promise<void> {
+    const now = this.ctx.now().toISOString();
+    const flushBaselines =
+      forceBaselines || Date.now() - this.lastBaselineFlush >= (this.options.baselineFlushMs ?? 2000);
+    if (flushBaselines) this.lastBaselineFlush = Date.now();
+    const dirty = flushBaselines ? this.engine.baselines.takeDirty() : { identities: [], credentials: [] };
+    const rows: BaselineRow[] = [];
+    for (const key of dirty.identities) {
+      const state = this.engine.baselines.serializeIdentity(key);
+      if (state) rows.push({ kind: 'identity', key, state });
+    }
+    for (const key of dirty.credentials) {
+      const state = this.engine.baselines.serializeCredential(key);
+      if (state) rows.push({ kind: 'credential', key, state });
+    }
+    if (updates.length === 0 && rows.length === 0) return;
+    await this.ctx.db.transaction().execute(async (trx) => {
+      const db = detectDb(trx);
+      for (const u of updates) await upsertAlert(db, u.alert, now);
+      await saveBaselines(db, rows, now);
+    });
+  }
+
+  private announce(alert: Alert): void {
+    this.ctx.events.publish({
+      id: alert.id,
+      time: alert.last_seen,
+      type: 'alert.raised',
+      source: 'detect',
+      identityId: alert.identity_id ?? undefined,
+      action: alert.rule_id,
+      data: {
+        rule_id: alert.rule_id,
+        severity: alert.severity,
+        techniques: alert.techniques,
+        identity: alert.identity,
+        credential: alert.credential,
+        event_ids: alert.event_ids,
+        title: alert.title,
+      },
+    });
+    const push = this.pushSignals(alert).finally(() => this.pushes.delete(push));
+    this.pushes.add(push);
+  }
+
+  private async pushSignals(alert: Alert): Promise<void> {
+    const ssf = this.options.ssf;
+    if (!ssf || ssf.receivers.length === 0 || !this.signer) return;
+    const issuer = ssf.issuer ?? 'urn:bulkhead:detect';
+    for (const receiver of ssf.receivers) {
+      try {
+        const set = await this.signer.sign(alert, issuer, audienceOf(receiver), this.ctx.now());
+        if (!set) return;
+        const result = await pushSet(set, receiver, { ...ssf, issuer });
+        this.deliveries.push(result);
+        if (this.deliveries.length > 1000) this.deliveries.shift();
+        if (!result.ok) {
+          this.ctx.log.warn(
+            { receiver: receiver.url, status: result.status, err: result.err },
+            'SET push failed',
+          );
+        }
+      } catch (err) {
+        this.ctx.log.error({ err, receiver: receiver.url }, 'SET push failed');
+      }
+    }
+  }
+}

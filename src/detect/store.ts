@@ -1,0 +1,125 @@
+/** SQL for alerts and baselines (same statements on SQLite and PostgreSQL). */
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/database.js';
+import { SEVERITIES, type Alert, type Severity } from './alert.js';
+import type { DetectTables } from './tables.js';
+
+type DetectDb = Kysely<Database & DetectTables>;
+
+export function detectDb(db: Kysely<Database>): DetectDb {
+  return db.withTables<DetectTables>();
+}
+
+export function severityRank(s: Severity): number {
+  return SEVERITIES.indexOf(s) + 1;
+}
+
+export async function upsertAlert(db: DetectDb, alert: Alert, nowIso: string): Promise<void> {
+  const row = {
+    id: alert.id,
+    dedup_key: alert.dedup_key,
+    rule_id: alert.rule_id,
+    title: alert.title,
+    severity: alert.severity,
+    severity_rank: severityRank(alert.severity),
+    techniques: JSON.stringify(alert.techniques),
+    identity: alert.identity,
+    identity_id: alert.identity_id,
+    unmanaged: alert.unmanaged ? 1 : 0,
+    credential: alert.credential,
+    event_ids: JSON.stringify(alert.event_ids),
+    first_seen: alert.first_seen,
+    last_seen: alert.last_seen,
+    count: alert.count,
+    source: alert.source,
+    explanation: alert.explanation,
+    suggested_response: alert.suggested_response,
+    signal: alert.signal,
+    created_at: nowIso,
+    updated_at: nowIso,
+  };
+  await db
+    .insertInto('detect_alerts')
+    .values(row)
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet({
+        severity: row.severity,
+        severity_rank: row.severity_rank,
+        event_ids: row.event_ids,
+        first_seen: row.first_seen,
+        last_seen: row.last_seen,
+        count: row.count,
+        explanation: row.explanation,
+        updated_at: nowIso,
+      }),
+    )
+    .execute();
+}
+
+export interface AlertQuery {
+  minSeverity?: Severity | undefined;
+  ruleId?: string | undefined;
+  identityId?: string | undefined;
+  since?: string | undefined;
+  limit: number;
+}
+
+export async function listAlerts(db: DetectDb, q: AlertQuery): Promise<Alert[]> {
+  let query = db.selectFrom('detect_alerts').selectAll();
+  if (q.minSeverity) query = query.where('severity_rank', '>=', severityRank(q.minSeverity));
+  if (q.ruleId) query = query.where('rule_id', '=', q.ruleId);
+  if (q.identityId) query = query.where('identity_id', '=', q.identityId);
+  if (q.since) query = query.where('last_seen', '>=', q.since);
+  const rows = await query.orderBy('last_seen', 'desc').orderBy('id').limit(q.limit).execute();
+  return rows.map((r) => ({
+    id: r.id,
+    rule_id: r.rule_id,
+    title: r.title,
+    severity: r.severity as Severity,
+    techniques: JSON.parse(r.techniques) as string[],
+    identity: r.identity,
+    identity_id: r.identity_id,
+    unmanaged: Number(r.unmanaged) === 1,
+    credential: r.credential,
+    event_ids: JSON.parse(r.event_ids) as string[],
+    first_seen: r.first_seen,
+    last_seen: r.last_seen,
+    count: Number(r.count),
+    source: r.source as Alert['source'],
+    explanation: r.explanation,
+    suggested_response: r.suggested_response,
+    signal: r.signal,
+    dedup_key: r.dedup_key,
+  }));
+}
+
+export interface BaselineRow {
+  kind: 'identity' | 'credential';
+  key: string;
+  state: string;
+}
+
+export async function saveBaselines(db: DetectDb, rows: BaselineRow[], nowIso: string): Promise<void> {
+  for (let i = 0; i < rows.length; i += 200) {
+    const chunk = rows.slice(i, i + 200).map((r) => ({ ...r, updated_at: nowIso }));
+    await db
+      .insertInto('detect_baselines')
+      .values(chunk)
+      .onConflict((oc) =>
+        oc.columns(['kind', 'key']).doUpdateSet((eb) => ({
+          state: eb.ref('excluded.state'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      )
+      .execute();
+  }
+}
+
+export async function loadBaselines(db: DetectDb): Promise<BaselineRow[]> {
+  const rows = await db.selectFrom('detect_baselines').select(['kind', 'key', 'state']).execute();
+  return rows.map((r) => ({
+    kind: r.kind === 'credential' ? 'credential' : 'identity',
+    key: r.key,
+    state: r.state,
+  }));
+}
