@@ -142,6 +142,9 @@ export function addRoute<B = undefined, Q = undefined, P = undefined>(
 function parsePart<T>(schema: ZodType<T> | undefined, value: unknown, part: 'params' | 'query' | 'body'): T {
   if (!schema) return undefined as T;
   if (part === 'body' && (value === undefined || value === null)) {
+    // A body whose fields are all optional may be left out entirely (e.g. POST /v1/audit/verify).
+    const empty = schema.safeParse({});
+    if (empty.success) return empty.data;
     throw coreError('VALIDATION_FAILED', 'a JSON request body is required', { field: 'body' });
   }
   const result = schema.safeParse(value);

@@ -24,6 +24,8 @@ export interface StoreOptions {
 export interface Store {
   db: Kysely<Database>;
   dialect: Dialect;
+  /** PostgreSQL schema the tables live in (undefined for SQLite). */
+  schema?: string | undefined;
   /** Human-readable description without credentials, for logs. */
   describe: string;
   ping(): Promise<void>;
@@ -81,6 +83,7 @@ function openPostgres(url: string, schema: string | undefined): Store {
   return {
     db,
     dialect: 'postgres',
+    schema: schema ?? 'public',
     describe: `postgres:${redacted}${schema ? ` schema=${schema}` : ''}`,
     async ping() {
       await sql`select 1`.execute(db);

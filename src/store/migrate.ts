@@ -20,7 +20,13 @@ export async function migrateToLatest(
       return out;
     },
   };
-  const migrator = new Migrator({ db: store.db, provider, allowUnorderedMigrations: true });
+  // Name the schema explicitly: Kysely otherwise finds a migration table in *any* schema and may skip creating ours.
+  const migrator = new Migrator({
+    db: store.db,
+    provider,
+    allowUnorderedMigrations: true,
+    ...(store.schema ? { migrationTableSchema: store.schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
