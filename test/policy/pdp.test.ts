@@ -3,7 +3,6 @@ import { after, before, describe, it } from 'node:test';
 import { coreModule } from '../../src/modules/index.js';
 import { identityCreateSchema, resourceCreateSchema } from '../../src/inventory/schemas.js';
 import { createPolicyModule } from '../../src/policy/index.js';
-import type { DecisionRequest } from '../../src/policy/service.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const POLICIES = `
