@@ -52,6 +52,8 @@ export const CONTEXT_ATTRIBUTES: Record<string, Attr> = {
 };
 
 const PRINCIPAL_SHAPE: Record<string, Attr> = {
+  /** The inventory id again, so conditions can compare it with strings (e.g. `resource.owners`). */
+  id: str,
   kind: str,
   display_name: str,
   environment: str,
@@ -63,6 +65,7 @@ const PRINCIPAL_SHAPE: Record<string, Attr> = {
 };
 
 const RESOURCE_SHAPE: Record<string, Attr> = {
+  id: str,
   type: str,
   sensitivity: str,
   environment: str,

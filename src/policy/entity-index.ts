@@ -157,6 +157,7 @@ export class EntityIndex {
     const entity: EntityJson = {
       uid: EntityIndex.principalUid(i),
       attrs: {
+        id: i.id,
         kind: i.kind,
         display_name: i.displayName,
         environment: i.environment,
@@ -184,7 +185,9 @@ export class EntityIndex {
     entities: EntityJson[];
     known: Resource | undefined;
   } {
-    const known = this.resources.get(ref.id);
+    // A PEP naming another type means another object that happens to share the id: not the inventoried one.
+    const stored = this.resources.get(ref.id);
+    const known = stored && (ref.type === undefined || ref.type === stored.type) ? stored : undefined;
     const props = ref.properties ?? {};
     const extraTags: Record<string, string> = {};
     for (const [k, v] of Object.entries(props)) if (v !== undefined && v !== null) extraTags[k] = tagValue(v);
@@ -198,7 +201,14 @@ export class EntityIndex {
       const environment = typeof props.environment === 'string' ? props.environment : 'unknown';
       const entity: EntityJson = {
         uid,
-        attrs: { type: ref.type ?? 'unknown', sensitivity, environment, owners: [], inventoried: false },
+        attrs: {
+          id: ref.id,
+          type: ref.type ?? 'unknown',
+          sensitivity,
+          environment,
+          owners: [],
+          inventoried: false,
+        },
         parents: [],
         tags: extraTags,
       };
@@ -221,6 +231,7 @@ export class EntityIndex {
     return {
       uid: { type: 'Resource', id: r.id },
       attrs: {
+        id: r.id,
         type: r.type,
         sensitivity: r.sensitivity,
         environment: r.environment,

@@ -4,6 +4,7 @@
  */
 import type { AppContext } from '../app-context.js';
 import type { BulkheadModule } from '../modules/types.js';
+import { registerAuthzenRoutes } from './authzen/routes.js';
 import { ApprovalStore, DEFAULT_APPROVALS, type ApprovalConfig } from './approvals.js';
 import { DecisionLog, DEFAULT_DECISION_LOG, type DecisionLogConfig } from './decision-log.js';
 import { EntityIndex } from './entity-index.js';
@@ -86,6 +87,7 @@ export function createPolicyModule(options: PolicyModuleOptions = {}): BulkheadM
       // The server starts modules before it registers routes, so the runtime exists here.
       const r = get();
       registerPolicyRoutes(app, r.pdp, r.approvals);
+      registerAuthzenRoutes(app, r.pdp);
     },
     async stop() {
       if (!runtime) return;

@@ -33,6 +33,14 @@ export interface DecisionRequest {
   context?: Record<string, unknown> | undefined;
 }
 
+export interface DecideOptions {
+  /**
+   * false for what-if evaluations (AuthZEN search): no decision log entry, no approval request created,
+   * no grant consumed.
+   */
+  sideEffects?: boolean;
+}
+
 export interface DecisionResult {
   decision: boolean;
   reasons: Reason[];
@@ -356,12 +364,13 @@ export class PolicyDecisionPoint {
    * One decision. Throws a BulkheadError (400) only for malformed input such as a wrongly typed context
    * attribute; everything else, including internal failures, is a deny with a reason.
    */
-  async decide(req: DecisionRequest, requestId?: string): Promise<DecisionResult> {
+  async decide(req: DecisionRequest, requestId?: string, opts: DecideOptions = {}): Promise<DecisionResult> {
     const t0 = performance.now();
+    const sideEffects = opts.sideEffects ?? true;
     let result: DecisionResult;
     let contextDigest = '';
     try {
-      const r = await this.decideInner(req);
+      const r = await this.decideInner(req, sideEffects);
       result = r.result;
       contextDigest = r.contextDigest;
     } catch (err) {
@@ -369,6 +378,7 @@ export class PolicyDecisionPoint {
       this.deps.log.error({ err }, 'decision failed; denying');
       result = deny(this.active?.version ?? null, 'engine_error', 'internal error while deciding');
     }
+    if (!sideEffects) return result;
     this.deps.decisionLog?.record({
       principal: req.principal.id,
       action: req.action,
@@ -387,11 +397,12 @@ export class PolicyDecisionPoint {
 
   private async decideInner(
     req: DecisionRequest,
+    sideEffects: boolean,
   ): Promise<{ result: DecisionResult; contextDigest: string }> {
     const set = this.active;
     const version = set?.version ?? null;
     const raw = req.context ?? {};
-    const approvalId = typeof raw.approval_id === 'string' ? raw.approval_id : undefined;
+    const approvalId = sideEffects && typeof raw.approval_id === 'string' ? raw.approval_id : undefined;
     const index = this.deps.index;
     if (index.hasPending()) await index.settle(req.principal.id, req.resource.id);
     const identity = index.resolveIdentity(req.principal.id);
@@ -492,6 +503,10 @@ export class PolicyDecisionPoint {
         continue;
       }
       cacheable = false;
+      if (!sideEffects) {
+        obligations.push(ob);
+        continue;
+      }
       const approvers = (slice.known?.owners ?? []).filter((o) => !o.startsWith('team:'));
       const spec = set.compiled.obligations.get(ob.policy);
       const approval = await this.deps.approvals.requestFor({
