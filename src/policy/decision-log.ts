@@ -133,6 +133,26 @@ export class DecisionLog {
     this.flushing = undefined;
   }
 
+  async list(q: { principal?: string | undefined; decision?: 'allow' | 'deny' | undefined; limit: number }) {
+    let query = this.db.selectFrom('policy_decisions').selectAll().orderBy('at', 'desc').limit(q.limit);
+    if (q.principal) query = query.where('principal', '=', q.principal);
+    if (q.decision) query = query.where('decision', '=', q.decision);
+    const rows = await query.execute();
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      principal: r.principal,
+      action: r.action,
+      resource: r.resource,
+      contextDigest: r.context_digest,
+      decision: r.decision,
+      reasons: JSON.parse(r.reasons) as Reason[],
+      obligations: JSON.parse(r.obligations) as Obligation[],
+      policyVersion: r.policy_version,
+      latencyUs: Number(r.latency_us),
+    }));
+  }
+
   async purge(): Promise<number> {
     const cutoff = new Date(this.now().getTime() - this.config.retentionDays * 86_400_000).toISOString();
     try {

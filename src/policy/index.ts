@@ -86,7 +86,7 @@ export function createPolicyModule(options: PolicyModuleOptions = {}): BulkheadM
     registerRoutes(app) {
       // The server starts modules before it registers routes, so the runtime exists here.
       const r = get();
-      registerPolicyRoutes(app, r.pdp, r.approvals);
+      registerPolicyRoutes(app, r.pdp, r.approvals, r.decisionLog);
       registerAuthzenRoutes(app, r.pdp);
     },
     async stop() {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { addRoute } from '../http/route.js';
 import type { ApprovalStore } from './approvals.js';
+import type { DecisionLog } from './decision-log.js';
 import type { PolicyBundle } from './policy-bundle.js';
 import type { PolicyDecisionPoint } from './service.js';
 
@@ -31,10 +32,17 @@ function toBundle(b: z.infer<typeof bundleSchema>): PolicyBundle {
   return { policies: b.policies, actions: b.actions, requiredContext: b.requiredContext };
 }
 
+const decisionQuery = z.strictObject({
+  principal: z.string().max(200).optional(),
+  decision: z.enum(['allow', 'deny']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
 export function registerPolicyRoutes(
   app: FastifyInstance,
   pdp: PolicyDecisionPoint,
   approvals: ApprovalStore,
+  decisionLog: DecisionLog,
 ): void {
   const meta = (c: { actor?: { name: string } | undefined; requestId: string }) => ({
     actor: c.actor?.name ?? 'anonymous',
@@ -108,6 +116,18 @@ export function registerPolicyRoutes(
     scope: 'read',
     params: idParams,
     handler: async ({ params }) => approvals.get(params.id),
+  });
+  addRoute(app, {
+    method: 'GET',
+    url: '/v1/decisions',
+    summary: 'Recent persisted decisions (decision log), newest first',
+    tags,
+    scope: 'read',
+    query: decisionQuery,
+    handler: async ({ query }) => {
+      await decisionLog.flush();
+      return { items: await decisionLog.list(query) };
+    },
   });
   for (const verdict of ['approve', 'deny'] as const) {
     addRoute(app, {

@@ -78,6 +78,16 @@ function baseUrl(request: FastifyRequest): string {
 const anyJson = z.unknown();
 
 export function registerAuthzenRoutes(app: FastifyInstance, pdp: PolicyDecisionPoint): void {
+  // AuthZEN 1.0 certification: a non-JSON Content-Type is a 400 on the decision API (not the generic 415).
+  app.addHook('onRequest', async (request) => {
+    if (request.method !== 'POST' || !request.url.startsWith('/access/v1/')) return;
+    const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/json') {
+      throw policyError('AUTHZEN_BAD_REQUEST', 'Content-Type must be application/json', {
+        field: 'headers.content-type',
+      });
+    }
+  });
   addRoute(app, {
     method: 'GET',
     url: '/.well-known/authzen-configuration',
