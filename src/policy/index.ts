@@ -5,6 +5,7 @@
 import type { AppContext } from '../app-context.js';
 import type { BulkheadModule } from '../modules/types.js';
 import { registerAuthzenRoutes } from './authzen/routes.js';
+import { registerPolicyCommands } from './cli.js';
 import { ApprovalStore, DEFAULT_APPROVALS, type ApprovalConfig } from './approvals.js';
 import { DecisionLog, DEFAULT_DECISION_LOG, type DecisionLogConfig } from './decision-log.js';
 import { EntityIndex } from './entity-index.js';
@@ -88,6 +89,9 @@ export function createPolicyModule(options: PolicyModuleOptions = {}): BulkheadM
       const r = get();
       registerPolicyRoutes(app, r.pdp, r.approvals, r.decisionLog);
       registerAuthzenRoutes(app, r.pdp);
+    },
+    registerCommands(program, cli) {
+      registerPolicyCommands(program, cli);
     },
     async stop() {
       if (!runtime) return;
