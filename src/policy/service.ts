@@ -74,6 +74,8 @@ export interface PdpDeps {
 export interface PdpOptions {
   cacheSize: number;
   cacheTtlMs: number;
+  /** A Cedar evaluation slower than this is answered deny (`engine_timeout`) rather than trusted. */
+  decisionTimeoutMs?: number;
 }
 
 /** AuthZEN `subject.type` values and the identity kinds each covers (`identity` covers all). */
@@ -118,6 +120,8 @@ const deny = (policyVersion: number | null, id: string, message: string): Decisi
 export class PolicyDecisionPoint {
   private active: LoadedPolicySet | undefined;
   private readonly cache: LruCache<DecisionResult>;
+  /** Context digests for the decision log, memoised: hashing on every cached decision would dominate it. */
+  private readonly digests = new LruCache<string>(10_000, 3_600_000);
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
 
@@ -129,6 +133,15 @@ export class PolicyDecisionPoint {
     const clear = () => this.cache.clear();
     deps.index.listeners.add(clear);
     this.unsubscribe = () => deps.index.listeners.delete(clear);
+  }
+
+  private digestOf(contextKey: string): string {
+    let d = this.digests.get(contextKey);
+    if (d === undefined) {
+      d = createHash('sha256').update(contextKey).digest('hex').slice(0, 32);
+      this.digests.set(contextKey, d);
+    }
+    return d;
   }
 
   get index(): EntityIndex {
@@ -413,7 +426,7 @@ export class PolicyDecisionPoint {
         field: provisional.field,
       });
     }
-    const digest = createHash('sha256').update(provisional.cacheKey).digest('hex').slice(0, 32);
+    const digest = this.digestOf(provisional.cacheKey);
     const done = (result: DecisionResult) => ({ result, contextDigest: digest });
     if (!set) return done(deny(version, 'no_policy', 'no policy version is active'));
     if (!identity)
@@ -474,6 +487,7 @@ export class PolicyDecisionPoint {
       if (hit) return done({ ...hit, cached: true });
     }
     const slice = index.resourceSlice(req.resource);
+    const started = performance.now();
     const outcome = evaluateCedar(set, {
       principal: EntityIndex.principalUid(identity),
       action: req.action,
@@ -481,6 +495,10 @@ export class PolicyDecisionPoint {
       context: ctx.context,
       entities: [...index.principalSlice(identity), ...slice.entities],
     });
+    const budget = this.options.decisionTimeoutMs ?? 100;
+    if (performance.now() - started > budget) {
+      return done(deny(version, 'engine_timeout', `policy evaluation took longer than ${budget} ms`));
+    }
     if (outcome.kind === 'allow') {
       if (approved && approvalId && !(await this.deps.approvals.consume(approvalId))) {
         return done(deny(version, 'approval_used', `approval ${approvalId} was already used or expired`));
