@@ -109,6 +109,43 @@ export function subjectTypeKinds(type: string): readonly string[] | 'any' | unde
   return isKnownSubjectType(type) ? [type] : undefined;
 }
 
+/**
+ * One throwaway evaluation before a set goes live: the first Cedar call compiles much of the Wasm module
+ * lazily and can take far longer than a normal decision, which must not count against a real request.
+ */
+function warmUp(set: LoadedPolicySet): void {
+  const action = set.compiled.actions.values().next().value;
+  if (action === undefined) return;
+  const now = new Date();
+  evaluateCedar(set, {
+    principal: { type: 'Human', id: '__warmup' },
+    action,
+    resource: { type: 'Resource', id: '__warmup' },
+    context: { hour: now.getUTCHours(), weekday: now.getUTCDay(), approved: false },
+    entities: [
+      {
+        uid: { type: 'Human', id: '__warmup' },
+        attrs: {
+          id: '__warmup',
+          kind: 'human',
+          display_name: '',
+          environment: '',
+          status: 'active',
+          source: '',
+          owners: [],
+          groups: [],
+        },
+        parents: [],
+      },
+      {
+        uid: { type: 'Resource', id: '__warmup' },
+        attrs: { id: '__warmup', type: '', sensitivity: '', environment: '', owners: [], inventoried: false },
+        parents: [],
+      },
+    ],
+  });
+}
+
 const deny = (policyVersion: number | null, id: string, message: string): DecisionResult => ({
   decision: false,
   reasons: [{ id: `bulkhead.${id}`, message }],
@@ -201,7 +238,9 @@ export class PolicyDecisionPoint {
   }
 
   private install(version: number, compiled: CompiledBundle): void {
-    this.active = loadPolicySet(version, compiled);
+    const set = loadPolicySet(version, compiled);
+    warmUp(set);
+    this.active = set;
     this.cache.clear();
   }
 
@@ -495,7 +534,7 @@ export class PolicyDecisionPoint {
       context: ctx.context,
       entities: [...index.principalSlice(identity), ...slice.entities],
     });
-    const budget = this.options.decisionTimeoutMs ?? 100;
+    const budget = this.options.decisionTimeoutMs ?? 1000;
     if (performance.now() - started > budget) {
       return done(deny(version, 'engine_timeout', `policy evaluation took longer than ${budget} ms`));
     }
