@@ -4,11 +4,13 @@
  * empty HTTP handler (`/healthz`) for the AuthZEN endpoint. Run alone with
  * `node --expose-gc --import tsx bench/policy.ts`.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
@@ -164,8 +166,11 @@ async function httpLatency(url: string, init: () => RequestInit, rps: number, se
   };
 }
 
-export async function run(): Promise<BenchResult[]> {
-  const results: BenchResult[] = [];
+const IDS = 300;
+const RES = 50;
+
+/** A real server on a temp SQLite file with IDS identities, RES resources and the bench policies active. */
+async function startSeededServer() {
   const dataDir = mkdtempSync(join(tmpdir(), 'bulkhead-bench-policy-'));
   const token = `bh_bench_${randomBytes(16).toString('hex')}`;
   const mod = createPolicyModule({ pollMs: 0, decisionLog: { allowSampleRate: 0, denySampleRate: 0 } });
@@ -174,38 +179,69 @@ export async function run(): Promise<BenchResult[]> {
     { BULKHEAD_ADMIN_TOKEN: token, BULKHEAD_LOG_LEVEL: 'silent' },
   );
   const server = await startBulkhead(config, { log: pino({ level: 'silent' }), modules: [coreModule, mod] });
-  try {
-    const IDS = 300;
-    const RES = 50;
-    const meta = { actor: 'bench' };
-    for (let i = 0; i < IDS; i++) {
-      const { id, kind, displayName, groups, environment, labels } = identityAt(i);
-      await server.ctx.inventory.createIdentity(
-        identityCreateSchema.parse({ id, kind, displayName, groups, environment, labels }),
-        meta,
-      );
-    }
-    for (let i = 0; i < RES; i++) {
-      const r = resourceAt(i);
-      await server.ctx.inventory.createResource(
-        resourceCreateSchema.parse({
-          id: r.id,
-          type: r.type,
-          displayName: r.displayName,
-          sensitivity: r.sensitivity,
-          environment: r.environment,
-          owners: [],
-          parentId: r.parentId,
-        }),
-        meta,
-      );
-    }
-    const runtime = mod.runtime();
-    await runtime.pdp.push(
-      { policies: POLICIES, actions: [], requiredContext: {} },
-      { activate: true },
+  const meta = { actor: 'bench' };
+  for (let i = 0; i < IDS; i++) {
+    const { id, kind, displayName, groups, environment, labels } = identityAt(i);
+    await server.ctx.inventory.createIdentity(
+      identityCreateSchema.parse({ id, kind, displayName, groups, environment, labels }),
       meta,
     );
+  }
+  for (let i = 0; i < RES; i++) {
+    const r = resourceAt(i);
+    await server.ctx.inventory.createResource(
+      resourceCreateSchema.parse({
+        id: r.id,
+        type: r.type,
+        displayName: r.displayName,
+        sensitivity: r.sensitivity,
+        environment: r.environment,
+        owners: [],
+        parentId: r.parentId,
+      }),
+      meta,
+    );
+  }
+  const runtime = mod.runtime();
+  await runtime.pdp.push({ policies: POLICIES, actions: [], requiredContext: {} }, { activate: true }, meta);
+  return {
+    server,
+    token,
+    runtime,
+    async close() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The HTTP measurement runs the server in a child process, so the load generator does not share (and
+ * distort) the server's event loop. The child prints `{url, token}` and lives until its stdin closes.
+ */
+async function startServerProcess(): Promise<{ url: string; token: string; stop: () => void }> {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BULKHEAD_BENCH_POLICY_ROLE: 'server' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+  const { url, token } = JSON.parse(line) as { url: string; token: string };
+  return { url, token, stop: () => child.stdin.end() };
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const seeded = await startSeededServer();
+  const { server, runtime } = seeded;
+  try {
     const set = runtime.pdp.activeSet!;
     const index = runtime.index;
 
@@ -287,17 +323,19 @@ export async function run(): Promise<BenchResult[]> {
         resource: { type: 'database', id: `res-${i % RES}` },
       });
     let k = 0;
-    const empty = await httpLatency(`${server.url}/healthz`, () => ({ method: 'GET' }), 1000, 3);
+    const child = await startServerProcess();
+    const empty = await httpLatency(`${child.url}/healthz`, () => ({ method: 'GET' }), 1000, 3);
     const authz = await httpLatency(
-      `${server.url}/access/v1/evaluation`,
+      `${child.url}/access/v1/evaluation`,
       () => ({
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${child.token}` },
         body: body(k++),
       }),
       1000,
       3,
     );
+    child.stop();
     results.push(
       {
         name: 'policy: HTTP /access/v1/evaluation p99 at 1k rps',
@@ -369,8 +407,7 @@ export async function run(): Promise<BenchResult[]> {
     });
     bounded.stop();
   } finally {
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await seeded.close();
   }
   return results;
 }
@@ -380,7 +417,12 @@ function round(v: number): number {
 }
 
 const isMain = process.argv[1] !== undefined && /bench[\\/]policy\.(ts|js)$/.test(process.argv[1]);
-if (isMain) {
+if (isMain && process.env.BULKHEAD_BENCH_POLICY_ROLE === 'server') {
+  const seeded = await startSeededServer();
+  process.stdout.write(`${JSON.stringify({ url: seeded.server.url, token: seeded.token })}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => void seeded.close().then(() => process.exit(0)));
+} else if (isMain) {
   const results = await run();
   for (const r of results) {
     const base = r.baseline ? `  (baseline ${r.baseline.name}: ${r.baseline.value} ${r.unit})` : '';
