@@ -18,7 +18,8 @@ import type { Page } from '../src/inventory/cursor.js';
 import { identityCreateSchema, resourceCreateSchema } from '../src/inventory/schemas.js';
 import type { Identity, Resource } from '../src/inventory/types.js';
 import { coreModule } from '../src/modules/index.js';
-import { EntityIndex, type InventoryReader } from '../src/policy/entity-index.js';
+import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from '../src/policy/cedar-schema.js';
+import { EntityIndex, propertiesEntity, type InventoryReader } from '../src/policy/entity-index.js';
 import { createPolicyModule } from '../src/policy/index.js';
 import { buildCedarContext } from '../src/policy/request-context.js';
 import { PolicyDecisionPoint, type DecisionRequest } from '../src/policy/service.js';
@@ -261,7 +262,12 @@ export async function run(): Promise<BenchResult[]> {
         preparsedSchemaName: set.schemaName,
         validateRequest: true,
         preparsedPolicySetId: set.fullSetId,
-        entities: [...index.principalSlice(identity), ...slice.entities],
+        entities: [
+          ...index.principalSlice(identity),
+          ...slice.entities,
+          propertiesEntity(SUBJECT_PROPERTIES_TYPE, undefined),
+          propertiesEntity(ACTION_PROPERTIES_TYPE, undefined),
+        ],
       };
     });
     const raw = await measure(3000, (i) => cedar.statefulIsAuthorized(rawCalls[i % rawCalls.length]!));

@@ -22,7 +22,22 @@ export const PRINCIPAL_TYPES: Record<IdentityKind, string> = {
 export const BUILTIN_ACTIONS = ['read', 'write', 'delete', 'admin', 'deploy', 'invoke'] as const;
 
 /** Context attributes the PDP always computes itself; a caller cannot supply them. */
-export const DERIVED_CONTEXT = ['hour', 'weekday', 'approved', 'auth_age_minutes'] as const;
+export const DERIVED_CONTEXT = [
+  'hour',
+  'weekday',
+  'approved',
+  'auth_age_minutes',
+  'subject_properties',
+  'action_properties',
+] as const;
+
+/**
+ * What the PEP asserts about the subject and the action (AuthZEN `properties`) is exposed as tags of two
+ * request-scoped entities, kept apart from inventory-backed principal attributes: a policy that trusts a
+ * gateway's claim has to say so (`context.subject_properties.getTag("role")`).
+ */
+export const SUBJECT_PROPERTIES_TYPE = 'SubjectProperties';
+export const ACTION_PROPERTIES_TYPE = 'ActionProperties';
 
 type Attr = TypeOfAttribute<string>;
 const str: Attr = { type: 'String' };
@@ -36,6 +51,8 @@ export const CONTEXT_ATTRIBUTES: Record<string, Attr> = {
   hour: long,
   weekday: long,
   approved: bool,
+  subject_properties: { type: 'Entity', name: 'SubjectProperties' },
+  action_properties: { type: 'Entity', name: 'ActionProperties' },
   auth_age_minutes: optional(long),
   auth_time: optional(long),
   acr: optional(str),
@@ -80,6 +97,8 @@ export function buildCedarSchema(extraActions: readonly string[]): SchemaJson<st
   const principalTypes = IDENTITY_KINDS.map((k) => PRINCIPAL_TYPES[k]);
   const entityTypes: SchemaJson<string>[string]['entityTypes'] = {
     Group: {},
+    [SUBJECT_PROPERTIES_TYPE]: { tags: { type: 'String' } },
+    [ACTION_PROPERTIES_TYPE]: { tags: { type: 'String' } },
     Resource: {
       memberOfTypes: ['Resource'],
       shape: { type: 'Record', attributes: RESOURCE_SHAPE },

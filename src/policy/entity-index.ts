@@ -28,6 +28,13 @@ function tagValue(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+/** A request-scoped entity whose tags are PEP-supplied properties (strings; other JSON values stringified). */
+export function propertiesEntity(type: string, props: Record<string, unknown> | undefined): EntityJson {
+  const tags: Record<string, string> = {};
+  for (const [k, v] of Object.entries(props ?? {})) if (v !== undefined && v !== null) tags[k] = tagValue(v);
+  return { uid: { type, id: 'request' }, attrs: {}, parents: [], tags };
+}
+
 export class EntityIndex {
   private readonly identities = new Map<string, Identity>();
   private readonly aliases = new Map<string, string>();

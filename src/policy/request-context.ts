@@ -5,7 +5,12 @@
  */
 import { isIP } from 'node:net';
 import type { CedarValueJson, Context } from '@cedar-policy/cedar-wasm/nodejs';
-import { CONTEXT_ATTRIBUTES, DERIVED_CONTEXT } from './cedar-schema.js';
+import {
+  ACTION_PROPERTIES_TYPE,
+  CONTEXT_ATTRIBUTES,
+  DERIVED_CONTEXT,
+  SUBJECT_PROPERTIES_TYPE,
+} from './cedar-schema.js';
 
 export type ContextResult =
   | { ok: true; context: Context; supplied: Set<string>; cacheKey: string }
@@ -71,6 +76,9 @@ export function buildCedarContext(
     }
     supplied.add(key);
   }
+  // Request-scoped entities carrying the PEP's subject/action properties (see cedar-schema.ts).
+  out.subject_properties = { __entity: { type: SUBJECT_PROPERTIES_TYPE, id: 'request' } };
+  out.action_properties = { __entity: { type: ACTION_PROPERTIES_TYPE, id: 'request' } };
   out.hour = now.getUTCHours();
   out.weekday = now.getUTCDay();
   out.approved = approved;

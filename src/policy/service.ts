@@ -13,7 +13,8 @@ import type { Identity } from '../inventory/types.js';
 import type { ApprovalStore } from './approvals.js';
 import { LruCache } from './decision-cache.js';
 import type { DecisionLog } from './decision-log.js';
-import { EntityIndex, type ResourceRef } from './entity-index.js';
+import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from './cedar-schema.js';
+import { EntityIndex, propertiesEntity, type ResourceRef } from './entity-index.js';
 import {
   evaluateCedar,
   loadPolicySet,
@@ -27,8 +28,10 @@ import { buildCedarContext } from './request-context.js';
 import { coreTrx, type PolicyDatabase } from './tables.js';
 
 export interface DecisionRequest {
-  principal: { id: string; type?: string | undefined };
+  /** `properties` are what the PEP asserts (AuthZEN); the inventory stays the source of principal attributes. */
+  principal: { id: string; type?: string | undefined; properties?: Record<string, unknown> | undefined };
   action: string;
+  actionProperties?: Record<string, unknown> | undefined;
   resource: ResourceRef;
   context?: Record<string, unknown> | undefined;
 }
@@ -121,8 +124,16 @@ function warmUp(set: LoadedPolicySet): void {
     principal: { type: 'Human', id: '__warmup' },
     action,
     resource: { type: 'Resource', id: '__warmup' },
-    context: { hour: now.getUTCHours(), weekday: now.getUTCDay(), approved: false },
+    context: {
+      hour: now.getUTCHours(),
+      weekday: now.getUTCDay(),
+      approved: false,
+      subject_properties: { __entity: { type: SUBJECT_PROPERTIES_TYPE, id: 'request' } },
+      action_properties: { __entity: { type: ACTION_PROPERTIES_TYPE, id: 'request' } },
+    },
     entities: [
+      propertiesEntity(SUBJECT_PROPERTIES_TYPE, {}),
+      propertiesEntity(ACTION_PROPERTIES_TYPE, {}),
       {
         uid: { type: 'Human', id: '__warmup' },
         attrs: {
@@ -520,6 +531,8 @@ export class PolicyDecisionPoint {
       ? undefined
       : `${version}|${index.version}|${identity.id}|${req.action}|${req.resource.id}|${req.resource.type ?? ''}|${
           req.resource.properties ? JSON.stringify(req.resource.properties) : ''
+        }|${req.principal.properties ? JSON.stringify(req.principal.properties) : ''}|${
+          req.actionProperties ? JSON.stringify(req.actionProperties) : ''
         }|${ctx.cacheKey}`;
     if (cacheKey) {
       const hit = this.cache.get(cacheKey);
@@ -532,7 +545,12 @@ export class PolicyDecisionPoint {
       action: req.action,
       resource: slice.uid,
       context: ctx.context,
-      entities: [...index.principalSlice(identity), ...slice.entities],
+      entities: [
+        ...index.principalSlice(identity),
+        ...slice.entities,
+        propertiesEntity(SUBJECT_PROPERTIES_TYPE, req.principal.properties),
+        propertiesEntity(ACTION_PROPERTIES_TYPE, req.actionProperties),
+      ],
     });
     const budget = this.options.decisionTimeoutMs ?? 1000;
     if (performance.now() - started > budget) {

@@ -55,8 +55,9 @@ function checkTypes(e: AuthzenEvaluation, prefix: string): void {
 async function evaluate(pdp: PolicyDecisionPoint, e: AuthzenEvaluation, requestId: string) {
   return pdp.decide(
     {
-      principal: { id: e.subject.id, type: e.subject.type },
+      principal: { id: e.subject.id, type: e.subject.type, properties: e.subject.properties },
       action: e.action.name,
+      actionProperties: e.action.properties,
       resource: { id: e.resource.id, type: e.resource.type, properties: e.resource.properties },
       context: e.context,
     },

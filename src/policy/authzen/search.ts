@@ -82,6 +82,7 @@ export async function searchSubjects(pdp: PolicyDecisionPoint, raw: unknown) {
         {
           principal: { id: i.id, type: subject.type },
           action: action.name,
+          actionProperties: action.properties,
           resource: { id: resource.id, type: resource.type, properties: resource.properties },
           context,
         },
@@ -108,9 +109,10 @@ export async function searchResources(pdp: PolicyDecisionPoint, raw: unknown) {
   for (const r of candidates) {
     const d = await pdp.decide(
       {
-        principal: { id: subject.id, type: subject.type },
+        principal: { id: subject.id, type: subject.type, properties: subject.properties },
         action: action.name,
-        resource: { id: r.id, type: r.type },
+        actionProperties: action.properties,
+        resource: { id: r.id, type: r.type, properties: resource.properties },
         context,
       },
       undefined,
@@ -132,7 +134,7 @@ export async function searchActions(pdp: PolicyDecisionPoint, raw: unknown) {
   for (const name of actions) {
     const d = await pdp.decide(
       {
-        principal: { id: subject.id, type: subject.type },
+        principal: { id: subject.id, type: subject.type, properties: subject.properties },
         action: name,
         resource: { id: resource.id, type: resource.type, properties: resource.properties },
         context,
