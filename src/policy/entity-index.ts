@@ -4,7 +4,9 @@
  * chain. Cedar never sees the whole store, so decision cost does not grow with the inventory.
  */
 import type { EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
+import type { Kysely } from 'kysely';
 import type { InventoryChange, InventoryService } from '../inventory/service.js';
+import type { Database } from '../store/database.js';
 import { SENSITIVITIES, type Identity, type Resource } from '../inventory/types.js';
 import { PRINCIPAL_TYPES } from './cedar-schema.js';
 
@@ -48,7 +50,41 @@ export class EntityIndex {
 
   constructor(private readonly inventory: InventoryReader) {}
 
+  /**
+   * Catches changes made through another replica (which never reach this process's `onChange`): rows whose
+   * `updated_at` is at or after the watermark are refetched. The watermark trails by a margin so clock skew
+   * between replicas and same-millisecond writes are not missed; refetching a row twice is harmless.
+   * Status changes (disable, quarantine) update `updated_at`, so they are always picked up.
+   */
+  async pollChanges(db: Kysely<Database>, marginMs = 5000): Promise<number> {
+    const since = this.watermark;
+    const startedAt = new Date().toISOString();
+    const [ids, res] = await Promise.all([
+      db.selectFrom('identities').select(['id', 'updated_at']).where('updated_at', '>=', since).execute(),
+      db.selectFrom('resources').select(['id', 'updated_at']).where('updated_at', '>=', since).execute(),
+    ]);
+    let changed = 0;
+    for (const row of ids) {
+      const current = this.identities.get(row.id);
+      if (current && current.updatedAt === row.updated_at) continue;
+      this.onChange({ entity: 'identity', op: 'update', id: row.id });
+      changed++;
+    }
+    for (const row of res) {
+      const current = this.resources.get(row.id);
+      if (current && current.updatedAt === row.updated_at) continue;
+      this.onChange({ entity: 'resource', op: 'update', id: row.id });
+      changed++;
+    }
+    this.watermark = new Date(Date.parse(startedAt) - marginMs).toISOString();
+    await Promise.all([...this.pending.values()].map((p) => p.catch(() => undefined)));
+    return changed;
+  }
+
+  private watermark = new Date(0).toISOString();
+
   async load(): Promise<void> {
+    this.watermark = new Date(Date.now() - 60_000).toISOString();
     this.unsubscribe = this.inventory.onChange((c) => this.onChange(c));
     let cursor: string | undefined;
     do {

@@ -10,6 +10,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { coreError, isBulkheadError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Identity } from '../inventory/types.js';
+import type { Database } from '../store/database.js';
 import type { ApprovalStore } from './approvals.js';
 import { LruCache } from './decision-cache.js';
 import type { DecisionLog } from './decision-log.js';
@@ -208,12 +209,22 @@ export class PolicyDecisionPoint {
     return this.cache.size;
   }
 
-  /** Loads the active version; then polls for activations made by other replicas. */
+  /** Loads the active version; then polls for activations and inventory changes made by other replicas. */
   async start(pollMs = 2000): Promise<void> {
     await this.refreshActive();
     if (pollMs > 0) {
+      let running = false;
       this.pollTimer = setInterval(() => {
-        this.refreshActive().catch((err: unknown) => this.deps.log.error({ err }, 'policy refresh failed'));
+        if (running) return;
+        running = true;
+        Promise.all([
+          this.refreshActive(),
+          this.deps.index.pollChanges(this.deps.db as unknown as Kysely<Database>),
+        ])
+          .catch((err: unknown) => this.deps.log.error({ err }, 'policy/inventory refresh failed'))
+          .finally(() => {
+            running = false;
+          });
       }, pollMs);
       this.pollTimer.unref();
     }

@@ -254,6 +254,31 @@ for (const backend of ['sqlite', 'postgres'] as const)
       });
     });
 
+    void it('picks up a change written by another replica (no local onChange) on the next poll', async () => {
+      await server.ctx.inventory.createIdentity(
+        identityCreateSchema.parse({
+          id: 'dave',
+          kind: 'human',
+          displayName: 'D',
+          environment: 'prod',
+          groups: ['engineers'],
+        }),
+        meta,
+      );
+      assert.equal((await decide('dave', 'read', 'prod-db')).decision, true);
+      // another replica quarantines dave: the row changes, this process hears nothing
+      await server.ctx.db
+        .updateTable('identities')
+        .set({ status: 'quarantined', updated_at: new Date(Date.now() + 1000).toISOString() })
+        .where('id', '=', 'dave')
+        .execute();
+      assert.equal((await decide('dave', 'read', 'prod-db')).decision, true, 'stale until the poll');
+      assert.ok((await mod.runtime().index.pollChanges(server.ctx.db)) >= 1);
+      const d = await decide('dave', 'read', 'prod-db');
+      assert.equal(d.decision, false);
+      assert.equal(d.reasons[0]?.id, 'bulkhead.principal_quarantined');
+    });
+
     void it('caches decisions and clears the cache on inventory change', async () => {
       const a = await decide('alice', 'read', 'dev-db');
       const b = await decide('alice', 'read', 'dev-db');
