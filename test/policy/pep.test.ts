@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { PdpClient } from '../../src/policy/pep/client.js';
+import { expressAuthorization } from '../../src/policy/pep/express.js';
 import { requireAuthorization } from '../../src/policy/pep/fastify.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -134,5 +135,43 @@ void describe('PEP SDK', () => {
     assert.equal((await throwing.inject({ method: 'GET', url: '/y' })).statusCode, 403);
     await local.close();
     await throwing.close();
+  });
+
+  void it('Express-style middleware: next() on allow, 403 problem+json on deny or PDP failure', async () => {
+    const client = new PdpClient({ baseUrl: server.url, token: server.token });
+    const run = async (mw: ReturnType<typeof expressAuthorization>, caller: string) => {
+      const res = { statusCode: 200, headers: {} as Record<string, string>, body: '' };
+      const passed = await new Promise<boolean>((resolve) => {
+        mw(
+          { headers: { 'x-caller': caller } },
+          {
+            get statusCode() {
+              return res.statusCode;
+            },
+            set statusCode(v: number) {
+              res.statusCode = v;
+            },
+            setHeader: (n: string, v: string) => (res.headers[n] = v),
+            end: (b: string) => {
+              res.body = b;
+              resolve(false);
+            },
+          },
+          () => resolve(true),
+        );
+      });
+      return { passed, res };
+    };
+    const mw = expressAuthorization(client, (r) => req(String(r.headers['x-caller'])));
+    assert.equal((await run(mw, 'svc')).passed, true);
+    const denied = await run(mw, 'mallory');
+    assert.equal(denied.passed, false);
+    assert.equal(denied.res.statusCode, 403);
+    assert.equal(denied.res.headers['content-type'], 'application/problem+json');
+    assert.equal(JSON.parse(denied.res.body).code, 'BULKHEAD_POLICY_DENIED');
+    const down = expressAuthorization(new PdpClient({ baseUrl: hangUrl, timeoutMs: 50 }), () => req('svc'));
+    const timedOut = await run(down, 'svc');
+    assert.equal(timedOut.passed, false);
+    assert.equal(JSON.parse(timedOut.res.body).detail, 'pdp_timeout');
   });
 });
