@@ -1,0 +1,437 @@
+/**
+ * Policy decision point benchmark (issue 4). Every figure is measured next to a baseline from the same run:
+ * the raw cedar-wasm `statefulIsAuthorized` call on the same pre-parsed policies and entity slices, and an
+ * empty HTTP handler (`/healthz`) for the AuthZEN endpoint. Run alone with
+ * `node --expose-gc --import tsx bench/policy.ts`.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config.js';
+import type { Page } from '../src/inventory/cursor.js';
+import { identityCreateSchema, resourceCreateSchema } from '../src/inventory/schemas.js';
+import type { Identity, Resource } from '../src/inventory/types.js';
+import { coreModule } from '../src/modules/index.js';
+import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from '../src/policy/cedar-schema.js';
+import { EntityIndex, propertiesEntity, type InventoryReader } from '../src/policy/entity-index.js';
+import { createPolicyModule } from '../src/policy/index.js';
+import { buildCedarContext } from '../src/policy/request-context.js';
+import { PolicyDecisionPoint, type DecisionRequest } from '../src/policy/service.js';
+import { policyDb } from '../src/policy/tables.js';
+import { startBulkhead } from '../src/server/start.js';
+
+export interface BenchResult {
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: { name: string; value: number };
+  target?: string;
+}
+
+const POLICIES = `
+@id("engineers-read") permit (principal in Group::"engineers", action == Action::"read", resource);
+@id("owners-write") permit (principal, action == Action::"write", resource) when { resource.owners.contains(principal.id) };
+@id("dev-open") permit (principal, action, resource) when { resource.environment == "dev" };
+@id("after-hours") forbid (principal, action == Action::"write", resource)
+  when { resource.environment == "prod" && (context.hour < 6 || context.hour >= 22) };
+@id("risky") forbid (principal, action, resource) when { context has risk_score && context.risk_score > 90 };
+@id("agents-no-regulated") forbid (principal is AiAgent, action, resource) when { resource.sensitivity == "regulated" };
+@id("deploy-ci") permit (principal is CiPipeline, action == Action::"deploy", resource) when { resource.environment != "prod" || context has task_id };
+`;
+
+const KINDS = ['human', 'service_account', 'workload', 'ai_agent', 'ci_pipeline'] as const;
+const ACTIONS = ['read', 'write', 'deploy'];
+
+function identityAt(i: number): Identity {
+  const now = '2026-01-01T00:00:00.000Z';
+  return {
+    id: `id-${i}`,
+    kind: KINDS[i % KINDS.length]!,
+    displayName: `Identity ${i}`,
+    spiffeId: null,
+    cloudArn: null,
+    k8sServiceAccount: null,
+    owners: [`id-${(i + 1) % 1000}`],
+    groups: i % 3 === 0 ? ['engineers'] : ['staff'],
+    environment: i % 2 === 0 ? 'prod' : 'dev',
+    source: 'bench',
+    labels: { team: `t${i % 20}` },
+    status: 'active',
+    createdAt: now,
+    updatedAt: now,
+    lastSeenAt: null,
+  };
+}
+
+function resourceAt(i: number): Resource {
+  const now = '2026-01-01T00:00:00.000Z';
+  return {
+    id: `res-${i}`,
+    type: 'database',
+    displayName: `Resource ${i}`,
+    sensitivity: (['internal', 'confidential', 'regulated'] as const)[i % 3]!,
+    environment: i % 2 === 0 ? 'prod' : 'dev',
+    owners: [`id-${i}`],
+    parentId: i > 0 && i % 5 !== 0 ? `res-${i - (i % 5)}` : null,
+    source: 'bench',
+    labels: {},
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** An in-memory inventory of `n` identities for the scale test (the index is what is measured). */
+function syntheticInventory(n: number, resources: number): InventoryReader {
+  const ids = Array.from({ length: n }, (_, i) => identityAt(i));
+  const res = Array.from({ length: resources }, (_, i) => resourceAt(i));
+  const page = <T extends { id: string }>(
+    all: T[],
+    q: { limit: number; cursor?: string | undefined },
+  ): Page<T> => {
+    const start = q.cursor ? Number(q.cursor) : 0;
+    const items = all.slice(start, start + q.limit);
+    return { items, next_cursor: start + q.limit < all.length ? String(start + q.limit) : null };
+  };
+  return {
+    findIdentity: async (id) => ids[Number(id.slice(3))],
+    findResource: async (id) => res[Number(id.slice(4))],
+    listIdentities: async (q) => page(ids, q),
+    listResources: async (q) => page(res, q),
+    onChange: () => () => undefined,
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Runs `fn` over the request list for `ms`; returns ops/s and per-op p50/p99 in µs. */
+async function measure(
+  ms: number,
+  fn: (i: number) => unknown,
+): Promise<{ opsPerSec: number; p50: number; p99: number }> {
+  for (let i = 0; i < 2000; i++) await fn(i);
+  const samples: number[] = [];
+  const start = performance.now();
+  let i = 0;
+  while (performance.now() - start < ms) {
+    const t = performance.now();
+    await fn(i++);
+    samples.push((performance.now() - t) * 1000);
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  samples.sort((a, b) => a - b);
+  return { opsPerSec: i / elapsed, p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+function request(i: number, identities: number, resources: number): DecisionRequest {
+  return {
+    principal: { id: `id-${(i * 7919) % identities}` },
+    action: ACTIONS[i % ACTIONS.length]!,
+    resource: { id: `res-${(i * 104729) % resources}` },
+    context: { risk_score: i % 50, task_id: 't-1' },
+  };
+}
+
+async function httpLatency(url: string, init: () => RequestInit, rps: number, seconds: number) {
+  const lat: number[] = [];
+  const inflight: Promise<void>[] = [];
+  const total = rps * seconds;
+  const start = performance.now();
+  for (let k = 0; k < total; k++) {
+    const due = start + (k * 1000) / rps;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const t = performance.now();
+    inflight.push(
+      fetch(url, init())
+        .then((r) => r.arrayBuffer())
+        .then(() => {
+          lat.push(performance.now() - t);
+        }),
+    );
+  }
+  await Promise.all(inflight);
+  lat.sort((a, b) => a - b);
+  return {
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    achievedRps: total / ((performance.now() - start) / 1000),
+  };
+}
+
+const IDS = 300;
+const RES = 50;
+
+/** A real server on a temp SQLite file with IDS identities, RES resources and the bench policies active. */
+async function startSeededServer() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bulkhead-bench-policy-'));
+  const token = `bh_bench_${randomBytes(16).toString('hex')}`;
+  const mod = createPolicyModule({ pollMs: 0, decisionLog: { allowSampleRate: 0, denySampleRate: 0 } });
+  const config = loadConfig(
+    { host: '127.0.0.1', port: 0, dataDir, demo: false },
+    { BULKHEAD_ADMIN_TOKEN: token, BULKHEAD_LOG_LEVEL: 'silent' },
+  );
+  const server = await startBulkhead(config, { log: pino({ level: 'silent' }), modules: [coreModule, mod] });
+  const meta = { actor: 'bench' };
+  for (let i = 0; i < IDS; i++) {
+    const { id, kind, displayName, groups, environment, labels } = identityAt(i);
+    await server.ctx.inventory.createIdentity(
+      identityCreateSchema.parse({ id, kind, displayName, groups, environment, labels }),
+      meta,
+    );
+  }
+  for (let i = 0; i < RES; i++) {
+    const r = resourceAt(i);
+    await server.ctx.inventory.createResource(
+      resourceCreateSchema.parse({
+        id: r.id,
+        type: r.type,
+        displayName: r.displayName,
+        sensitivity: r.sensitivity,
+        environment: r.environment,
+        owners: [],
+        parentId: r.parentId,
+      }),
+      meta,
+    );
+  }
+  const runtime = mod.runtime();
+  await runtime.pdp.push({ policies: POLICIES, actions: [], requiredContext: {} }, { activate: true }, meta);
+  return {
+    server,
+    token,
+    runtime,
+    async close() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The HTTP measurement runs the server in a child process, so the load generator does not share (and
+ * distort) the server's event loop. The child prints `{url, token}` and lives until its stdin closes.
+ */
+async function startServerProcess(): Promise<{ url: string; token: string; stop: () => void }> {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BULKHEAD_BENCH_POLICY_ROLE: 'server' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+  const { url, token } = JSON.parse(line) as { url: string; token: string };
+  return { url, token, stop: () => child.stdin.end() };
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const seeded = await startSeededServer();
+  const { server, runtime } = seeded;
+  try {
+    const set = runtime.pdp.activeSet!;
+    const index = runtime.index;
+
+    // Raw baseline: the same call the PDP makes, with slices and context built beforehand.
+    const now = new Date();
+    const rawCalls = Array.from({ length: 4096 }, (_, i) => {
+      const r = request(i, IDS, RES);
+      const identity = index.resolveIdentity(r.principal.id)!;
+      const slice = index.resourceSlice(r.resource);
+      const ctx = buildCedarContext(r.context ?? {}, now, false);
+      if (!ctx.ok) throw new Error('bad bench context');
+      return {
+        principal: EntityIndex.principalUid(identity),
+        action: { type: 'Action', id: r.action },
+        resource: slice.uid,
+        context: ctx.context,
+        preparsedSchemaName: set.schemaName,
+        validateRequest: true,
+        preparsedPolicySetId: set.fullSetId,
+        entities: [
+          ...index.principalSlice(identity),
+          ...slice.entities,
+          propertiesEntity(SUBJECT_PROPERTIES_TYPE, undefined),
+          propertiesEntity(ACTION_PROPERTIES_TYPE, undefined),
+        ],
+      };
+    });
+    const raw = await measure(3000, (i) => cedar.statefulIsAuthorized(rawCalls[i % rawCalls.length]!));
+
+    const deps = {
+      db: policyDb(server.ctx.db),
+      audit: server.ctx.audit,
+      log: server.ctx.log,
+      events: server.ctx.events,
+      now: server.ctx.now,
+      index,
+      approvals: runtime.approvals,
+      decisionLog: runtime.decisionLog,
+    };
+    const uncachedPdp = new PolicyDecisionPoint(deps, { cacheSize: 0, cacheTtlMs: 0 });
+    await uncachedPdp.start(0);
+    const reqs = Array.from({ length: 4096 }, (_, i) => request(i, IDS, RES));
+    const uncached = await measure(3000, (i) => uncachedPdp.decide(reqs[i % reqs.length]!));
+    const cached = await measure(2000, (i) => runtime.pdp.decide(reqs[i % 512]!));
+    uncachedPdp.stop();
+
+    const rawName = 'raw cedar-wasm statefulIsAuthorized';
+    results.push(
+      { name: 'policy: raw cedar-wasm decisions/s', value: Math.round(raw.opsPerSec), unit: 'ops/s' },
+      {
+        name: 'policy: PDP uncached decisions/s',
+        value: Math.round(uncached.opsPerSec),
+        unit: 'ops/s',
+        baseline: { name: rawName, value: Math.round(raw.opsPerSec) },
+        target: '>= 90% of raw cedar-wasm',
+      },
+      {
+        name: 'policy: PDP uncached p50',
+        value: round(uncached.p50),
+        unit: 'µs',
+        baseline: { name: rawName, value: round(raw.p50) },
+      },
+      {
+        name: 'policy: PDP uncached p99',
+        value: round(uncached.p99),
+        unit: 'µs',
+        baseline: { name: rawName, value: round(raw.p99) },
+      },
+      {
+        name: 'policy: PDP cached decisions/s',
+        value: Math.round(cached.opsPerSec),
+        unit: 'ops/s',
+        baseline: { name: rawName, value: Math.round(raw.opsPerSec) },
+        target: '>= 200000 ops/s',
+      },
+      { name: 'policy: PDP cached p99', value: round(cached.p99), unit: 'µs' },
+    );
+
+    // HTTP: AuthZEN evaluation at ~1k rps next to the empty /healthz handler.
+    const body = (i: number) =>
+      JSON.stringify({
+        subject: { type: 'identity', id: `id-${(i * 7919) % IDS}` },
+        action: { name: ACTIONS[i % 3] },
+        resource: { type: 'database', id: `res-${i % RES}` },
+      });
+    let k = 0;
+    const child = await startServerProcess();
+    const empty = await httpLatency(`${child.url}/healthz`, () => ({ method: 'GET' }), 1000, 3);
+    const authz = await httpLatency(
+      `${child.url}/access/v1/evaluation`,
+      () => ({
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${child.token}` },
+        body: body(k++),
+      }),
+      1000,
+      3,
+    );
+    child.stop();
+    results.push(
+      {
+        name: 'policy: HTTP /access/v1/evaluation p99 at 1k rps',
+        value: round(authz.p99),
+        unit: 'ms',
+        baseline: { name: 'empty handler /healthz p99', value: round(empty.p99) },
+        target: '<= 2 ms',
+      },
+      {
+        name: 'policy: HTTP /access/v1/evaluation p50 at 1k rps',
+        value: round(authz.p50),
+        unit: 'ms',
+        baseline: { name: 'empty handler /healthz p50', value: round(empty.p50) },
+      },
+    );
+
+    // Scale: decision p99 with 1k vs 100k identities in the index; index memory at 100k.
+    const scaled = async (n: number) => {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      const before = process.memoryUsage().heapUsed;
+      const idx = new EntityIndex(syntheticInventory(n, RES));
+      await idx.load();
+      gc?.();
+      const bytes = process.memoryUsage().heapUsed - before;
+      const pdp = new PolicyDecisionPoint(
+        { ...deps, index: idx, decisionLog: undefined },
+        { cacheSize: 0, cacheTtlMs: 0 },
+      );
+      await pdp.start(0);
+      const rs = Array.from({ length: 4096 }, (_, i) => request(i, n, RES));
+      const m = await measure(2000, (i) => pdp.decide(rs[i % rs.length]!));
+      pdp.stop();
+      return { m, bytes, idx };
+    };
+    const small = await scaled(1000);
+    const large = await scaled(100_000);
+    results.push(
+      {
+        name: 'policy: uncached decision p99 with 100k identities',
+        value: round(large.m.p99),
+        unit: 'µs',
+        baseline: { name: 'same with 1k identities', value: round(small.m.p99) },
+        target: 'within ±20% of 1k',
+      },
+      {
+        name: 'policy: entity index heap for 100k identities',
+        value: round(large.bytes / 1048576),
+        unit: 'MB',
+        target: '<= 200 MB',
+      },
+    );
+    void small.idx;
+
+    // Cache bound: unique requests never grow the cache past its size limit.
+    const bounded = new PolicyDecisionPoint(
+      { ...deps, decisionLog: undefined },
+      { cacheSize: 10_000, cacheTtlMs: 60_000 },
+    );
+    await bounded.start(0);
+    for (let i = 0; i < 30_000; i++) {
+      await bounded.decide({ ...reqs[i % reqs.length]!, context: { risk_score: i } });
+    }
+    results.push({
+      name: 'policy: decision cache entries after 30k unique requests (limit 10k)',
+      value: bounded.cacheSize,
+      unit: 'entries',
+      target: '<= 10000',
+    });
+    bounded.stop();
+  } finally {
+    await seeded.close();
+  }
+  return results;
+}
+
+function round(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+const isMain = process.argv[1] !== undefined && /bench[\\/]policy\.(ts|js)$/.test(process.argv[1]);
+if (isMain && process.env.BULKHEAD_BENCH_POLICY_ROLE === 'server') {
+  const seeded = await startSeededServer();
+  process.stdout.write(`${JSON.stringify({ url: seeded.server.url, token: seeded.token })}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => void seeded.close().then(() => process.exit(0)));
+} else if (isMain) {
+  const results = await run();
+  for (const r of results) {
+    const base = r.baseline ? `  (baseline ${r.baseline.name}: ${r.baseline.value} ${r.unit})` : '';
+    console.log(`${r.name}: ${r.value} ${r.unit}${base}${r.target ? `  target ${r.target}` : ''}`);
+  }
+}

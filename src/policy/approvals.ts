@@ -1,0 +1,218 @@
+/**
+ * Approval requests for actions an `approval_required` obligation guards. A listed owner of the resource
+ * approves or denies; an approval is a one-time grant for that exact principal, action and resource that
+ * expires shortly after it is given. Consuming it is a conditional update, so two racing uses cannot
+ * both succeed.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit-log.js';
+import { policyError } from './errors.js';
+import { coreTrx, type PolicyApprovalTable, type PolicyDatabase } from './tables.js';
+
+export interface Approval {
+  id: string;
+  principalId: string;
+  action: string;
+  resourceId: string;
+  status: 'pending' | 'approved' | 'denied' | 'used' | 'expired';
+  approvers: string[];
+  policyIds: string[];
+  justification: string | null;
+  requestedAt: string;
+  expiresAt: string;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  grantExpiresAt: string | null;
+  usedAt: string | null;
+}
+
+function toApproval(r: PolicyApprovalTable, now: Date): Approval {
+  let status = r.status as Approval['status'];
+  const iso = now.toISOString();
+  if (status === 'pending' && r.expires_at <= iso) status = 'expired';
+  if (status === 'approved' && r.grant_expires_at !== null && r.grant_expires_at <= iso) status = 'expired';
+  return {
+    id: r.id,
+    principalId: r.principal_id,
+    action: r.action,
+    resourceId: r.resource_id,
+    status,
+    approvers: JSON.parse(r.approvers) as string[],
+    policyIds: JSON.parse(r.policy_ids) as string[],
+    justification: r.justification,
+    requestedAt: r.requested_at,
+    expiresAt: r.expires_at,
+    decidedBy: r.decided_by,
+    decidedAt: r.decided_at,
+    grantExpiresAt: r.status === 'pending' ? null : r.grant_expires_at,
+    usedAt: r.used_at,
+  };
+}
+
+export interface ApprovalConfig {
+  /** How long a request waits for an owner. */
+  pendingTtlMs: number;
+  /** How long an approval can be used once given (default; a policy's @approval_ttl_minutes overrides). */
+  grantTtlMs: number;
+}
+
+export const DEFAULT_APPROVALS: ApprovalConfig = { pendingTtlMs: 3_600_000, grantTtlMs: 300_000 };
+
+export class ApprovalStore {
+  constructor(
+    private readonly db: Kysely<PolicyDatabase>,
+    private readonly audit: AuditLog,
+    private readonly now: () => Date,
+    readonly config: ApprovalConfig = DEFAULT_APPROVALS,
+  ) {}
+
+  async get(id: string): Promise<Approval> {
+    const row = await this.db
+      .selectFrom('policy_approvals')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row)
+      throw policyError('APPROVAL_NOT_FOUND', `approval ${id} does not exist`, { field: 'params.id' });
+    return toApproval(row, this.now());
+  }
+
+  async list(status: string | undefined, limit: number): Promise<Approval[]> {
+    let q = this.db.selectFrom('policy_approvals').selectAll().orderBy('requested_at', 'desc').limit(limit);
+    if (status && status !== 'expired') q = q.where('status', '=', status);
+    const rows = await q.execute();
+    const out = rows.map((r) => toApproval(r, this.now()));
+    return status ? out.filter((a) => a.status === status) : out;
+  }
+
+  /** Returns the open request for this triple, or creates one (audited). */
+  async requestFor(input: {
+    principalId: string;
+    action: string;
+    resourceId: string;
+    approvers: string[];
+    policyIds: string[];
+    justification: string | null;
+    grantTtlMs?: number | undefined;
+  }): Promise<Approval> {
+    const now = this.now();
+    const open = await this.db
+      .selectFrom('policy_approvals')
+      .selectAll()
+      .where('principal_id', '=', input.principalId)
+      .where('action', '=', input.action)
+      .where('resource_id', '=', input.resourceId)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now.toISOString())
+      .executeTakeFirst();
+    if (open) return toApproval(open, now);
+    const row: PolicyApprovalTable = {
+      id: `apr-${randomBytes(9).toString('base64url')}`,
+      principal_id: input.principalId,
+      action: input.action,
+      resource_id: input.resourceId,
+      status: 'pending',
+      approvers: JSON.stringify(input.approvers),
+      policy_ids: JSON.stringify(input.policyIds),
+      justification: input.justification,
+      requested_at: now.toISOString(),
+      expires_at: new Date(now.getTime() + this.config.pendingTtlMs).toISOString(),
+      decided_by: null,
+      decided_at: null,
+      // Remembered so the grant's lifetime follows the policy that asked for approval.
+      grant_expires_at: input.grantTtlMs ? String(input.grantTtlMs) : null,
+      used_at: null,
+    };
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('policy_approvals').values(row).execute();
+      await this.audit.record(coreTrx(trx), {
+        actor: 'system:pdp',
+        action: 'policy.approval.request',
+        targetType: 'approval',
+        targetId: row.id,
+        after: row,
+      });
+    });
+    return toApproval({ ...row, grant_expires_at: null }, now);
+  }
+
+  /** An owner's verdict. Only a pending, unexpired request can be decided; only a listed approver may. */
+  async decide(
+    id: string,
+    approver: string,
+    verdict: 'approve' | 'deny',
+    meta: { actor: string; requestId?: string | undefined },
+  ): Promise<Approval> {
+    const now = this.now();
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('policy_approvals')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row)
+        throw policyError('APPROVAL_NOT_FOUND', `approval ${id} does not exist`, { field: 'params.id' });
+      const current = toApproval({ ...row, grant_expires_at: null }, now);
+      if (current.status !== 'pending') {
+        throw policyError('APPROVAL_NOT_PENDING', `approval ${id} is ${current.status}`, {
+          field: 'params.id',
+        });
+      }
+      if (!current.approvers.includes(approver)) {
+        throw policyError('APPROVER_NOT_OWNER', `${approver} is not an owner of ${row.resource_id}`, {
+          field: 'body.approver',
+        });
+      }
+      const ttl = row.grant_expires_at ? Number(row.grant_expires_at) : this.config.grantTtlMs;
+      const update = {
+        status: verdict === 'approve' ? 'approved' : 'denied',
+        decided_by: approver,
+        decided_at: now.toISOString(),
+        grant_expires_at: verdict === 'approve' ? new Date(now.getTime() + ttl).toISOString() : null,
+      };
+      await trx.updateTable('policy_approvals').set(update).where('id', '=', id).execute();
+      const after = { ...row, ...update };
+      await this.audit.record(coreTrx(trx), {
+        actor: meta.actor,
+        action: verdict === 'approve' ? 'policy.approval.approve' : 'policy.approval.deny',
+        targetType: 'approval',
+        targetId: id,
+        requestId: meta.requestId,
+        before: row,
+        after,
+      });
+      return toApproval(after, now);
+    });
+  }
+
+  /** True when `id` is a live grant for exactly this triple. */
+  async isUsableGrant(id: string, principalId: string, action: string, resourceId: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('policy_approvals')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row) return false;
+    const a = toApproval(row, this.now());
+    return (
+      a.status === 'approved' &&
+      a.principalId === principalId &&
+      a.action === action &&
+      a.resourceId === resourceId
+    );
+  }
+
+  /** Marks the grant used; false when another request used it first or it expired meanwhile. */
+  async consume(id: string): Promise<boolean> {
+    const now = this.now().toISOString();
+    const r = await this.db
+      .updateTable('policy_approvals')
+      .set({ status: 'used', used_at: now })
+      .where('id', '=', id)
+      .where('status', '=', 'approved')
+      .where('grant_expires_at', '>', now)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The decision log: every decision is published on the event bus as a `decision` event (detection reads
+ * these), and persisted to `policy_decisions` subject to sampling. Denies are kept at their own rate
+ * (default: all) because they are what an investigation needs. Writes are batched off the hot path;
+ * rows older than the retention are purged periodically.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { EventBus } from '../events/bus.js';
+import type { Obligation, Reason } from './engine.js';
+import type { PolicyDatabase } from './tables.js';
+
+export interface DecisionLogConfig {
+  /** Fraction of allow decisions persisted, 0..1. */
+  allowSampleRate: number;
+  /** Fraction of deny decisions persisted, 0..1. */
+  denySampleRate: number;
+  retentionDays: number;
+  /** Max rows per insert batch. */
+  batchSize: number;
+}
+
+export const DEFAULT_DECISION_LOG: DecisionLogConfig = {
+  allowSampleRate: 1,
+  denySampleRate: 1,
+  retentionDays: 30,
+  batchSize: 500,
+};
+
+export interface DecisionRecord {
+  principal: string;
+  action: string;
+  resource: string;
+  contextDigest: string;
+  decision: boolean;
+  reasons: Reason[];
+  obligations: Obligation[];
+  policyVersion: number | null;
+  latencyUs: number;
+  cached: boolean;
+  requestId?: string | undefined;
+}
+
+export class DecisionLog {
+  private queue: PolicyDatabase['policy_decisions'][] = [];
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private purgeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Kysely<PolicyDatabase>,
+    private readonly events: EventBus,
+    private readonly log: Logger,
+    private readonly now: () => Date,
+    readonly config: DecisionLogConfig = DEFAULT_DECISION_LOG,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), 250);
+    this.timer.unref();
+    this.purgeTimer = setInterval(() => void this.purge(), 3_600_000);
+    this.purgeTimer.unref();
+    void this.purge();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
+    await this.flush();
+  }
+
+  record(r: DecisionRecord): void {
+    const id = randomUUID();
+    const at = this.now().toISOString();
+    this.events.publish({
+      id,
+      time: at,
+      type: 'decision',
+      source: 'policy',
+      identityId: r.principal,
+      action: r.action,
+      resource: r.resource,
+      outcome: r.decision ? 'allow' : 'deny',
+      data: {
+        context_digest: r.contextDigest,
+        reasons: r.reasons,
+        obligations: r.obligations,
+        policy_version: r.policyVersion,
+        latency_us: r.latencyUs,
+        cached: r.cached,
+        ...(r.requestId ? { request_id: r.requestId } : {}),
+      },
+    });
+    const rate = r.decision ? this.config.allowSampleRate : this.config.denySampleRate;
+    if (rate <= 0 || (rate < 1 && this.random() >= rate)) return;
+    this.queue.push({
+      id,
+      at,
+      principal: r.principal,
+      action: r.action,
+      resource: r.resource,
+      context_digest: r.contextDigest,
+      decision: r.decision ? 'allow' : 'deny',
+      reasons: JSON.stringify(r.reasons),
+      obligations: JSON.stringify(r.obligations),
+      policy_version: r.policyVersion ?? 0,
+      latency_us: Math.round(r.latencyUs),
+    });
+    if (this.queue.length >= this.config.batchSize) void this.flush();
+  }
+
+  /** Writes queued rows; a failed write is logged and dropped (the event was already published). */
+  async flush(): Promise<void> {
+    if (this.flushing) await this.flushing;
+    if (this.queue.length === 0) return;
+    const rows = this.queue;
+    this.queue = [];
+    this.flushing = (async () => {
+      try {
+        for (let i = 0; i < rows.length; i += 100) {
+          await this.db
+            .insertInto('policy_decisions')
+            .values(rows.slice(i, i + 100))
+            .execute();
+        }
+      } catch (err) {
+        this.log.error({ err, dropped: rows.length }, 'decision log write failed');
+      }
+    })();
+    await this.flushing;
+    this.flushing = undefined;
+  }
+
+  async list(q: { principal?: string | undefined; decision?: 'allow' | 'deny' | undefined; limit: number }) {
+    let query = this.db.selectFrom('policy_decisions').selectAll().orderBy('at', 'desc').limit(q.limit);
+    if (q.principal) query = query.where('principal', '=', q.principal);
+    if (q.decision) query = query.where('decision', '=', q.decision);
+    const rows = await query.execute();
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      principal: r.principal,
+      action: r.action,
+      resource: r.resource,
+      contextDigest: r.context_digest,
+      decision: r.decision,
+      reasons: JSON.parse(r.reasons) as Reason[],
+      obligations: JSON.parse(r.obligations) as Obligation[],
+      policyVersion: r.policy_version,
+      latencyUs: Number(r.latency_us),
+    }));
+  }
+
+  async purge(): Promise<number> {
+    const cutoff = new Date(this.now().getTime() - this.config.retentionDays * 86_400_000).toISOString();
+    try {
+      const r = await this.db.deleteFrom('policy_decisions').where('at', '<', cutoff).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    } catch (err) {
+      this.log.error({ err }, 'decision log purge failed');
+      return 0;
+    }
+  }
+}

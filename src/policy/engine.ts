@@ -1,0 +1,163 @@
+/**
+ * The Cedar side of a decision. Each policy-set version is pre-parsed once (the full set, and the set
+ * without obligation policies, which tells "deny unless you step up" apart from a plain deny). A request
+ * brings only its entity slice. Any Cedar failure or policy evaluation error is a deny with the reason.
+ */
+import { setFlagsFromString } from 'node:v8';
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type { Context, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
+import type { CompiledBundle, ObligationSpec } from './policy-bundle.js';
+
+// Node 20's V8 aborts the process ("Fatal error ... unreachable code" in Deoptimizer::
+// DoComputeBuiltinContinuation) when it lazily deoptimises a TurboFan frame that inlined a JS->Wasm call.
+// The Cedar call is exactly such a hot JS->Wasm call; bench/policy.ts reproduced the abort under HTTP load.
+// Turning that one inlining off (before the hot path is optimised) removes the crash at no measurable cost.
+setFlagsFromString('--no-turbo-inline-js-wasm-calls');
+
+export interface Reason {
+  /** A policy id, or `bulkhead.<code>` for a built-in invariant. */
+  id: string;
+  message?: string;
+}
+
+export type Obligation =
+  | { type: 'step_up'; max_auth_age_minutes?: number; acr?: string; policy: string }
+  | {
+      type: 'approval_required';
+      policy: string;
+      approval_id?: string;
+      approvers?: string[];
+      expires_at?: string;
+    }
+  | { type: 'justification_required'; policy: string };
+
+export type CedarOutcome =
+  { kind: 'allow'; reasons: Reason[] } | { kind: 'deny'; reasons: Reason[]; obligations: Obligation[] };
+
+export interface LoadedPolicySet {
+  version: number;
+  compiled: CompiledBundle;
+  schemaName: string;
+  fullSetId: string;
+  baseSetId: string;
+  hasObligations: boolean;
+}
+
+/** Pre-parses a compiled bundle into Cedar's thread-local cache; throws if Cedar refuses it. */
+export function loadPolicySet(version: number, compiled: CompiledBundle): LoadedPolicySet {
+  const tag = `v${version}-${compiled.sha256.slice(0, 12)}`;
+  const schemaName = `bulkhead-schema-${tag}`;
+  const fullSetId = `bulkhead-full-${tag}`;
+  const baseSetId = `bulkhead-base-${tag}`;
+  const check = (what: string, r: cedar.CheckParseAnswer) => {
+    if (r.type === 'failure') throw new Error(`${what}: ${r.errors.map((e) => e.message).join('; ')}`);
+  };
+  check('schema', cedar.preparseSchema(schemaName, compiled.schema));
+  check('policies', cedar.preparsePolicySet(fullSetId, { staticPolicies: compiled.policies }));
+  const base: Record<string, string> = {};
+  for (const [id, text] of Object.entries(compiled.policies)) {
+    if (!compiled.obligations.has(id)) base[id] = text;
+  }
+  check('base policies', cedar.preparsePolicySet(baseSetId, { staticPolicies: base }));
+  return {
+    version,
+    compiled,
+    schemaName,
+    fullSetId,
+    baseSetId,
+    hasObligations: compiled.obligations.size > 0,
+  };
+}
+
+export interface CedarQuery {
+  principal: EntityUidJson;
+  action: string;
+  resource: EntityUidJson;
+  context: Context;
+  entities: EntityJson[];
+}
+
+function obligationFor(policy: string, spec: ObligationSpec): Obligation {
+  switch (spec.type) {
+    case 'step_up':
+      return {
+        type: 'step_up',
+        policy,
+        ...(spec.maxAuthAgeMinutes !== undefined ? { max_auth_age_minutes: spec.maxAuthAgeMinutes } : {}),
+        ...(spec.acr !== undefined ? { acr: spec.acr } : {}),
+      };
+    case 'approval_required':
+      return { type: 'approval_required', policy };
+    case 'justification_required':
+      return { type: 'justification_required', policy };
+  }
+}
+
+function run(
+  set: LoadedPolicySet,
+  setId: string,
+  q: CedarQuery,
+): { ok: true; allow: boolean; reasons: string[] } | { ok: false; reasons: Reason[] } {
+  let answer: cedar.AuthorizationAnswer;
+  try {
+    answer = cedar.statefulIsAuthorized({
+      principal: q.principal,
+      action: { type: 'Action', id: q.action },
+      resource: q.resource,
+      context: q.context,
+      preparsedSchemaName: set.schemaName,
+      validateRequest: true,
+      preparsedPolicySetId: setId,
+      entities: q.entities,
+    });
+  } catch (err) {
+    return { ok: false, reasons: [{ id: 'bulkhead.engine_error', message: String(err) }] };
+  }
+  if (answer.type === 'failure') {
+    return {
+      ok: false,
+      reasons: answer.errors.map((e) => ({ id: 'bulkhead.engine_error', message: e.message })),
+    };
+  }
+  const diag = answer.response.diagnostics;
+  // Cedar skips a policy whose evaluation errors; skipping a forbid would fail open, so any error denies.
+  if (diag.errors.length > 0) {
+    return {
+      ok: false,
+      reasons: diag.errors.map((e) => ({
+        id: 'bulkhead.engine_error',
+        message: `policy ${e.policyId}: ${e.error.message}`,
+      })),
+    };
+  }
+  return { ok: true, allow: answer.response.decision === 'allow', reasons: diag.reason };
+}
+
+/**
+ * Evaluates one request. A deny caused only by obligation policies, where the set without them would
+ * allow, becomes a deny carrying those obligations (what the caller can do to be allowed).
+ */
+export function evaluateCedar(set: LoadedPolicySet, q: CedarQuery): CedarOutcome {
+  const full = run(set, set.fullSetId, q);
+  if (!full.ok) return { kind: 'deny', reasons: full.reasons, obligations: [] };
+  if (full.allow) return { kind: 'allow', reasons: full.reasons.map((id) => ({ id })) };
+  if (full.reasons.length === 0) {
+    return {
+      kind: 'deny',
+      reasons: [{ id: 'bulkhead.no_permit', message: 'no policy permits this request' }],
+      obligations: [],
+    };
+  }
+  const obligationPolicies = full.reasons.filter((id) => set.compiled.obligations.has(id));
+  if (obligationPolicies.length === full.reasons.length) {
+    const base = run(set, set.baseSetId, q);
+    if (base.ok && base.allow) {
+      return {
+        kind: 'deny',
+        reasons: full.reasons.map((id) => ({ id })),
+        obligations: obligationPolicies.map((id) => obligationFor(id, set.compiled.obligations.get(id)!)),
+      };
+    }
+  }
+  return { kind: 'deny', reasons: full.reasons.map((id) => ({ id })), obligations: [] };
+}

@@ -1,0 +1,92 @@
+/**
+ * Turning a caller's context into the Cedar context. Known attributes are type-checked (a wrong type is
+ * bad input, not a silent miss), PDP-derived ones (time of day, auth age, approval) are computed here and
+ * cannot be supplied by the caller, and unknown keys are dropped so they cannot split the decision cache.
+ */
+import { isIP } from 'node:net';
+import type { CedarValueJson, Context } from '@cedar-policy/cedar-wasm/nodejs';
+import {
+  ACTION_PROPERTIES_TYPE,
+  CONTEXT_ATTRIBUTES,
+  DERIVED_CONTEXT,
+  SUBJECT_PROPERTIES_TYPE,
+} from './cedar-schema.js';
+
+export type ContextResult =
+  | { ok: true; context: Context; supplied: Set<string>; cacheKey: string }
+  | { ok: false; field: string; message: string };
+
+const DERIVED = new Set<string>(DERIVED_CONTEXT);
+
+function authTimeSeconds(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  if (typeof value === 'string') {
+    const ms = Date.parse(value);
+    if (!Number.isNaN(ms)) return Math.floor(ms / 1000);
+  }
+  return undefined;
+}
+
+export function buildCedarContext(
+  raw: Record<string, unknown>,
+  now: Date,
+  approved: boolean,
+  fieldPrefix = 'context',
+): ContextResult {
+  const out: Record<string, CedarValueJson> = {};
+  const supplied = new Set<string>();
+  for (const [key, value] of Object.entries(raw)) {
+    const attr = CONTEXT_ATTRIBUTES[key];
+    if (!attr || DERIVED.has(key) || value === undefined || value === null) continue;
+    const field = `${fieldPrefix}.${key}`;
+    const bad = (expected: string): ContextResult => ({ ok: false, field, message: `must be ${expected}` });
+    if (key === 'auth_time') {
+      const secs = authTimeSeconds(value);
+      if (secs === undefined) return bad('epoch seconds or an ISO-8601 time');
+      out.auth_time = secs;
+      out.auth_age_minutes = Math.max(0, Math.floor((now.getTime() / 1000 - secs) / 60));
+      supplied.add(key);
+      continue;
+    }
+    switch (attr.type) {
+      case 'String':
+        if (typeof value !== 'string') return bad('a string');
+        out[key] = value;
+        break;
+      case 'Long':
+        if (typeof value !== 'number' || !Number.isSafeInteger(value)) return bad('an integer');
+        out[key] = value;
+        break;
+      case 'Boolean':
+        if (typeof value !== 'boolean') return bad('a boolean');
+        out[key] = value;
+        break;
+      case 'Set':
+        if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+          return bad('an array of strings');
+        }
+        out[key] = [...new Set(value)].sort();
+        break;
+      case 'Extension':
+        if (typeof value !== 'string' || isIP(value) === 0) return bad('an IPv4 or IPv6 address');
+        out[key] = { __extn: { fn: 'ip', arg: value } };
+        break;
+      default:
+        continue;
+    }
+    supplied.add(key);
+  }
+  // Request-scoped entities carrying the PEP's subject/action properties (see cedar-schema.ts).
+  out.subject_properties = { __entity: { type: SUBJECT_PROPERTIES_TYPE, id: 'request' } };
+  out.action_properties = { __entity: { type: ACTION_PROPERTIES_TYPE, id: 'request' } };
+  out.hour = now.getUTCHours();
+  out.weekday = now.getUTCDay();
+  out.approved = approved;
+  // auth_time moves auth_age_minutes every minute; everything else here is stable for the hour.
+  const cacheKey = JSON.stringify(
+    Object.keys(out)
+      .sort()
+      .map((k) => [k, out[k]]),
+  );
+  return { ok: true, context: out, supplied, cacheKey };
+}

@@ -1,0 +1,619 @@
+/**
+ * The policy decision point: stored, versioned policy sets; the active one pre-parsed in memory; the
+ * built-in invariants that run before Cedar; the decision cache; approvals and the decision log.
+ */
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Kysely, Transaction } from 'kysely';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.js';
+import { coreError, isBulkheadError } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { Identity } from '../inventory/types.js';
+import type { Database } from '../store/database.js';
+import type { ApprovalStore } from './approvals.js';
+import { LruCache } from './decision-cache.js';
+import type { DecisionLog } from './decision-log.js';
+import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from './cedar-schema.js';
+import { EntityIndex, propertiesEntity, type ResourceRef } from './entity-index.js';
+import {
+  evaluateCedar,
+  loadPolicySet,
+  type LoadedPolicySet,
+  type Obligation,
+  type Reason,
+} from './engine.js';
+import { policyError } from './errors.js';
+import { compileBundle, type CompiledBundle, type PolicyBundle } from './policy-bundle.js';
+import { buildCedarContext } from './request-context.js';
+import { coreTrx, type PolicyDatabase } from './tables.js';
+
+export interface DecisionRequest {
+  /** `properties` are what the PEP asserts (AuthZEN); the inventory stays the source of principal attributes. */
+  principal: { id: string; type?: string | undefined; properties?: Record<string, unknown> | undefined };
+  action: string;
+  actionProperties?: Record<string, unknown> | undefined;
+  resource: ResourceRef;
+  context?: Record<string, unknown> | undefined;
+}
+
+export interface DecideOptions {
+  /**
+   * false for what-if evaluations (AuthZEN search): no decision log entry, no approval request created,
+   * no grant consumed.
+   */
+  sideEffects?: boolean;
+}
+
+export interface DecisionResult {
+  decision: boolean;
+  reasons: Reason[];
+  obligations: Obligation[];
+  policyVersion: number | null;
+  cached: boolean;
+}
+
+export interface PolicyVersionInfo {
+  version: number;
+  sha256: string;
+  comment: string | null;
+  createdAt: string;
+  createdBy: string;
+  active: boolean;
+  policyIds?: string[];
+  bundle?: PolicyBundle;
+}
+
+export interface PdpDeps {
+  db: Kysely<PolicyDatabase>;
+  audit: AuditLog;
+  log: Logger;
+  events: EventBus;
+  now: () => Date;
+  index: EntityIndex;
+  approvals: ApprovalStore;
+  decisionLog: DecisionLog | undefined;
+}
+
+export interface PdpOptions {
+  cacheSize: number;
+  cacheTtlMs: number;
+  /** A Cedar evaluation slower than this is answered deny (`engine_timeout`) rather than trusted. */
+  decisionTimeoutMs?: number;
+}
+
+/** AuthZEN `subject.type` values and the identity kinds each covers (`identity` covers all). */
+const SUBJECT_TYPE_KINDS: Record<string, readonly string[] | 'any'> = {
+  identity: 'any',
+  user: ['human', 'break_glass', 'shared_account'],
+  machine: ['service_account', 'workload', 'ai_agent', 'ci_pipeline', 'third_party_integration'],
+};
+
+export function subjectTypeMatches(type: string | undefined, identity: Identity): boolean | undefined {
+  if (type === undefined) return true;
+  const kinds = SUBJECT_TYPE_KINDS[type];
+  if (kinds === 'any') return true;
+  if (kinds) return kinds.includes(identity.kind);
+  if (type === identity.kind) return true;
+  return isKnownSubjectType(type) ? false : undefined;
+}
+
+export function isKnownSubjectType(type: string): boolean {
+  return (
+    type in SUBJECT_TYPE_KINDS ||
+    /^(human|service_account|workload|ai_agent|ci_pipeline|third_party_integration|break_glass|shared_account)$/.test(
+      type,
+    )
+  );
+}
+
+export function subjectTypeKinds(type: string): readonly string[] | 'any' | undefined {
+  const k = SUBJECT_TYPE_KINDS[type];
+  if (k) return k;
+  return isKnownSubjectType(type) ? [type] : undefined;
+}
+
+/**
+ * One throwaway evaluation before a set goes live: the first Cedar call compiles much of the Wasm module
+ * lazily and can take far longer than a normal decision, which must not count against a real request.
+ */
+function warmUp(set: LoadedPolicySet): void {
+  const action = set.compiled.actions.values().next().value;
+  if (action === undefined) return;
+  const now = new Date();
+  evaluateCedar(set, {
+    principal: { type: 'Human', id: '__warmup' },
+    action,
+    resource: { type: 'Resource', id: '__warmup' },
+    context: {
+      hour: now.getUTCHours(),
+      weekday: now.getUTCDay(),
+      approved: false,
+      subject_properties: { __entity: { type: SUBJECT_PROPERTIES_TYPE, id: 'request' } },
+      action_properties: { __entity: { type: ACTION_PROPERTIES_TYPE, id: 'request' } },
+    },
+    entities: [
+      propertiesEntity(SUBJECT_PROPERTIES_TYPE, {}),
+      propertiesEntity(ACTION_PROPERTIES_TYPE, {}),
+      {
+        uid: { type: 'Human', id: '__warmup' },
+        attrs: {
+          id: '__warmup',
+          kind: 'human',
+          display_name: '',
+          environment: '',
+          status: 'active',
+          source: '',
+          owners: [],
+          groups: [],
+        },
+        parents: [],
+      },
+      {
+        uid: { type: 'Resource', id: '__warmup' },
+        attrs: { id: '__warmup', type: '', sensitivity: '', environment: '', owners: [], inventoried: false },
+        parents: [],
+      },
+    ],
+  });
+}
+
+const deny = (policyVersion: number | null, id: string, message: string): DecisionResult => ({
+  decision: false,
+  reasons: [{ id: `bulkhead.${id}`, message }],
+  obligations: [],
+  policyVersion,
+  cached: false,
+});
+
+export class PolicyDecisionPoint {
+  private active: LoadedPolicySet | undefined;
+  private readonly cache: LruCache<DecisionResult>;
+  /** Context digests for the decision log, memoised: hashing on every cached decision would dominate it. */
+  private readonly digests = new LruCache<string>(10_000, 3_600_000);
+  private pollTimer: NodeJS.Timeout | undefined;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly deps: PdpDeps,
+    readonly options: PdpOptions = { cacheSize: 50_000, cacheTtlMs: 60_000 },
+  ) {
+    this.cache = new LruCache(options.cacheSize, options.cacheTtlMs);
+    const clear = () => this.cache.clear();
+    deps.index.listeners.add(clear);
+    this.unsubscribe = () => deps.index.listeners.delete(clear);
+  }
+
+  private digestOf(contextKey: string): string {
+    let d = this.digests.get(contextKey);
+    if (d === undefined) {
+      d = createHash('sha256').update(contextKey).digest('hex').slice(0, 32);
+      this.digests.set(contextKey, d);
+    }
+    return d;
+  }
+
+  get index(): EntityIndex {
+    return this.deps.index;
+  }
+
+  get activeVersion(): number | null {
+    return this.active?.version ?? null;
+  }
+
+  get activeSet(): LoadedPolicySet | undefined {
+    return this.active;
+  }
+
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+
+  /** Loads the active version; then polls for activations and inventory changes made by other replicas. */
+  async start(pollMs = 2000): Promise<void> {
+    await this.refreshActive();
+    if (pollMs > 0) {
+      let running = false;
+      this.pollTimer = setInterval(() => {
+        if (running) return;
+        running = true;
+        Promise.all([
+          this.refreshActive(),
+          this.deps.index.pollChanges(this.deps.db as unknown as Kysely<Database>),
+        ])
+          .catch((err: unknown) => this.deps.log.error({ err }, 'policy/inventory refresh failed'))
+          .finally(() => {
+            running = false;
+          });
+      }, pollMs);
+      this.pollTimer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.unsubscribe();
+  }
+
+  async refreshActive(): Promise<void> {
+    const row = await this.deps.db
+      .selectFrom('policy_active')
+      .selectAll()
+      .where('id', '=', 1)
+      .executeTakeFirst();
+    if (!row || row.version === this.active?.version) return;
+    const v = await this.deps.db
+      .selectFrom('policy_versions')
+      .selectAll()
+      .where('version', '=', row.version)
+      .executeTakeFirstOrThrow();
+    const result = compileBundle(JSON.parse(v.bundle) as PolicyBundle);
+    if (!result.ok) {
+      // A stored version always compiled when pushed; keep the old set rather than fail open or empty.
+      this.deps.log.error(
+        { version: v.version, errors: result.errors },
+        'stored policy version no longer compiles',
+      );
+      return;
+    }
+    this.install(v.version, result.compiled);
+  }
+
+  private install(version: number, compiled: CompiledBundle): void {
+    const set = loadPolicySet(version, compiled);
+    warmUp(set);
+    this.active = set;
+    this.cache.clear();
+  }
+
+  validate(bundle: PolicyBundle) {
+    return compileBundle(bundle);
+  }
+
+  /** Stores a new version after validation; with `activate`, makes it the active one in the same transaction. */
+  async push(
+    bundle: PolicyBundle,
+    opts: { comment?: string | undefined; activate: boolean },
+    meta: { actor: string; requestId?: string | undefined },
+  ): Promise<PolicyVersionInfo> {
+    const result = compileBundle(bundle);
+    if (!result.ok) {
+      const first = result.errors[0];
+      const where = first?.line ? ` at line ${first.line}, column ${first.column}` : '';
+      throw policyError('POLICY_INVALID', `${first?.message ?? 'invalid policy'}${where}`, {
+        field: 'body.policies',
+        extra: { errors: result.errors },
+      });
+    }
+    const compiled = result.compiled;
+    // Pre-parse before committing: a set Cedar refuses must never become active.
+    const now = this.deps.now().toISOString();
+    const version = await this.deps.db.transaction().execute(async (trx) => {
+      const last = await trx
+        .selectFrom('policy_versions')
+        .select((eb) => eb.fn.max('version').as('v'))
+        .executeTakeFirst();
+      const next = Number(last?.v ?? 0) + 1;
+      const row = {
+        version: next,
+        bundle: JSON.stringify(bundle),
+        sha256: compiled.sha256,
+        comment: opts.comment ?? null,
+        created_at: now,
+        created_by: meta.actor,
+      };
+      await trx.insertInto('policy_versions').values(row).execute();
+      await this.deps.audit.record(coreTrx(trx), {
+        actor: meta.actor,
+        action: 'policy.push',
+        targetType: 'policy_version',
+        targetId: String(next),
+        requestId: meta.requestId,
+        after: {
+          version: next,
+          sha256: compiled.sha256,
+          comment: row.comment,
+          policies: Object.keys(compiled.policies),
+        },
+      });
+      if (opts.activate) await this.activateIn(trx, next, meta, now);
+      return next;
+    });
+    if (opts.activate) this.install(version, compiled);
+    return this.describe(version);
+  }
+
+  async activate(
+    version: number,
+    meta: { actor: string; requestId?: string | undefined },
+  ): Promise<PolicyVersionInfo> {
+    const v = await this.deps.db
+      .selectFrom('policy_versions')
+      .selectAll()
+      .where('version', '=', version)
+      .executeTakeFirst();
+    if (!v)
+      throw policyError('POLICY_VERSION_NOT_FOUND', `policy version ${version} does not exist`, {
+        field: 'params.version',
+      });
+    const result = compileBundle(JSON.parse(v.bundle) as PolicyBundle);
+    if (!result.ok) {
+      throw policyError(
+        'POLICY_INVALID',
+        `version ${version} no longer validates: ${result.errors[0]?.message ?? ''}`,
+        {
+          extra: { errors: result.errors },
+        },
+      );
+    }
+    await this.deps.db
+      .transaction()
+      .execute((trx) => this.activateIn(trx, version, meta, this.deps.now().toISOString()));
+    this.install(version, result.compiled);
+    return this.describe(version);
+  }
+
+  private async activateIn(
+    t: Transaction<PolicyDatabase>,
+    version: number,
+    meta: { actor: string; requestId?: string | undefined },
+    now: string,
+  ): Promise<void> {
+    const before = await t.selectFrom('policy_active').selectAll().where('id', '=', 1).executeTakeFirst();
+    if (before) {
+      await t
+        .updateTable('policy_active')
+        .set({ version, activated_at: now, activated_by: meta.actor })
+        .where('id', '=', 1)
+        .execute();
+    } else {
+      await t
+        .insertInto('policy_active')
+        .values({ id: 1, version, activated_at: now, activated_by: meta.actor })
+        .execute();
+    }
+    await this.deps.audit.record(coreTrx(t), {
+      actor: meta.actor,
+      action: 'policy.activate',
+      targetType: 'policy_version',
+      targetId: String(version),
+      requestId: meta.requestId,
+      before: before ? { version: before.version } : null,
+      after: { version },
+    });
+  }
+
+  async describe(version: number, withBundle = false): Promise<PolicyVersionInfo> {
+    const v = await this.deps.db
+      .selectFrom('policy_versions')
+      .selectAll()
+      .where('version', '=', version)
+      .executeTakeFirst();
+    if (!v)
+      throw policyError('POLICY_VERSION_NOT_FOUND', `policy version ${version} does not exist`, {
+        field: 'params.version',
+      });
+    const active = await this.deps.db
+      .selectFrom('policy_active')
+      .select('version')
+      .where('id', '=', 1)
+      .executeTakeFirst();
+    const bundle = JSON.parse(v.bundle) as PolicyBundle;
+    const compiled = compileBundle(bundle);
+    return {
+      version: v.version,
+      sha256: v.sha256,
+      comment: v.comment,
+      createdAt: v.created_at,
+      createdBy: v.created_by,
+      active: active?.version === v.version,
+      ...(compiled.ok ? { policyIds: Object.keys(compiled.compiled.policies) } : {}),
+      ...(withBundle ? { bundle } : {}),
+    };
+  }
+
+  async listVersions(): Promise<PolicyVersionInfo[]> {
+    const rows = await this.deps.db
+      .selectFrom('policy_versions')
+      .selectAll()
+      .orderBy('version', 'desc')
+      .limit(200)
+      .execute();
+    const active = await this.deps.db
+      .selectFrom('policy_active')
+      .select('version')
+      .where('id', '=', 1)
+      .executeTakeFirst();
+    return rows.map((v) => ({
+      version: v.version,
+      sha256: v.sha256,
+      comment: v.comment,
+      createdAt: v.created_at,
+      createdBy: v.created_by,
+      active: active?.version === v.version,
+    }));
+  }
+
+  /**
+   * One decision. Throws a BulkheadError (400) only for malformed input such as a wrongly typed context
+   * attribute; everything else, including internal failures, is a deny with a reason.
+   */
+  async decide(req: DecisionRequest, requestId?: string, opts: DecideOptions = {}): Promise<DecisionResult> {
+    const t0 = performance.now();
+    const sideEffects = opts.sideEffects ?? true;
+    let result: DecisionResult;
+    let contextDigest = '';
+    try {
+      const r = await this.decideInner(req, sideEffects);
+      result = r.result;
+      contextDigest = r.contextDigest;
+    } catch (err) {
+      if (isBulkheadError(err) && err.status < 500) throw err;
+      this.deps.log.error({ err }, 'decision failed; denying');
+      result = deny(this.active?.version ?? null, 'engine_error', 'internal error while deciding');
+    }
+    if (!sideEffects) return result;
+    this.deps.decisionLog?.record({
+      principal: req.principal.id,
+      action: req.action,
+      resource: req.resource.id,
+      contextDigest,
+      decision: result.decision,
+      reasons: result.reasons,
+      obligations: result.obligations,
+      policyVersion: result.policyVersion,
+      latencyUs: (performance.now() - t0) * 1000,
+      cached: result.cached,
+      requestId,
+    });
+    return result;
+  }
+
+  private async decideInner(
+    req: DecisionRequest,
+    sideEffects: boolean,
+  ): Promise<{ result: DecisionResult; contextDigest: string }> {
+    const set = this.active;
+    const version = set?.version ?? null;
+    const raw = req.context ?? {};
+    const approvalId = sideEffects && typeof raw.approval_id === 'string' ? raw.approval_id : undefined;
+    const index = this.deps.index;
+    if (index.hasPending()) await index.settle(req.principal.id, req.resource.id);
+    const identity = index.resolveIdentity(req.principal.id);
+    // Context is checked first so malformed input is a 400 whatever the principal.
+    const provisional = buildCedarContext(raw, this.deps.now(), false);
+    if (!provisional.ok) {
+      throw coreError('VALIDATION_FAILED', `${provisional.field}: ${provisional.message}`, {
+        field: provisional.field,
+      });
+    }
+    const digest = this.digestOf(provisional.cacheKey);
+    const done = (result: DecisionResult) => ({ result, contextDigest: digest });
+    if (!set) return done(deny(version, 'no_policy', 'no policy version is active'));
+    if (!identity)
+      return done(
+        deny(version, 'unknown_principal', `principal ${req.principal.id} is not in the inventory`),
+      );
+    if (!subjectTypeMatches(req.principal.type, identity)) {
+      return done(
+        deny(
+          version,
+          'principal_type_mismatch',
+          `principal ${identity.id} is a ${identity.kind}, not a ${req.principal.type}`,
+        ),
+      );
+    }
+    if (identity.status !== 'active') {
+      return done(
+        deny(version, `principal_${identity.status}`, `principal ${identity.id} is ${identity.status}`),
+      );
+    }
+    if (!set.compiled.actions.has(req.action)) {
+      return done(
+        deny(version, 'unknown_action', `action ${req.action} is not declared in policy version ${version}`),
+      );
+    }
+    const required = [
+      ...(set.compiled.bundle.requiredContext['*'] ?? []),
+      ...(set.compiled.bundle.requiredContext[req.action] ?? []),
+    ];
+    const missing = required.filter((a) => !provisional.supplied.has(a));
+    if (missing.length > 0) {
+      return done(
+        deny(
+          version,
+          'missing_attribute',
+          `context is missing ${missing.map((m) => `context.${m}`).join(', ')}`,
+        ),
+      );
+    }
+    let approved = false;
+    if (approvalId) {
+      approved = await this.deps.approvals.isUsableGrant(
+        approvalId,
+        identity.id,
+        req.action,
+        req.resource.id,
+      );
+    }
+    const ctx = approved ? buildCedarContext(raw, this.deps.now(), true) : provisional;
+    if (!ctx.ok) throw new Error('unreachable: context validated above');
+    const cacheKey = approvalId
+      ? undefined
+      : `${version}|${index.version}|${identity.id}|${req.action}|${req.resource.id}|${req.resource.type ?? ''}|${
+          req.resource.properties ? JSON.stringify(req.resource.properties) : ''
+        }|${req.principal.properties ? JSON.stringify(req.principal.properties) : ''}|${
+          req.actionProperties ? JSON.stringify(req.actionProperties) : ''
+        }|${ctx.cacheKey}`;
+    if (cacheKey) {
+      const hit = this.cache.get(cacheKey);
+      if (hit) return done({ ...hit, cached: true });
+    }
+    const slice = index.resourceSlice(req.resource);
+    const started = performance.now();
+    const outcome = evaluateCedar(set, {
+      principal: EntityIndex.principalUid(identity),
+      action: req.action,
+      resource: slice.uid,
+      context: ctx.context,
+      entities: [
+        ...index.principalSlice(identity),
+        ...slice.entities,
+        propertiesEntity(SUBJECT_PROPERTIES_TYPE, req.principal.properties),
+        propertiesEntity(ACTION_PROPERTIES_TYPE, req.actionProperties),
+      ],
+    });
+    const budget = this.options.decisionTimeoutMs ?? 1000;
+    if (performance.now() - started > budget) {
+      return done(deny(version, 'engine_timeout', `policy evaluation took longer than ${budget} ms`));
+    }
+    if (outcome.kind === 'allow') {
+      if (approved && approvalId && !(await this.deps.approvals.consume(approvalId))) {
+        return done(deny(version, 'approval_used', `approval ${approvalId} was already used or expired`));
+      }
+      const result: DecisionResult = {
+        decision: true,
+        reasons: outcome.reasons,
+        obligations: [],
+        policyVersion: version,
+        cached: false,
+      };
+      if (cacheKey) this.cache.set(cacheKey, result);
+      return done(result);
+    }
+    const obligations: Obligation[] = [];
+    let cacheable = true;
+    for (const ob of outcome.obligations) {
+      if (ob.type !== 'approval_required') {
+        obligations.push(ob);
+        continue;
+      }
+      cacheable = false;
+      if (!sideEffects) {
+        obligations.push(ob);
+        continue;
+      }
+      const approvers = (slice.known?.owners ?? []).filter((o) => !o.startsWith('team:'));
+      const spec = set.compiled.obligations.get(ob.policy);
+      const approval = await this.deps.approvals.requestFor({
+        principalId: identity.id,
+        action: req.action,
+        resourceId: req.resource.id,
+        approvers,
+        policyIds: [ob.policy],
+        justification: typeof raw.justification === 'string' ? raw.justification : null,
+        grantTtlMs: spec?.approvalTtlMinutes ? spec.approvalTtlMinutes * 60_000 : undefined,
+      });
+      obligations.push({ ...ob, approval_id: approval.id, approvers, expires_at: approval.expiresAt });
+    }
+    const result: DecisionResult = {
+      decision: false,
+      reasons: outcome.reasons,
+      obligations,
+      policyVersion: version,
+      cached: false,
+    };
+    if (cacheKey && cacheable) this.cache.set(cacheKey, result);
+    return done(result);
+  }
+}

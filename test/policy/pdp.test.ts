@@ -1,0 +1,402 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { coreModule } from '../../src/modules/index.js';
+import { identityCreateSchema, resourceCreateSchema } from '../../src/inventory/schemas.js';
+import { createPolicyModule } from '../../src/policy/index.js';
+import { PolicyDecisionPoint } from '../../src/policy/service.js';
+import { policyDb } from '../../src/policy/tables.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const POLICIES = `
+@id("dev-anyone-reads")
+permit (principal, action == Action::"read", resource) when { resource.environment == "dev" };
+
+@id("engineers-prod")
+permit (principal in Group::"engineers", action in [Action::"read", Action::"write"], resource)
+when { resource.environment == "prod" };
+
+@id("after-hours-prod-write")
+forbid (principal, action == Action::"write", resource)
+when { resource.environment == "prod" && (context.hour < 7 || context.hour >= 19) };
+
+@id("prod-write-needs-recent-mfa")
+@obligation("step_up")
+@max_auth_age_minutes("15")
+forbid (principal is Human, action == Action::"write", resource)
+when { resource.environment == "prod" }
+unless { context has auth_age_minutes && context.auth_age_minutes <= 15 };
+
+@id("regulated-needs-approval")
+@obligation("approval_required")
+@approval_ttl_minutes("5")
+forbid (principal, action, resource)
+when { resource.sensitivity == "regulated" }
+unless { context.approved };
+
+@id("risky-needs-justification")
+@obligation("justification_required")
+forbid (principal, action == Action::"read", resource)
+when { context has risk_score && context.risk_score > 50 }
+unless { context has justification };
+
+@id("overflow-probe")
+forbid (principal, action == Action::"invoke", resource)
+when { context has risk_score && context.risk_score * 9223372036854775807 > 0 };
+
+@id("invoke")
+permit (principal, action == Action::"invoke", resource);
+`;
+
+for (const backend of ['sqlite', 'postgres'] as const)
+  void describe(`policy decision point (${backend})`, () => {
+    let server: TestServer;
+    let clock = new Date('2026-11-25T10:00:00Z');
+    const mod = createPolicyModule({ pollMs: 0 });
+    const pdp = () => mod.runtime().pdp;
+    const meta = { actor: 'test' };
+    const decide = (
+      principal: string,
+      action: string,
+      resource: string,
+      context: Record<string, unknown> = {},
+    ) =>
+      pdp().decide({
+        principal: { id: principal },
+        action,
+        resource: { id: resource },
+        context,
+      });
+
+    before(async () => {
+      server = await startTestServer({
+        modules: [coreModule, mod],
+        now: () => clock,
+        postgres: backend === 'postgres',
+      });
+      const inv = server.ctx.inventory;
+      for (const i of [
+        { id: 'alice', kind: 'human', displayName: 'Alice', environment: 'prod', groups: ['engineers'] },
+        { id: 'bob', kind: 'human', displayName: 'Bob', environment: 'prod', groups: [] },
+        {
+          id: 'deployer',
+          kind: 'workload',
+          displayName: 'Deployer',
+          environment: 'prod',
+          groups: ['engineers'],
+        },
+      ]) {
+        await inv.createIdentity(identityCreateSchema.parse(i), meta);
+      }
+      for (const r of [
+        { id: 'dev-db', type: 'database', displayName: 'dev', sensitivity: 'internal', environment: 'dev' },
+        {
+          id: 'prod-db',
+          type: 'database',
+          displayName: 'prod',
+          sensitivity: 'confidential',
+          environment: 'prod',
+        },
+        {
+          id: 'card-vault',
+          type: 'database',
+          displayName: 'cards',
+          sensitivity: 'regulated',
+          environment: 'prod',
+          owners: ['bob'],
+        },
+        {
+          id: 'card-table',
+          type: 'table',
+          displayName: 'cards table',
+          sensitivity: 'regulated',
+          environment: 'prod',
+          owners: ['bob'],
+          parentId: 'card-vault',
+        },
+      ]) {
+        await inv.createResource(resourceCreateSchema.parse(r), meta);
+      }
+      const res = await server.call('POST', '/v1/policies', {
+        body: { policies: POLICIES, requiredContext: { deploy: ['task_id'] }, comment: 'initial' },
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+    });
+    after(async () => {
+      await server.stop();
+    });
+
+    void it('activates the pushed version', async () => {
+      assert.equal(pdp().activeVersion, 1);
+    });
+
+    void it('table: prod vs dev, groups, after hours', async () => {
+      const cases: [string, string, string, string, boolean][] = [
+        ['10:00', 'bob', 'read', 'dev-db', true],
+        ['10:00', 'bob', 'read', 'prod-db', false],
+        ['10:00', 'alice', 'read', 'prod-db', true],
+        ['10:00', 'deployer', 'write', 'prod-db', true],
+        ['22:00', 'deployer', 'write', 'prod-db', false],
+        ['06:59', 'deployer', 'write', 'prod-db', false],
+        ['07:00', 'deployer', 'write', 'prod-db', true],
+        ['22:00', 'alice', 'read', 'prod-db', true],
+      ];
+      for (const [time, who, action, resource, expected] of cases) {
+        clock = new Date(`2026-11-25T${time}:00Z`);
+        const d = await decide(who, action, resource);
+        assert.equal(
+          d.decision,
+          expected,
+          `${time} ${who} ${action} ${resource}: ${JSON.stringify(d.reasons)}`,
+        );
+      }
+      clock = new Date('2026-11-25T22:00:00Z');
+      const d = await decide('deployer', 'write', 'prod-db');
+      assert.deepEqual(
+        d.reasons.map((r) => r.id),
+        ['after-hours-prod-write'],
+      );
+      clock = new Date('2026-11-25T10:00:00Z');
+    });
+
+    void it('human writing to prod without recent MFA gets step_up; with it, allowed', async () => {
+      const stale = await decide('alice', 'write', 'prod-db', { auth_time: clock.getTime() / 1000 - 3600 });
+      assert.equal(stale.decision, false);
+      assert.deepEqual(stale.obligations, [
+        { type: 'step_up', policy: 'prod-write-needs-recent-mfa', max_auth_age_minutes: 15 },
+      ]);
+      const none = await decide('alice', 'write', 'prod-db');
+      assert.equal(none.obligations[0]?.type, 'step_up');
+      const fresh = await decide('alice', 'write', 'prod-db', {
+        auth_time: new Date(clock.getTime() - 60_000).toISOString(),
+      });
+      assert.equal(fresh.decision, true);
+    });
+
+    void it('a deny that no obligation can lift carries no obligations', async () => {
+      clock = new Date('2026-11-25T22:00:00Z');
+      const d = await decide('alice', 'write', 'prod-db');
+      assert.equal(d.decision, false);
+      assert.deepEqual(d.obligations, []);
+      clock = new Date('2026-11-25T10:00:00Z');
+    });
+
+    void it('justification_required until a justification is given', async () => {
+      const d = await decide('bob', 'read', 'dev-db', { risk_score: 80 });
+      assert.equal(d.decision, false);
+      assert.deepEqual(d.obligations, [
+        { type: 'justification_required', policy: 'risky-needs-justification' },
+      ]);
+      assert.equal(
+        (await decide('bob', 'read', 'dev-db', { risk_score: 80, justification: 'INC-42' })).decision,
+        true,
+      );
+    });
+
+    void it('disabled and quarantined principals are always denied; unknown principals too', async () => {
+      await server.ctx.inventory.createIdentity(
+        identityCreateSchema.parse({
+          id: 'carol',
+          kind: 'human',
+          displayName: 'C',
+          environment: 'prod',
+          groups: ['engineers'],
+        }),
+        meta,
+      );
+      assert.equal((await decide('carol', 'read', 'prod-db')).decision, true);
+      await server.ctx.inventory.setIdentityStatus('carol', 'disabled', meta);
+      const d = await decide('carol', 'read', 'prod-db');
+      assert.equal(d.decision, false, 'cached allow must not survive the disable');
+      assert.equal(d.reasons[0]?.id, 'bulkhead.principal_disabled');
+      await server.ctx.inventory.setIdentityStatus('carol', 'quarantined', meta);
+      assert.equal(
+        (await decide('carol', 'read', 'prod-db')).reasons[0]?.id,
+        'bulkhead.principal_quarantined',
+      );
+      assert.equal((await decide('nobody', 'read', 'dev-db')).reasons[0]?.id, 'bulkhead.unknown_principal');
+    });
+
+    void it('engine errors, missing required context and unknown actions deny with a reason', async () => {
+      const overflow = await decide('bob', 'invoke', 'dev-db', { risk_score: 2 });
+      assert.equal(overflow.decision, false);
+      assert.equal(overflow.reasons[0]?.id, 'bulkhead.engine_error');
+      assert.equal((await decide('bob', 'invoke', 'dev-db')).decision, true);
+      const missing = await decide('deployer', 'deploy', 'prod-db');
+      assert.equal(missing.reasons[0]?.id, 'bulkhead.missing_attribute');
+      assert.equal((await decide('bob', 'frobnicate', 'dev-db')).reasons[0]?.id, 'bulkhead.unknown_action');
+    });
+
+    void it('an evaluation over the time budget is a deny (engine_timeout)', async () => {
+      const r = mod.runtime();
+      const slow = new PolicyDecisionPoint(
+        {
+          db: policyDb(server.ctx.db),
+          audit: server.ctx.audit,
+          log: server.ctx.log,
+          events: server.ctx.events,
+          now: () => clock,
+          index: r.index,
+          approvals: r.approvals,
+          decisionLog: undefined,
+        },
+        { cacheSize: 10, cacheTtlMs: 1000, decisionTimeoutMs: -1 },
+      );
+      await slow.start(0);
+      const d = await slow.decide({ principal: { id: 'bob' }, action: 'read', resource: { id: 'dev-db' } });
+      slow.stop();
+      assert.equal(d.decision, false);
+      assert.equal(d.reasons[0]?.id, 'bulkhead.engine_timeout');
+    });
+
+    void it('a wrongly typed context attribute is bad input, not a decision', async () => {
+      await assert.rejects(decide('bob', 'read', 'dev-db', { risk_score: 'high' }), {
+        code: 'BULKHEAD_VALIDATION_FAILED',
+      });
+    });
+
+    void it('picks up a change written by another replica (no local onChange) on the next poll', async () => {
+      await server.ctx.inventory.createIdentity(
+        identityCreateSchema.parse({
+          id: 'dave',
+          kind: 'human',
+          displayName: 'D',
+          environment: 'prod',
+          groups: ['engineers'],
+        }),
+        meta,
+      );
+      assert.equal((await decide('dave', 'read', 'prod-db')).decision, true);
+      // another replica quarantines dave: the row changes, this process hears nothing
+      await server.ctx.db
+        .updateTable('identities')
+        .set({ status: 'quarantined', updated_at: new Date(Date.now() + 1000).toISOString() })
+        .where('id', '=', 'dave')
+        .execute();
+      assert.equal((await decide('dave', 'read', 'prod-db')).decision, true, 'stale until the poll');
+      assert.ok((await mod.runtime().index.pollChanges(server.ctx.db)) >= 1);
+      const d = await decide('dave', 'read', 'prod-db');
+      assert.equal(d.decision, false);
+      assert.equal(d.reasons[0]?.id, 'bulkhead.principal_quarantined');
+    });
+
+    void it('caches decisions and clears the cache on inventory change', async () => {
+      const a = await decide('alice', 'read', 'dev-db');
+      const b = await decide('alice', 'read', 'dev-db');
+      assert.equal(a.cached, false);
+      assert.equal(b.cached, true);
+      await server.ctx.inventory.updateIdentity('alice', { groups: ['engineers', 'x'] }, meta);
+      assert.equal((await decide('alice', 'read', 'dev-db')).cached, false);
+    });
+
+    void it('regulated data needs an owner approval: one-time grant bound to the exact request', async () => {
+      const first = await decide('alice', 'read', 'card-table');
+      assert.equal(first.decision, false);
+      const ob = first.obligations[0];
+      assert.ok(ob && ob.type === 'approval_required' && ob.approval_id);
+      assert.deepEqual(ob.approvers, ['bob']);
+      const approvalId = ob.approval_id;
+      // a non-owner cannot approve
+      const notOwner = await server.call('POST', `/v1/approvals/${approvalId}/approve`, {
+        body: { approver: 'alice' },
+      });
+      assert.equal(notOwner.status, 403);
+      assert.equal(notOwner.body.code, 'BULKHEAD_APPROVER_NOT_OWNER');
+      // using the id before approval does nothing
+      assert.equal(
+        (await decide('alice', 'read', 'card-table', { approval_id: approvalId })).decision,
+        false,
+      );
+      const ok = await server.call('POST', `/v1/approvals/${approvalId}/approve`, {
+        body: { approver: 'bob' },
+      });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body.status, 'approved');
+      // bound to principal/action/resource
+      assert.equal(
+        (await decide('alice', 'write', 'card-table', { approval_id: approvalId })).decision,
+        false,
+      );
+      assert.equal(
+        (await decide('deployer', 'read', 'card-table', { approval_id: approvalId })).decision,
+        false,
+      );
+      assert.equal(
+        (await decide('alice', 'read', 'card-vault', { approval_id: approvalId })).decision,
+        false,
+      );
+      const granted = await decide('alice', 'read', 'card-table', { approval_id: approvalId });
+      assert.equal(granted.decision, true, JSON.stringify(granted));
+      // one-time
+      assert.equal(
+        (await decide('alice', 'read', 'card-table', { approval_id: approvalId })).decision,
+        false,
+      );
+      const again = await server.call('POST', `/v1/approvals/${approvalId}/approve`, {
+        body: { approver: 'bob' },
+      });
+      assert.equal(again.status, 409);
+    });
+
+    void it('approval grants expire, and denied approvals grant nothing', async () => {
+      const req = await decide('deployer', 'read', 'card-vault');
+      const ob = req.obligations[0];
+      assert.ok(ob && ob.type === 'approval_required' && ob.approval_id);
+      await server.call('POST', `/v1/approvals/${ob.approval_id}/approve`, { body: { approver: 'bob' } });
+      const start = clock;
+      clock = new Date(start.getTime() + 5 * 60_000 + 1000);
+      assert.equal(
+        (await decide('deployer', 'read', 'card-vault', { approval_id: ob.approval_id })).decision,
+        false,
+      );
+      const status = await server.call('GET', `/v1/approvals/${ob.approval_id}`);
+      assert.equal(status.body.status, 'expired');
+      clock = start;
+
+      const second = await decide('deployer', 'write', 'card-vault');
+      const ob2 = second.obligations.find((o) => o.type === 'approval_required');
+      assert.ok(ob2 && ob2.type === 'approval_required' && ob2.approval_id);
+      const denied = await server.call('POST', `/v1/approvals/${ob2.approval_id}/deny`, {
+        body: { approver: 'bob' },
+      });
+      assert.equal(denied.body.status, 'denied');
+      assert.equal(
+        (await decide('deployer', 'write', 'card-vault', { approval_id: ob2.approval_id })).decision,
+        false,
+      );
+    });
+
+    void it('rejects an invalid policy with Cedar error and location; the old version stays active', async () => {
+      const bad = await server.call('POST', '/v1/policies', {
+        body: { policies: 'permit (principal, action, resource)\nwhen { resource.colour == "red" };' },
+      });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.code, 'BULKHEAD_POLICY_INVALID');
+      assert.equal(bad.body.errors[0].line, 2);
+      assert.match(bad.body.errors[0].message, /colour/);
+      const syntax = await server.call('POST', '/v1/policies', { body: { policies: 'permit (principal,' } });
+      assert.equal(syntax.status, 400);
+      assert.equal(syntax.body.errors[0].line, 1);
+      assert.equal(pdp().activeVersion, 1);
+      const list = await server.call('GET', '/v1/policies');
+      assert.equal(list.body.items.length, 1);
+    });
+
+    void it('activation is audited and switches atomically between versions', async () => {
+      const v2 = await server.call('POST', '/v1/policies', {
+        body: { policies: 'permit (principal, action == Action::"read", resource);', activate: false },
+      });
+      assert.equal(v2.status, 201);
+      assert.equal(v2.body.active, false);
+      assert.equal(pdp().activeVersion, 1);
+      const act = await server.call('POST', `/v1/policies/${v2.body.version}/activate`);
+      assert.equal(act.status, 200);
+      assert.equal(pdp().activeVersion, v2.body.version);
+      assert.equal((await decide('bob', 'read', 'prod-db')).decision, true);
+      const audit = await server.call('GET', '/v1/audit?limit=200');
+      const actions = (audit.body.items as { action: string }[]).map((e) => e.action);
+      assert.ok(actions.includes('policy.activate'));
+      assert.ok(actions.includes('policy.push'));
+      await server.call('POST', '/v1/policies/1/activate');
+      assert.equal((await decide('bob', 'read', 'prod-db')).decision, false);
+    });
+  });
