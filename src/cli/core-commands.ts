@@ -9,7 +9,16 @@ import type { ApiKey } from '../admin/api-keys.js';
 import { verifyAuditChain, type AuditVerification } from '../audit/verify.js';
 import { loadConfig, sqliteFileFor } from '../config.js';
 import type { Page } from '../inventory/cursor.js';
-import { IDENTITY_KINDS, IDENTITY_STATUSES, type Identity } from '../inventory/types.js';
+import {
+  CREDENTIAL_STATUSES,
+  CREDENTIAL_TYPES,
+  IDENTITY_KINDS,
+  IDENTITY_STATUSES,
+  SENSITIVITIES,
+  type Credential,
+  type Identity,
+  type Resource,
+} from '../inventory/types.js';
 import { createLogger } from '../http/logger.js';
 import { startBulkhead } from '../server/start.js';
 import { ensureSchema, openStore } from '../store/connect.js';
@@ -180,8 +189,11 @@ export function registerIdentityCommands(program: Command, cli: CliContext): voi
             i.owners.join(',') || '(none)',
             i.lastSeenAt?.slice(0, 10),
           ]);
-          const text = table(['id', 'kind', 'env', 'status', 'owners', 'last seen'], rows);
-          return next ? `${text}\n(more: --cursor ${next})` : `${text}\n(${items.length} identities)`;
+          return pageText(
+            table(['id', 'kind', 'env', 'status', 'owners', 'last seen'], rows),
+            { items, next_cursor: next },
+            'identities',
+          );
         });
       },
     );
@@ -192,14 +204,7 @@ export function registerIdentityCommands(program: Command, cli: CliContext): voi
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const identity = await cli.client().get<Identity>(`/v1/identities/${encodeURIComponent(id)}`);
-      cli.print(identity, opts.json, () =>
-        Object.entries(identity)
-          .map(
-            ([k, v]) =>
-              `${k.padEnd(18)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`,
-          )
-          .join('\n'),
-      );
+      cli.print(identity, opts.json, () => fields(identity));
     });
 
   identities
@@ -374,4 +379,153 @@ export function registerAdminCommands(program: Command, cli: CliContext): void {
       const key = await cli.client().post<ApiKey>(`/v1/admin/keys/${encodeURIComponent(id)}/revoke`);
       cli.print(key, opts.json, () => `revoked ${key.id}`);
     });
+}
+
+export function registerInventoryCommands(program: Command, cli: CliContext): void {
+  const credentials = program.command('credentials').description('credential metadata (never secrets)');
+  credentials
+    .command('list')
+    .description('list credentials with filters')
+    .option('--identity <id>', 'owned by this identity')
+    .addOption(new Option('--type <type>', 'credential type').choices(CREDENTIAL_TYPES))
+    .addOption(new Option('--status <status>', 'status').choices(CREDENTIAL_STATUSES))
+    .option('--consumer <id>', 'used by this identity (the dependency map)')
+    .option('--fingerprint <fp>', 'exact fingerprint, e.g. an AWS access key id')
+    .option('--expired', 'only credentials past their expiry')
+    .option('--limit <n>', 'page size (1-500)', intOption('--limit', 1, 500), 50)
+    .option('--cursor <cursor>', 'continue from a previous page')
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        identity?: string;
+        type?: string;
+        status?: string;
+        consumer?: string;
+        fingerprint?: string;
+        expired?: boolean;
+        limit: number;
+        cursor?: string;
+        json?: boolean;
+      }) => {
+        const page = await cli.client().get<Page<Credential>>('/v1/credentials', {
+          identity_id: opts.identity,
+          type: opts.type,
+          status: opts.status,
+          consumer: opts.consumer,
+          fingerprint: opts.fingerprint,
+          expired: opts.expired ? 'true' : undefined,
+          limit: opts.limit,
+          cursor: opts.cursor,
+        });
+        cli.print(page, opts.json, () =>
+          pageText(
+            table(
+              ['id', 'identity', 'type', 'status', 'consumers', 'last used', 'rotated'],
+              page.items.map((c) => [
+                c.id,
+                c.identityId,
+                c.type,
+                c.status,
+                c.consumers.join(','),
+                c.lastUsedAt?.slice(0, 10),
+                c.lastRotatedAt?.slice(0, 10),
+              ]),
+            ),
+            page,
+            'credentials',
+          ),
+        );
+      },
+    );
+  credentials
+    .command('show <id>')
+    .description('show one credential')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const c = await cli.client().get<Credential>(`/v1/credentials/${encodeURIComponent(id)}`);
+      cli.print(c, opts.json, () => fields(c));
+    });
+  credentials
+    .command('revoke <id>')
+    .description('mark a credential revoked (it can never be re-activated)')
+    .option('--reason <text>', 'why')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { reason?: string; json?: boolean }) => {
+      const c = await cli
+        .client()
+        .post<Credential>(
+          `/v1/credentials/${encodeURIComponent(id)}/revoke`,
+          opts.reason ? { reason: opts.reason } : {},
+        );
+      cli.print(c, opts.json, () => `revoked ${c.id}`);
+    });
+
+  const resources = program.command('resources').description('resources and their data sensitivity');
+  resources
+    .command('list')
+    .description('list resources with filters')
+    .option('--type <type>', 'resource type, e.g. database')
+    .addOption(new Option('--sensitivity <level>', 'data sensitivity').choices(SENSITIVITIES))
+    .option('--env <environment>', 'environment')
+    .option('--parent <id>', 'direct children of this resource')
+    .option('--limit <n>', 'page size (1-500)', intOption('--limit', 1, 500), 50)
+    .option('--cursor <cursor>', 'continue from a previous page')
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        type?: string;
+        sensitivity?: string;
+        env?: string;
+        parent?: string;
+        limit: number;
+        cursor?: string;
+        json?: boolean;
+      }) => {
+        const page = await cli.client().get<Page<Resource>>('/v1/resources', {
+          type: opts.type,
+          sensitivity: opts.sensitivity,
+          environment: opts.env,
+          parent_id: opts.parent,
+          limit: opts.limit,
+          cursor: opts.cursor,
+        });
+        cli.print(page, opts.json, () =>
+          pageText(
+            table(
+              ['id', 'type', 'sensitivity', 'env', 'owners', 'parent'],
+              page.items.map((r) => [
+                r.id,
+                r.type,
+                r.sensitivity,
+                r.environment,
+                r.owners.join(','),
+                r.parentId,
+              ]),
+            ),
+            page,
+            'resources',
+          ),
+        );
+      },
+    );
+  resources
+    .command('show <id>')
+    .description('show one resource')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const r = await cli.client().get<Resource>(`/v1/resources/${encodeURIComponent(id)}`);
+      cli.print(r, opts.json, () => fields(r));
+    });
+}
+
+function fields(record: object): string {
+  return Object.entries(record)
+    .map(([k, v]) => `${k.padEnd(18)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
+    .join('\n');
+}
+
+function pageText(text: string, page: Page<unknown>, noun: string): string {
+  return page.next_cursor
+    ? `${text}\n(more: --cursor ${page.next_cursor})`
+    : `${text}\n(${page.items.length} ${noun})`;
 }

@@ -13,6 +13,7 @@ import {
   registerAdminCommands,
   registerAuditCommands,
   registerIdentityCommands,
+  registerInventoryCommands,
   registerServeCommand,
 } from './core-commands.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(io: CliIo, cli: CliContext = createCliContext(io)):
     .exitOverride();
   registerServeCommand(program, cli);
   registerIdentityCommands(program, cli);
+  registerInventoryCommands(program, cli);
   registerAuditCommands(program, cli);
   registerAdminCommands(program, cli);
   for (const m of allModules()) m.registerCommands?.(program, cli);

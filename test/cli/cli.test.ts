@@ -85,6 +85,34 @@ describe('bulkhead CLI', () => {
     assert.equal((await server.ctx.inventory.getIdentity('etl-2')).status, 'disabled');
   });
 
+  it('lists and shows credentials and resources, and revokes a credential', async () => {
+    const creds = JSON.parse(
+      (await cli(['credentials', 'list', '--consumer', 'payments-worker', '--json'], env)).out,
+    );
+    assert.deepEqual(
+      creds.items.map((c: any) => c.id),
+      ['cred-payments-api-db', 'cred-payments-worker-bank', 'cred-payments-worker-ledger'],
+    );
+    const shown = await cli(['credentials', 'show', 'cred-payments-api-db'], env);
+    assert.match(shown.out, /fingerprint\s+sha256:/);
+    const revoked = await cli(
+      ['credentials', 'revoke', 'cred-old-billing-key', '--reason', 'decommissioned', '--json'],
+      env,
+    );
+    assert.equal(JSON.parse(revoked.out).status, 'revoked');
+    const regulated = await cli(
+      ['resources', 'list', '--sensitivity', 'regulated', '--parent', 'payments-db'],
+      env,
+    );
+    assert.match(regulated.out, /payments-db\.cards/);
+    assert.doesNotMatch(regulated.out, /payments-db\.transactions/);
+    const badType = await cli(['credentials', 'list', '--type', 'magic'], env);
+    assert.notEqual(badType.code, 0);
+    const missing = await cli(['resources', 'show', 'nope'], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /BULKHEAD_NOT_FOUND/);
+  });
+
   it('fails with one readable line and a non-zero exit code', async () => {
     const missing = await cli(['identities', 'show', 'nobody'], env);
     assert.equal(missing.code, 1);
