@@ -214,3 +214,18 @@ describe('HTTP API', () => {
     assert.equal(verify.body.ok, true);
   });
 });
+
+describe('readiness', () => {
+  it('reports 503 problem+json when the store stops answering, while liveness stays up', async () => {
+    const server = await startTestServer();
+    try {
+      assert.equal((await server.call('GET', '/readyz', { token: null })).status, 200);
+      await server.ctx.store.close();
+      const res = await server.call('GET', '/readyz', { token: null });
+      assertProblem(res, 503, 'BULKHEAD_STORE_UNAVAILABLE');
+      assert.equal((await server.call('GET', '/healthz', { token: null })).status, 200);
+    } finally {
+      await server.app.close();
+    }
+  });
+});
