@@ -158,6 +158,24 @@ function warmUp(set: LoadedPolicySet): void {
   });
 }
 
+const requiredCache = new WeakMap<LoadedPolicySet, Map<string, string[]>>();
+
+/** Context attributes the bundle requires for an action (`*` entries apply to every action), memoised. */
+function requiredContextFor(set: LoadedPolicySet, action: string): string[] {
+  let byAction = requiredCache.get(set);
+  if (!byAction) {
+    byAction = new Map();
+    requiredCache.set(set, byAction);
+  }
+  let list = byAction.get(action);
+  if (!list) {
+    const rc = set.compiled.bundle.requiredContext;
+    list = [...(rc['*'] ?? []), ...(rc[action] ?? [])];
+    byAction.set(action, list);
+  }
+  return list;
+}
+
 const deny = (policyVersion: number | null, id: string, message: string): DecisionResult => ({
   decision: false,
   reasons: [{ id: `bulkhead.${id}`, message }],
@@ -513,11 +531,7 @@ export class PolicyDecisionPoint {
         deny(version, 'unknown_action', `action ${req.action} is not declared in policy version ${version}`),
       );
     }
-    const required = [
-      ...(set.compiled.bundle.requiredContext['*'] ?? []),
-      ...(set.compiled.bundle.requiredContext[req.action] ?? []),
-    ];
-    const missing = required.filter((a) => !provisional.supplied.has(a));
+    const missing = requiredContextFor(set, req.action).filter((a) => !provisional.supplied.has(a));
     if (missing.length > 0) {
       return done(
         deny(
