@@ -257,10 +257,12 @@ export class PolicyDecisionPoint {
     const sideEffects = opts.sideEffects ?? true;
     let result: DecisionResult;
     let contextDigest = '';
+    let principalId = req.principal.id;
     try {
       const r = await this.decideInner(req, sideEffects);
       result = r.result;
       contextDigest = r.contextDigest;
+      principalId = r.principalId ?? principalId;
     } catch (err) {
       if (isBulkheadError(err) && err.status < 500) throw err;
       this.deps.log.error({ err }, 'decision failed; denying');
@@ -268,7 +270,7 @@ export class PolicyDecisionPoint {
     }
     if (!sideEffects) return result;
     this.deps.decisionLog?.record({
-      principal: req.principal.id,
+      principal: principalId,
       action: req.action,
       resource: req.resource.id,
       contextDigest,
@@ -286,7 +288,7 @@ export class PolicyDecisionPoint {
   private async decideInner(
     req: DecisionRequest,
     sideEffects: boolean,
-  ): Promise<{ result: DecisionResult; contextDigest: string }> {
+  ): Promise<{ result: DecisionResult; contextDigest: string; principalId: string | undefined }> {
     const set = this.active;
     const version = set?.version ?? null;
     const raw = req.context ?? {};
@@ -302,7 +304,8 @@ export class PolicyDecisionPoint {
       });
     }
     const digest = this.digestOf(provisional.cacheKey);
-    const done = (result: DecisionResult) => ({ result, contextDigest: digest });
+    // The log names the inventory id even when the PEP used an alias (email, SPIFFE ID).
+    const done = (result: DecisionResult) => ({ result, contextDigest: digest, principalId: identity?.id });
     if (!set) return done(deny(version, 'no_policy', 'no policy version is active'));
     if (!identity)
       return done(
