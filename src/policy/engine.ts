@@ -6,6 +6,8 @@
 import { setFlagsFromString } from 'node:v8';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { Context, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
+import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from './cedar-schema.js';
+import { propertiesEntity } from './entity-index.js';
 import type { CompiledBundle, ObligationSpec } from './policy-bundle.js';
 
 // Node 20's V8 aborts the process ("Fatal error ... unreachable code" in Deoptimizer::
@@ -45,7 +47,8 @@ export interface LoadedPolicySet {
 
 /** Pre-parses a compiled bundle into Cedar's thread-local cache; throws if Cedar refuses it. */
 export function loadPolicySet(version: number, compiled: CompiledBundle): LoadedPolicySet {
-  const tag = `v${version}-${compiled.sha256.slice(0, 12)}`;
+  // Ids depend on the content only: pre-parsing the same bundle again (push, then install) reuses them.
+  const tag = compiled.sha256.slice(0, 16);
   const schemaName = `bulkhead-schema-${tag}`;
   const fullSetId = `bulkhead-full-${tag}`;
   const baseSetId = `bulkhead-base-${tag}`;
@@ -160,4 +163,49 @@ export function evaluateCedar(set: LoadedPolicySet, q: CedarQuery): CedarOutcome
     }
   }
   return { kind: 'deny', reasons: full.reasons.map((id) => ({ id })), obligations: [] };
+}
+
+/**
+ * One throwaway evaluation before a set goes live: the first Cedar call compiles much of the Wasm module
+ * lazily and can take far longer than a normal decision, which must not count against a real request.
+ */
+export function warmUp(set: LoadedPolicySet): void {
+  const action = set.compiled.actions.values().next().value;
+  if (action === undefined) return;
+  const now = new Date();
+  evaluateCedar(set, {
+    principal: { type: 'Human', id: '__warmup' },
+    action,
+    resource: { type: 'Resource', id: '__warmup' },
+    context: {
+      hour: now.getUTCHours(),
+      weekday: now.getUTCDay(),
+      approved: false,
+      subject_properties: { __entity: { type: SUBJECT_PROPERTIES_TYPE, id: 'request' } },
+      action_properties: { __entity: { type: ACTION_PROPERTIES_TYPE, id: 'request' } },
+    },
+    entities: [
+      propertiesEntity(SUBJECT_PROPERTIES_TYPE, {}),
+      propertiesEntity(ACTION_PROPERTIES_TYPE, {}),
+      {
+        uid: { type: 'Human', id: '__warmup' },
+        attrs: {
+          id: '__warmup',
+          kind: 'human',
+          display_name: '',
+          environment: '',
+          status: 'active',
+          source: '',
+          owners: [],
+          groups: [],
+        },
+        parents: [],
+      },
+      {
+        uid: { type: 'Resource', id: '__warmup' },
+        attrs: { id: '__warmup', type: '', sensitivity: '', environment: '', owners: [], inventoried: false },
+        parents: [],
+      },
+    ],
+  });
 }

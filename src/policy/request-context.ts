@@ -17,6 +17,9 @@ export type ContextResult =
   | { ok: false; field: string; message: string };
 
 const DERIVED = new Set<string>(DERIVED_CONTEXT);
+// Request-scoped entities carrying the PEP's subject/action properties (see cedar-schema.ts).
+const SUBJECT_PROPERTIES_REF: CedarValueJson = { __entity: { type: SUBJECT_PROPERTIES_TYPE, id: 'request' } };
+const ACTION_PROPERTIES_REF: CedarValueJson = { __entity: { type: ACTION_PROPERTIES_TYPE, id: 'request' } };
 
 function authTimeSeconds(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
@@ -76,17 +79,18 @@ export function buildCedarContext(
     }
     supplied.add(key);
   }
-  // Request-scoped entities carrying the PEP's subject/action properties (see cedar-schema.ts).
-  out.subject_properties = { __entity: { type: SUBJECT_PROPERTIES_TYPE, id: 'request' } };
-  out.action_properties = { __entity: { type: ACTION_PROPERTIES_TYPE, id: 'request' } };
-  out.hour = now.getUTCHours();
-  out.weekday = now.getUTCDay();
+  // The key covers exactly what Cedar sees, in a canonical order: the supplied attributes (plus the derived
+  // auth age) and the time-of-day fields. Built by hand because this runs on every decision, cached or not.
+  const keyParts: string[] = [];
+  for (const k of Object.keys(out)) keyParts.push(`${k}=${JSON.stringify(out[k])}`);
+  keyParts.sort();
+  const hour = now.getUTCHours();
+  const weekday = now.getUTCDay();
+  out.subject_properties = SUBJECT_PROPERTIES_REF;
+  out.action_properties = ACTION_PROPERTIES_REF;
+  out.hour = hour;
+  out.weekday = weekday;
   out.approved = approved;
-  // auth_time moves auth_age_minutes every minute; everything else here is stable for the hour.
-  const cacheKey = JSON.stringify(
-    Object.keys(out)
-      .sort()
-      .map((k) => [k, out[k]]),
-  );
+  const cacheKey = `${hour}|${weekday}|${approved ? 1 : 0}|${keyParts.join('&')}`;
   return { ok: true, context: out, supplied, cacheKey };
 }

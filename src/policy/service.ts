@@ -1,15 +1,15 @@
 /**
- * The policy decision point: stored, versioned policy sets; the active one pre-parsed in memory; the
- * built-in invariants that run before Cedar; the decision cache; approvals and the decision log.
+ * The policy decision point: the active policy set pre-parsed in memory, the built-in invariants that run
+ * before Cedar, the decision cache, approvals and the decision log. Stored versions live in
+ * `policy-versions.ts`, the Cedar call in `engine.ts`.
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 import { coreError, isBulkheadError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
-import type { Identity } from '../inventory/types.js';
 import type { Database } from '../store/database.js';
 import type { ApprovalStore } from './approvals.js';
 import { LruCache } from './decision-cache.js';
@@ -22,11 +22,16 @@ import {
   type LoadedPolicySet,
   type Obligation,
   type Reason,
+  warmUp,
 } from './engine.js';
 import { policyError } from './errors.js';
 import { compileBundle, type CompiledBundle, type PolicyBundle } from './policy-bundle.js';
 import { buildCedarContext } from './request-context.js';
-import { coreTrx, type PolicyDatabase } from './tables.js';
+import { PolicyVersionStore, type PolicyVersionInfo, type WriteMeta } from './policy-versions.js';
+import { subjectTypeMatches } from './subject-types.js';
+import type { PolicyDatabase } from './tables.js';
+
+export type { PolicyVersionInfo } from './policy-versions.js';
 
 export interface DecisionRequest {
   /** `properties` are what the PEP asserts (AuthZEN); the inventory stays the source of principal attributes. */
@@ -53,17 +58,6 @@ export interface DecisionResult {
   cached: boolean;
 }
 
-export interface PolicyVersionInfo {
-  version: number;
-  sha256: string;
-  comment: string | null;
-  createdAt: string;
-  createdBy: string;
-  active: boolean;
-  policyIds?: string[];
-  bundle?: PolicyBundle;
-}
-
 export interface PdpDeps {
   db: Kysely<PolicyDatabase>;
   audit: AuditLog;
@@ -82,80 +76,22 @@ export interface PdpOptions {
   decisionTimeoutMs?: number;
 }
 
-/** AuthZEN `subject.type` values and the identity kinds each covers (`identity` covers all). */
-const SUBJECT_TYPE_KINDS: Record<string, readonly string[] | 'any'> = {
-  identity: 'any',
-  user: ['human', 'break_glass', 'shared_account'],
-  machine: ['service_account', 'workload', 'ai_agent', 'ci_pipeline', 'third_party_integration'],
-};
+const requiredCache = new WeakMap<LoadedPolicySet, Map<string, string[]>>();
 
-export function subjectTypeMatches(type: string | undefined, identity: Identity): boolean | undefined {
-  if (type === undefined) return true;
-  const kinds = SUBJECT_TYPE_KINDS[type];
-  if (kinds === 'any') return true;
-  if (kinds) return kinds.includes(identity.kind);
-  if (type === identity.kind) return true;
-  return isKnownSubjectType(type) ? false : undefined;
-}
-
-export function isKnownSubjectType(type: string): boolean {
-  return (
-    type in SUBJECT_TYPE_KINDS ||
-    /^(human|service_account|workload|ai_agent|ci_pipeline|third_party_integration|break_glass|shared_account)$/.test(
-      type,
-    )
-  );
-}
-
-export function subjectTypeKinds(type: string): readonly string[] | 'any' | undefined {
-  const k = SUBJECT_TYPE_KINDS[type];
-  if (k) return k;
-  return isKnownSubjectType(type) ? [type] : undefined;
-}
-
-/**
- * One throwaway evaluation before a set goes live: the first Cedar call compiles much of the Wasm module
- * lazily and can take far longer than a normal decision, which must not count against a real request.
- */
-function warmUp(set: LoadedPolicySet): void {
-  const action = set.compiled.actions.values().next().value;
-  if (action === undefined) return;
-  const now = new Date();
-  evaluateCedar(set, {
-    principal: { type: 'Human', id: '__warmup' },
-    action,
-    resource: { type: 'Resource', id: '__warmup' },
-    context: {
-      hour: now.getUTCHours(),
-      weekday: now.getUTCDay(),
-      approved: false,
-      subject_properties: { __entity: { type: SUBJECT_PROPERTIES_TYPE, id: 'request' } },
-      action_properties: { __entity: { type: ACTION_PROPERTIES_TYPE, id: 'request' } },
-    },
-    entities: [
-      propertiesEntity(SUBJECT_PROPERTIES_TYPE, {}),
-      propertiesEntity(ACTION_PROPERTIES_TYPE, {}),
-      {
-        uid: { type: 'Human', id: '__warmup' },
-        attrs: {
-          id: '__warmup',
-          kind: 'human',
-          display_name: '',
-          environment: '',
-          status: 'active',
-          source: '',
-          owners: [],
-          groups: [],
-        },
-        parents: [],
-      },
-      {
-        uid: { type: 'Resource', id: '__warmup' },
-        attrs: { id: '__warmup', type: '', sensitivity: '', environment: '', owners: [], inventoried: false },
-        parents: [],
-      },
-    ],
-  });
+/** Context attributes the bundle requires for an action (`*` entries apply to every action), memoised. */
+function requiredContextFor(set: LoadedPolicySet, action: string): string[] {
+  let byAction = requiredCache.get(set);
+  if (!byAction) {
+    byAction = new Map();
+    requiredCache.set(set, byAction);
+  }
+  let list = byAction.get(action);
+  if (!list) {
+    const rc = set.compiled.bundle.requiredContext;
+    list = [...(rc['*'] ?? []), ...(rc[action] ?? [])];
+    byAction.set(action, list);
+  }
+  return list;
 }
 
 const deny = (policyVersion: number | null, id: string, message: string): DecisionResult => ({
@@ -173,12 +109,14 @@ export class PolicyDecisionPoint {
   private readonly digests = new LruCache<string>(10_000, 3_600_000);
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
+  private readonly versions: PolicyVersionStore;
 
   constructor(
     private readonly deps: PdpDeps,
     readonly options: PdpOptions = { cacheSize: 50_000, cacheTtlMs: 60_000 },
   ) {
     this.cache = new LruCache(options.cacheSize, options.cacheTtlMs);
+    this.versions = new PolicyVersionStore(deps.db, deps.audit, deps.now);
     const clear = () => this.cache.clear();
     deps.index.listeners.add(clear);
     this.unsubscribe = () => deps.index.listeners.delete(clear);
@@ -236,17 +174,9 @@ export class PolicyDecisionPoint {
   }
 
   async refreshActive(): Promise<void> {
-    const row = await this.deps.db
-      .selectFrom('policy_active')
-      .selectAll()
-      .where('id', '=', 1)
-      .executeTakeFirst();
-    if (!row || row.version === this.active?.version) return;
-    const v = await this.deps.db
-      .selectFrom('policy_versions')
-      .selectAll()
-      .where('version', '=', row.version)
-      .executeTakeFirstOrThrow();
+    const active = await this.versions.activeVersion();
+    if (active === undefined || active === this.active?.version) return;
+    const v = await this.versions.row(active);
     const result = compileBundle(JSON.parse(v.bundle) as PolicyBundle);
     if (!result.ok) {
       // A stored version always compiled when pushed; keep the old set rather than fail open or empty.
@@ -274,7 +204,7 @@ export class PolicyDecisionPoint {
   async push(
     bundle: PolicyBundle,
     opts: { comment?: string | undefined; activate: boolean },
-    meta: { actor: string; requestId?: string | undefined },
+    meta: WriteMeta,
   ): Promise<PolicyVersionInfo> {
     const result = compileBundle(bundle);
     if (!result.ok) {
@@ -285,57 +215,15 @@ export class PolicyDecisionPoint {
         extra: { errors: result.errors },
       });
     }
-    const compiled = result.compiled;
-    // Pre-parse before committing: a set Cedar refuses must never become active.
-    const now = this.deps.now().toISOString();
-    const version = await this.deps.db.transaction().execute(async (trx) => {
-      const last = await trx
-        .selectFrom('policy_versions')
-        .select((eb) => eb.fn.max('version').as('v'))
-        .executeTakeFirst();
-      const next = Number(last?.v ?? 0) + 1;
-      const row = {
-        version: next,
-        bundle: JSON.stringify(bundle),
-        sha256: compiled.sha256,
-        comment: opts.comment ?? null,
-        created_at: now,
-        created_by: meta.actor,
-      };
-      await trx.insertInto('policy_versions').values(row).execute();
-      await this.deps.audit.record(coreTrx(trx), {
-        actor: meta.actor,
-        action: 'policy.push',
-        targetType: 'policy_version',
-        targetId: String(next),
-        requestId: meta.requestId,
-        after: {
-          version: next,
-          sha256: compiled.sha256,
-          comment: row.comment,
-          policies: Object.keys(compiled.policies),
-        },
-      });
-      if (opts.activate) await this.activateIn(trx, next, meta, now);
-      return next;
-    });
-    if (opts.activate) this.install(version, compiled);
-    return this.describe(version);
+    // Pre-parse before committing: a set Cedar refuses must never become the stored active version.
+    loadPolicySet(0, result.compiled);
+    const version = await this.versions.insert(bundle, result.compiled, opts, meta);
+    if (opts.activate) this.install(version, result.compiled);
+    return this.versions.describe(version);
   }
 
-  async activate(
-    version: number,
-    meta: { actor: string; requestId?: string | undefined },
-  ): Promise<PolicyVersionInfo> {
-    const v = await this.deps.db
-      .selectFrom('policy_versions')
-      .selectAll()
-      .where('version', '=', version)
-      .executeTakeFirst();
-    if (!v)
-      throw policyError('POLICY_VERSION_NOT_FOUND', `policy version ${version} does not exist`, {
-        field: 'params.version',
-      });
+  async activate(version: number, meta: WriteMeta): Promise<PolicyVersionInfo> {
+    const v = await this.versions.row(version);
     const result = compileBundle(JSON.parse(v.bundle) as PolicyBundle);
     if (!result.ok) {
       throw policyError(
@@ -346,92 +234,18 @@ export class PolicyDecisionPoint {
         },
       );
     }
-    await this.deps.db
-      .transaction()
-      .execute((trx) => this.activateIn(trx, version, meta, this.deps.now().toISOString()));
+    loadPolicySet(version, result.compiled);
+    await this.versions.activate(version, meta);
     this.install(version, result.compiled);
-    return this.describe(version);
+    return this.versions.describe(version);
   }
 
-  private async activateIn(
-    t: Transaction<PolicyDatabase>,
-    version: number,
-    meta: { actor: string; requestId?: string | undefined },
-    now: string,
-  ): Promise<void> {
-    const before = await t.selectFrom('policy_active').selectAll().where('id', '=', 1).executeTakeFirst();
-    if (before) {
-      await t
-        .updateTable('policy_active')
-        .set({ version, activated_at: now, activated_by: meta.actor })
-        .where('id', '=', 1)
-        .execute();
-    } else {
-      await t
-        .insertInto('policy_active')
-        .values({ id: 1, version, activated_at: now, activated_by: meta.actor })
-        .execute();
-    }
-    await this.deps.audit.record(coreTrx(t), {
-      actor: meta.actor,
-      action: 'policy.activate',
-      targetType: 'policy_version',
-      targetId: String(version),
-      requestId: meta.requestId,
-      before: before ? { version: before.version } : null,
-      after: { version },
-    });
+  describe(version: number, withBundle = false): Promise<PolicyVersionInfo> {
+    return this.versions.describe(version, withBundle);
   }
 
-  async describe(version: number, withBundle = false): Promise<PolicyVersionInfo> {
-    const v = await this.deps.db
-      .selectFrom('policy_versions')
-      .selectAll()
-      .where('version', '=', version)
-      .executeTakeFirst();
-    if (!v)
-      throw policyError('POLICY_VERSION_NOT_FOUND', `policy version ${version} does not exist`, {
-        field: 'params.version',
-      });
-    const active = await this.deps.db
-      .selectFrom('policy_active')
-      .select('version')
-      .where('id', '=', 1)
-      .executeTakeFirst();
-    const bundle = JSON.parse(v.bundle) as PolicyBundle;
-    const compiled = compileBundle(bundle);
-    return {
-      version: v.version,
-      sha256: v.sha256,
-      comment: v.comment,
-      createdAt: v.created_at,
-      createdBy: v.created_by,
-      active: active?.version === v.version,
-      ...(compiled.ok ? { policyIds: Object.keys(compiled.compiled.policies) } : {}),
-      ...(withBundle ? { bundle } : {}),
-    };
-  }
-
-  async listVersions(): Promise<PolicyVersionInfo[]> {
-    const rows = await this.deps.db
-      .selectFrom('policy_versions')
-      .selectAll()
-      .orderBy('version', 'desc')
-      .limit(200)
-      .execute();
-    const active = await this.deps.db
-      .selectFrom('policy_active')
-      .select('version')
-      .where('id', '=', 1)
-      .executeTakeFirst();
-    return rows.map((v) => ({
-      version: v.version,
-      sha256: v.sha256,
-      comment: v.comment,
-      createdAt: v.created_at,
-      createdBy: v.created_by,
-      active: active?.version === v.version,
-    }));
+  listVersions(): Promise<PolicyVersionInfo[]> {
+    return this.versions.list();
   }
 
   /**
@@ -443,10 +257,12 @@ export class PolicyDecisionPoint {
     const sideEffects = opts.sideEffects ?? true;
     let result: DecisionResult;
     let contextDigest = '';
+    let principalId = req.principal.id;
     try {
       const r = await this.decideInner(req, sideEffects);
       result = r.result;
       contextDigest = r.contextDigest;
+      principalId = r.principalId ?? principalId;
     } catch (err) {
       if (isBulkheadError(err) && err.status < 500) throw err;
       this.deps.log.error({ err }, 'decision failed; denying');
@@ -454,7 +270,7 @@ export class PolicyDecisionPoint {
     }
     if (!sideEffects) return result;
     this.deps.decisionLog?.record({
-      principal: req.principal.id,
+      principal: principalId,
       action: req.action,
       resource: req.resource.id,
       contextDigest,
@@ -472,7 +288,7 @@ export class PolicyDecisionPoint {
   private async decideInner(
     req: DecisionRequest,
     sideEffects: boolean,
-  ): Promise<{ result: DecisionResult; contextDigest: string }> {
+  ): Promise<{ result: DecisionResult; contextDigest: string; principalId: string | undefined }> {
     const set = this.active;
     const version = set?.version ?? null;
     const raw = req.context ?? {};
@@ -488,7 +304,8 @@ export class PolicyDecisionPoint {
       });
     }
     const digest = this.digestOf(provisional.cacheKey);
-    const done = (result: DecisionResult) => ({ result, contextDigest: digest });
+    // The log names the inventory id even when the PEP used an alias (email, SPIFFE ID).
+    const done = (result: DecisionResult) => ({ result, contextDigest: digest, principalId: identity?.id });
     if (!set) return done(deny(version, 'no_policy', 'no policy version is active'));
     if (!identity)
       return done(
@@ -513,11 +330,7 @@ export class PolicyDecisionPoint {
         deny(version, 'unknown_action', `action ${req.action} is not declared in policy version ${version}`),
       );
     }
-    const required = [
-      ...(set.compiled.bundle.requiredContext['*'] ?? []),
-      ...(set.compiled.bundle.requiredContext[req.action] ?? []),
-    ];
-    const missing = required.filter((a) => !provisional.supplied.has(a));
+    const missing = requiredContextFor(set, req.action).filter((a) => !provisional.supplied.has(a));
     if (missing.length > 0) {
       return done(
         deny(

@@ -25,6 +25,19 @@ void describe('AuthZEN API behaviour', () => {
     assert.equal(res.body.search_action_endpoint, `${server.url}/access/v1/search/action`);
   });
 
+  void it('lists the AuthZEN and policy routes in /openapi.json', async () => {
+    const res = await server.call('GET', '/openapi.json');
+    assert.equal(res.status, 200);
+    for (const path of [
+      '/access/v1/evaluation',
+      '/access/v1/evaluations',
+      '/access/v1/search/subject',
+      '/v1/policies',
+    ]) {
+      assert.ok(path in res.body.paths, path);
+    }
+  });
+
   void it('echoes X-Request-ID and returns reasons in the decision context', async () => {
     const res = await server.call('POST', '/access/v1/evaluation', {
       headers: { 'x-request-id': 'bfe9eb29-ab87-4ca3-be83-a1d5d8305716' },

@@ -399,4 +399,20 @@ for (const backend of ['sqlite', 'postgres'] as const)
       await server.call('POST', '/v1/policies/1/activate');
       assert.equal((await decide('bob', 'read', 'prod-db')).decision, false);
     });
+
+    void it('concurrent pushes get distinct versions', async () => {
+      const push = (n: number) =>
+        server.call('POST', '/v1/policies', {
+          body: {
+            policies: `@id("p${n}") permit (principal, action == Action::"read", resource);`,
+            activate: false,
+          },
+        });
+      const results = await Promise.all([push(1), push(2), push(3)]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        [201, 201, 201],
+      );
+      assert.equal(new Set(results.map((r) => r.body.version)).size, 3);
+    });
   });

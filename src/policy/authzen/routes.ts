@@ -7,8 +7,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { isBulkheadError } from '../../errors.js';
 import { addRoute } from '../../http/route.js';
-import type { DecisionResult, PolicyDecisionPoint } from '../../policy/service.js';
-import { isKnownSubjectType } from '../../policy/service.js';
+import type { DecisionResult, PolicyDecisionPoint } from '../service.js';
+import { isKnownSubjectType } from '../subject-types.js';
 import { policyError } from '../errors.js';
 import {
   AuthzenParseError,

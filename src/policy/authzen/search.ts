@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PolicyDecisionPoint } from '../service.js';
-import { subjectTypeKinds } from '../service.js';
+import { subjectTypeKinds } from '../subject-types.js';
 import { AuthzenParseError, parseAction, parseContext, parseEntity } from './parse.js';
 
 type Obj = Record<string, unknown>;

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildCedarContext } from './request-context.js';
+
+const now = new Date('2026-11-25T21:30:00Z');
+
+void describe('buildCedarContext', () => {
+  void it('derives time of day and auth age; drops unknown keys; caller cannot set derived ones', () => {
+    const r = buildCedarContext(
+      { auth_time: now.getTime() / 1000 - 600, hour: 3, approved: true, x_header: 'abc', risk_score: 7 },
+      now,
+      false,
+    );
+    assert.ok(r.ok);
+    assert.equal(r.context.hour, 21);
+    assert.equal(r.context.weekday, 3);
+    assert.equal(r.context.approved, false);
+    assert.equal(r.context.auth_age_minutes, 10);
+    assert.equal(r.context.risk_score, 7);
+    assert.equal('x_header' in r.context, false);
+    assert.deepEqual([...r.supplied].sort(), ['auth_time', 'risk_score']);
+  });
+
+  void it('gives the same key whatever the key order, a different one when a value changes', () => {
+    const a = buildCedarContext({ risk_score: 1, task_id: 't' }, now, false);
+    const b = buildCedarContext({ task_id: 't', risk_score: 1, unknown: 1 }, now, false);
+    const c = buildCedarContext({ task_id: 't', risk_score: 2 }, now, false);
+    assert.ok(a.ok && b.ok && c.ok);
+    assert.equal(a.cacheKey, b.cacheKey);
+    assert.notEqual(a.cacheKey, c.cacheKey);
+  });
+
+  void it('rejects wrongly typed known attributes with the field', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ risk_score: 1.5 }, 'context.risk_score'],
+      [{ source_ip: '10.0.0.300' }, 'context.source_ip'],
+      [{ amr: ['pwd', 1] }, 'context.amr'],
+      [{ mfa: 'yes' }, 'context.mfa'],
+      [{ auth_time: 'yesterday' }, 'context.auth_time'],
+    ];
+    for (const [raw, field] of cases) {
+      const r = buildCedarContext(raw, now, false);
+      assert.equal(r.ok, false);
+      if (!r.ok) assert.equal(r.field, field);
+    }
+    const ip = buildCedarContext({ source_ip: '2001:db8::1' }, now, false);
+    assert.ok(ip.ok);
+    assert.deepEqual(ip.context.source_ip, { __extn: { fn: 'ip', arg: '2001:db8::1' } });
+  });
+});
