@@ -14,5 +14,10 @@ export interface BulkheadModule {
   registerRoutes?(app: FastifyInstance, ctx: AppContext): void;
   registerCommands?(program: Command, cli: CliContext): void;
   start?(ctx: AppContext): Promise<void>;
+  /**
+   * Adds this module's part of the demo organisation (policies, playbooks, ...). Called after every module has
+   * started, only when demo data was loaded on this start; must skip what already exists.
+   */
+  loadDemo?(ctx: AppContext): Promise<void>;
   stop?(): Promise<void>;
 }

@@ -3,6 +3,7 @@
  * approvals, and the decision log.
  */
 import type { AppContext } from '../app-context.js';
+import { DEMO_POLICIES } from '../demo/demo-policies.js';
 import type { BulkheadModule } from '../modules/types.js';
 import { registerAuthzenRoutes } from './authzen/routes.js';
 import { registerPolicyCommands } from './cli.js';
@@ -92,6 +93,15 @@ export function createPolicyModule(options: PolicyModuleOptions = {}): BulkheadM
     },
     registerCommands(program, cli) {
       registerPolicyCommands(program, cli);
+    },
+    async loadDemo() {
+      const { pdp } = get();
+      if (pdp.activeVersion !== null) return;
+      await pdp.push(
+        DEMO_POLICIES,
+        { comment: 'demo policies (Acme Pay)', activate: true },
+        { actor: 'system:demo' },
+      );
     },
     async stop() {
       if (!runtime) return;

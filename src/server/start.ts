@@ -59,6 +59,7 @@ export async function startBulkhead(config: Config, options: StartOptions): Prom
       await m.start?.(ctx);
       started.push(m);
     }
+    if (demo) for (const m of modules) await m.loadDemo?.(ctx);
     app = buildServer(ctx, modules, { version: VERSION });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
