@@ -15,13 +15,7 @@ import { coreModule } from '../src/modules/index.js';
 import { createDetectModule } from '../src/detect/index.js';
 import { startBulkhead } from '../src/server/start.js';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: { name: string; value: number };
-  target?: string;
-}
+import type { BenchResult } from './lib.js';
 
 const T0 = Date.parse('2026-03-02T00:00:00Z');
 const ACTIONS: [string, string][] = [

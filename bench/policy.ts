@@ -26,13 +26,7 @@ import { PolicyDecisionPoint, type DecisionRequest } from '../src/policy/service
 import { policyDb } from '../src/policy/tables.js';
 import { startBulkhead } from '../src/server/start.js';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: { name: string; value: number };
-  target?: string;
-}
+import type { BenchResult } from './lib.js';
 
 const POLICIES = `
 @id("engineers-read") permit (principal in Group::"engineers", action == Action::"read", resource);
