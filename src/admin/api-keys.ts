@@ -23,6 +23,8 @@ export interface ApiKey {
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
+  /** The person this key acts for, if any (required to approve requests). */
+  identityId: string | null;
 }
 
 export interface Actor {
@@ -31,6 +33,8 @@ export interface Actor {
   scopes: ApiKeyScope[];
   /** `api_key:<id>`, as written to the audit log. */
   name: string;
+  /** The person the key is bound to, if any. */
+  identityId: string | null;
 }
 
 export const BOOTSTRAP_ENV_KEY_ID = 'bootstrap-env';
@@ -59,6 +63,7 @@ function toApiKey(row: ApiKeysTable): ApiKey {
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,
+    identityId: row.identity_id,
   };
 }
 
@@ -66,6 +71,7 @@ export interface CreateApiKeyInput {
   name: string;
   scopes: ApiKeyScope[];
   expiresAt?: string | null | undefined;
+  identityId?: string | null | undefined;
 }
 
 export class ApiKeyService {
@@ -96,6 +102,7 @@ export class ApiKeyService {
       expires_at: input.expiresAt ?? null,
       revoked_at: null,
       last_used_at: null,
+      identity_id: input.identityId ?? null,
     };
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('api_keys').values(row).execute();
@@ -136,6 +143,7 @@ export class ApiKeyService {
       keyId: row.id,
       scopes: JSON.parse(row.scopes) as ApiKeyScope[],
       name: `api_key:${row.id}`,
+      identityId: row.identity_id,
     };
   }
 
@@ -214,6 +222,7 @@ export class ApiKeyService {
         expires_at: null,
         revoked_at: null,
         last_used_at: null,
+        identity_id: null,
       };
       await trx.insertInto('api_keys').values(row).execute();
       await this.audit.record(trx, {

@@ -17,6 +17,8 @@ export const apiKeyCreateSchema = z.strictObject({
     .min(60)
     .max(10 * 365 * 86_400)
     .optional(),
+  /** Bind the key to a person (a `human` identity): needed to approve requests as that person. */
+  identity_id: z.string().min(1).max(200).optional(),
 });
 
 const keyIdParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'not an API key id') });
@@ -45,8 +47,21 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
       if (expiresAt !== null && Date.parse(expiresAt) <= now) {
         throw coreError('VALIDATION_FAILED', 'expires_at is in the past', { field: 'body.expires_at' });
       }
+      if (body.identity_id !== undefined) {
+        const person = await ctx.inventory.findIdentity(body.identity_id);
+        if (!person || person.kind !== 'human') {
+          throw coreError('VALIDATION_FAILED', `${body.identity_id} is not a human identity`, {
+            field: 'body.identity_id',
+          });
+        }
+        if (person.status !== 'active') {
+          throw coreError('VALIDATION_FAILED', `${body.identity_id} is ${person.status}`, {
+            field: 'body.identity_id',
+          });
+        }
+      }
       const { key, token } = await ctx.apiKeys.create(
-        { name: body.name, scopes: body.scopes, expiresAt },
+        { name: body.name, scopes: body.scopes, expiresAt, identityId: body.identity_id ?? null },
         actor?.name ?? 'system',
         requestId,
       );

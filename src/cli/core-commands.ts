@@ -338,26 +338,30 @@ export function registerAdminCommands(program: Command, cli: CliContext): void {
       'lifetime in seconds (default: no expiry)',
       intOption('--ttl', 60, 10 * 365 * 86_400),
     )
+    .option('--identity <id>', 'bind the key to a person (human identity id); needed to approve requests')
     .option('--json', 'print JSON')
-    .action(async (opts: { name: string; scope?: string[]; ttl?: number; json?: boolean }) => {
-      const scopes = opts.scope ?? ['read'];
-      for (const s of scopes) {
-        if (!['read', 'write', 'admin'].includes(s)) {
-          throw new CliError(`--scope must be read, write or admin, got '${s}'`, 'BULKHEAD_CLI_BAD_OPTION');
+    .action(
+      async (opts: { name: string; scope?: string[]; ttl?: number; identity?: string; json?: boolean }) => {
+        const scopes = opts.scope ?? ['read'];
+        for (const s of scopes) {
+          if (!['read', 'write', 'admin'].includes(s)) {
+            throw new CliError(`--scope must be read, write or admin, got '${s}'`, 'BULKHEAD_CLI_BAD_OPTION');
+          }
         }
-      }
-      const created = await cli.client().post<ApiKey & { token: string }>('/v1/admin/keys', {
-        name: opts.name,
-        scopes,
-        ...(opts.ttl !== undefined ? { ttl_seconds: opts.ttl } : {}),
-      });
-      cli.print(created, opts.json, () =>
-        [
-          `created key ${created.id} (${created.scopes.join(',')})${created.expiresAt ? ` expiring ${created.expiresAt}` : ''}`,
-          `token (shown once): ${created.token}`,
-        ].join('\n'),
-      );
-    });
+        const created = await cli.client().post<ApiKey & { token: string }>('/v1/admin/keys', {
+          name: opts.name,
+          scopes,
+          ...(opts.ttl !== undefined ? { ttl_seconds: opts.ttl } : {}),
+          ...(opts.identity !== undefined ? { identity_id: opts.identity } : {}),
+        });
+        cli.print(created, opts.json, () =>
+          [
+            `created key ${created.id} (${created.scopes.join(',')})${created.expiresAt ? ` expiring ${created.expiresAt}` : ''}`,
+            `token (shown once): ${created.token}`,
+          ].join('\n'),
+        );
+      },
+    );
   token
     .command('list')
     .description('list API keys (never their tokens)')

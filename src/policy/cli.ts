@@ -260,14 +260,17 @@ export function registerPolicyCommands(program: Command, cli: CliContext): void 
     approvals
       .command(`${verdict} <id>`)
       .description(`${verdict} a pending request as one of the resource's owners`)
-      .requiredOption('--as <approver>', 'the owner (identity id) giving the verdict')
+      .option(
+        '--as <approver>',
+        'check that BULKHEAD_TOKEN belongs to this owner (the key decides who approves)',
+      )
       .option('--json', 'print JSON')
-      .action(async (id: string, opts: { as: string; json?: boolean }) => {
+      .action(async (id: string, opts: { as?: string; json?: boolean }) => {
         const a = await cli
           .client()
           .post<{ id: string; status: string; grantExpiresAt: string | null }>(
             `/v1/approvals/${encodeURIComponent(id)}/${verdict}`,
-            { approver: opts.as },
+            opts.as !== undefined ? { approver: opts.as } : {},
           );
         cli.print(
           a,

@@ -1,6 +1,7 @@
 /** Policy administration and approval routes. The AuthZEN decision API is in `authzen/routes.ts`. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { coreError } from '../errors.js';
 import { addRoute } from '../http/route.js';
 import type { ApprovalStore } from './approvals.js';
 import type { DecisionLog } from './decision-log.js';
@@ -22,7 +23,8 @@ const pushSchema = bundleSchema.extend({
 
 const versionParams = z.strictObject({ version: z.coerce.number().int().min(1) });
 const idParams = z.strictObject({ id: z.string().min(1).max(100) });
-const verdictSchema = z.strictObject({ approver: z.string().min(1).max(200) });
+/** The approver is the person the API key is bound to; `approver`, if given, must name that same person. */
+const verdictSchema = z.strictObject({ approver: z.string().min(1).max(200).optional() });
 const approvalQuery = z.strictObject({
   status: z.enum(['pending', 'approved', 'denied', 'used', 'expired']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -138,7 +140,23 @@ export function registerPolicyRoutes(
       scope: 'write',
       params: idParams,
       body: verdictSchema,
-      handler: async (c) => approvals.decide(c.params.id, c.body.approver, verdict, meta(c)),
+      handler: async (c) => {
+        // An approval is only worth something if the approver is who they say: never trust a name in the body.
+        const person = c.actor?.identityId;
+        if (!person) {
+          throw coreError(
+            'FORBIDDEN',
+            'approvals need an API key bound to a person (bulkhead admin token create --identity <id>)',
+            { field: 'authorization' },
+          );
+        }
+        if (c.body.approver !== undefined && c.body.approver !== person) {
+          throw coreError('FORBIDDEN', `this API key acts for ${person}, not ${c.body.approver}`, {
+            field: 'body.approver',
+          });
+        }
+        return approvals.decide(c.params.id, person, verdict, meta(c));
+      },
     });
   }
 }

@@ -131,6 +131,8 @@ export const coreMigrations: Record<string, BulkheadMigration> = {
         .addColumn('expires_at', 'text')
         .addColumn('revoked_at', 'text')
         .addColumn('last_used_at', 'text')
+        // The person this key acts for (approvals, audit), when it is a person's key rather than automation's.
+        .addColumn('identity_id', 'text')
         .execute();
 
       await db.schema

@@ -75,6 +75,7 @@ export interface ApiKeysTable {
   expires_at: string | null;
   revoked_at: string | null;
   last_used_at: string | null;
+  identity_id: string | null;
 }
 
 export interface AuditLogTable {

@@ -72,6 +72,16 @@ describe('HTTP API', () => {
       403,
       'BULKHEAD_FORBIDDEN',
     );
+    const machineKey = await server.call('POST', '/v1/admin/keys', {
+      body: { name: 'x', scopes: ['write'], identity_id: 'payments-api' },
+    });
+    assertProblem(machineKey, 400, 'BULKHEAD_VALIDATION_FAILED');
+    assert.equal(machineKey.body.field, 'body.identity_id');
+    const personal = await server.call('POST', '/v1/admin/keys', {
+      body: { name: 'bob', scopes: ['write'], identity_id: 'bob', ttl_seconds: 3600 },
+    });
+    assert.equal(personal.status, 201);
+    assert.equal(personal.body.identityId, 'bob');
     assertProblem(await server.call('GET', '/metrics', { token: null }), 401);
     const metrics = await server.call('GET', '/metrics', { token: ro.body.token });
     assert.match(String(metrics.body), /bulkhead_http_request_duration_seconds/);

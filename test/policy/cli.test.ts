@@ -9,17 +9,26 @@ import { FIXTURES } from './interop-fixture.js';
 void describe('bulkhead policy / approvals CLI', () => {
   let server: TestServer;
   const dir = tempDir('bulkhead-policy-cli-');
+  let token = '';
   const run = async (...argv: string[]) => {
     let out = '';
     let err = '';
-    process.exitCode = undefined;
     const code = await runCli(argv, {
       stdout: (t) => (out += t),
       stderr: (t) => (err += t),
-      env: { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: server.token },
+      env: { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: token || server.token },
     });
-    process.exitCode = undefined;
     return { code, out, err };
+  };
+  /** Runs as the person an API key is bound to (approvals take the approver from the key). */
+  const runAs = async (person: string, ...argv: string[]) => {
+    token = (await server.ctx.apiKeys.create({ name: person, scopes: ['write'], identityId: person }, 'test'))
+      .token;
+    try {
+      return await run(...argv);
+    } finally {
+      token = '';
+    }
   };
   const file = (name: string, text: string) => {
     const p = join(dir, name);
@@ -180,10 +189,13 @@ void describe('bulkhead policy / approvals CLI', () => {
       JSON.parse(list.out).items.map((a: { id: string }) => a.id),
       [approvalId],
     );
-    const wrong = await run('approvals', 'approve', approvalId, '--as', 'bot');
+    const wrong = await runAs('bot', 'approvals', 'approve', approvalId);
     assert.equal(wrong.code, 1);
     assert.match(wrong.err, /BULKHEAD_APPROVER_NOT_OWNER/);
-    const ok = await run('approvals', 'approve', approvalId, '--as', 'ann');
+    const unbound = await run('approvals', 'approve', approvalId, '--as', 'ann');
+    assert.equal(unbound.code, 1);
+    assert.match(unbound.err, /BULKHEAD_FORBIDDEN.*bound to a person/);
+    const ok = await runAs('ann', 'approvals', 'approve', approvalId, '--as', 'ann');
     assert.equal(ok.code, 0);
     assert.match(ok.out, /approved \(one-time grant until/);
     const granted = await server.call('POST', '/access/v1/evaluation', {
@@ -195,7 +207,7 @@ void describe('bulkhead policy / approvals CLI', () => {
       },
     });
     assert.equal(granted.body.decision, true);
-    const again = await run('approvals', 'deny', approvalId, '--as', 'ann');
+    const again = await runAs('ann', 'approvals', 'deny', approvalId);
     assert.equal(again.code, 1);
     assert.match(again.err, /BULKHEAD_APPROVAL_NOT_PENDING/);
   });

@@ -288,6 +288,19 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal((await decide('alice', 'read', 'dev-db')).cached, false);
     });
 
+    const personalKeys = new Map<string, string>();
+    /** API key bound to a person: approvals take the approver from the key, never from the body. */
+    const keyOf = async (person: string): Promise<string> => {
+      let token = personalKeys.get(person);
+      if (!token) {
+        token = (
+          await server.ctx.apiKeys.create({ name: person, scopes: ['write'], identityId: person }, 'test')
+        ).token;
+        personalKeys.set(person, token);
+      }
+      return token;
+    };
+
     void it('regulated data needs an owner approval: one-time grant bound to the exact request', async () => {
       const first = await decide('alice', 'read', 'card-table');
       assert.equal(first.decision, false);
@@ -297,17 +310,29 @@ for (const backend of ['sqlite', 'postgres'] as const)
       const approvalId = ob.approval_id;
       // a non-owner cannot approve
       const notOwner = await server.call('POST', `/v1/approvals/${approvalId}/approve`, {
-        body: { approver: 'alice' },
+        token: await keyOf('alice'),
       });
       assert.equal(notOwner.status, 403);
       assert.equal(notOwner.body.code, 'BULKHEAD_APPROVER_NOT_OWNER');
+      // an unbound key (automation, the bootstrap admin) cannot approve, and nobody can approve in another's name
+      const unbound = await server.call('POST', `/v1/approvals/${approvalId}/approve`, {
+        body: { approver: 'bob' },
+      });
+      assert.equal(unbound.status, 403);
+      assert.equal(unbound.body.code, 'BULKHEAD_FORBIDDEN');
+      const impersonating = await server.call('POST', `/v1/approvals/${approvalId}/approve`, {
+        token: await keyOf('alice'),
+        body: { approver: 'bob' },
+      });
+      assert.equal(impersonating.status, 403);
+      assert.equal(impersonating.body.field, 'body.approver');
       // using the id before approval does nothing
       assert.equal(
         (await decide('alice', 'read', 'card-table', { approval_id: approvalId })).decision,
         false,
       );
       const ok = await server.call('POST', `/v1/approvals/${approvalId}/approve`, {
-        body: { approver: 'bob' },
+        token: await keyOf('bob'),
       });
       assert.equal(ok.status, 200);
       assert.equal(ok.body.status, 'approved');
@@ -332,7 +357,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
         false,
       );
       const again = await server.call('POST', `/v1/approvals/${approvalId}/approve`, {
-        body: { approver: 'bob' },
+        token: await keyOf('bob'),
       });
       assert.equal(again.status, 409);
     });
@@ -341,7 +366,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
       const req = await decide('deployer', 'read', 'card-vault');
       const ob = req.obligations[0];
       assert.ok(ob && ob.type === 'approval_required' && ob.approval_id);
-      await server.call('POST', `/v1/approvals/${ob.approval_id}/approve`, { body: { approver: 'bob' } });
+      await server.call('POST', `/v1/approvals/${ob.approval_id}/approve`, { token: await keyOf('bob') });
       const start = clock;
       clock = new Date(start.getTime() + 5 * 60_000 + 1000);
       assert.equal(
@@ -356,7 +381,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
       const ob2 = second.obligations.find((o) => o.type === 'approval_required');
       assert.ok(ob2 && ob2.type === 'approval_required' && ob2.approval_id);
       const denied = await server.call('POST', `/v1/approvals/${ob2.approval_id}/deny`, {
-        body: { approver: 'bob' },
+        token: await keyOf('bob'),
       });
       assert.equal(denied.body.status, 'denied');
       assert.equal(
