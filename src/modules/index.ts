@@ -4,6 +4,7 @@
  */
 import { registerAdminRoutes } from '../admin/routes.js';
 import { registerAuditRoutes } from '../audit/routes.js';
+import { createGraphModule } from '../graph/index.js';
 import { registerInventoryRoutes } from '../inventory/routes.js';
 import { coreMigrations } from '../store/core-migrations.js';
 import type { BulkheadMigration } from '../store/migration-types.js';
@@ -20,7 +21,7 @@ export const coreModule: BulkheadModule = {
 };
 
 export function allModules(): BulkheadModule[] {
-  return [coreModule];
+  return [coreModule, createGraphModule()];
 }
 
 /** All migrations of the given modules; a duplicate name is a programming error caught at start. */

@@ -1,0 +1,33 @@
+/**
+ * The graph module: the in-memory identity graph, its queries (blast radius, attack paths, escalations,
+ * choke points) and the importers that feed it (AWS IAM, Kubernetes RBAC, Bulkhead YAML).
+ */
+import type { BulkheadModule } from '../modules/types.js';
+import { registerGraphCommands } from './commands.js';
+import { graphMigrations } from './migrations.js';
+import { registerGraphRoutes } from './routes.js';
+import { GraphService } from './service.js';
+
+export function createGraphModule(): BulkheadModule & { service(): GraphService | undefined } {
+  let service: GraphService | undefined;
+  return {
+    name: 'graph',
+    migrations: graphMigrations,
+    service: () => service,
+    async start(ctx) {
+      service = new GraphService(ctx.db, ctx.inventory);
+      await service.start();
+    },
+    async stop() {
+      service?.stop();
+      await service?.settled();
+    },
+    registerRoutes(app, ctx) {
+      if (!service) throw new Error('graph module routes registered before start');
+      registerGraphRoutes(app, ctx, service);
+    },
+    registerCommands(program, cli) {
+      registerGraphCommands(program, cli);
+    },
+  };
+}
