@@ -100,11 +100,9 @@ export function registerGraphCommands(program: Command, cli: CliContext): void {
     .option('--include-direct', 'also list principals that hold admin by a direct grant')
     .option('--json', 'print a JSON array of {principal, principal_id, target, method, path}')
     .action(async (opts: { includeDirect?: boolean; json?: boolean }) => {
-      const result = await cli
-        .client()
-        .get<Escalation[]>('/v1/graph/escalations', {
-          include_direct: opts.includeDirect ? 'true' : undefined,
-        });
+      const result = await cli.client().get<Escalation[]>('/v1/graph/escalations', {
+        include_direct: opts.includeDirect ? 'true' : undefined,
+      });
       cli.print(result, opts.json, () =>
         result.length === 0
           ? 'No privilege escalation paths found.'
@@ -123,12 +121,10 @@ export function registerGraphCommands(program: Command, cli: CliContext): void {
     .option('--limit <n>', 'how many to list', intOption('--limit', 1, 100), 10)
     .option('--json', 'print JSON')
     .action(async (opts: { minSensitivity: string; limit: number; json?: boolean }) => {
-      const result = await cli
-        .client()
-        .get<ChokePoints>('/v1/graph/choke-points', {
-          min_sensitivity: opts.minSensitivity,
-          limit: opts.limit,
-        });
+      const result = await cli.client().get<ChokePoints>('/v1/graph/choke-points', {
+        min_sensitivity: opts.minSensitivity,
+        limit: opts.limit,
+      });
       cli.print(result, opts.json, () =>
         [
           `${result.pairs} (principal, sensitive target) pairs from ${result.sources} principals${result.sampled ? ' (sampled)' : ''}`,

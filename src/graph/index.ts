@@ -4,6 +4,8 @@
  */
 import type { BulkheadModule } from '../modules/types.js';
 import { registerGraphCommands } from './commands.js';
+import { registerImportCommands } from './importers/commands.js';
+import { registerImportRoutes } from './importers/routes.js';
 import { graphMigrations } from './migrations.js';
 import { registerGraphRoutes } from './routes.js';
 import { GraphService } from './service.js';
@@ -25,9 +27,11 @@ export function createGraphModule(): BulkheadModule & { service(): GraphService 
     registerRoutes(app, ctx) {
       if (!service) throw new Error('graph module routes registered before start');
       registerGraphRoutes(app, ctx, service);
+      registerImportRoutes(app, ctx, service);
     },
     registerCommands(program, cli) {
       registerGraphCommands(program, cli);
+      registerImportCommands(program, cli);
     },
   };
 }

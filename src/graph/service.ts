@@ -30,7 +30,8 @@ import type { GraphTables } from './tables.js';
 const PAGE = 500;
 
 export class GraphService {
-  readonly graph = new CompactGraph();
+  /** Replaced wholesale by a full reload; updated in place otherwise. */
+  graph = new CompactGraph();
   private readonly identities = new Map<string, Identity>();
   private readonly credentials = new Map<string, Credential>();
   private readonly resources = new Map<string, Resource>();
@@ -50,10 +51,24 @@ export class GraphService {
     return this.db.withTables<GraphTables>();
   }
 
+  private paused = false;
+
   /** Loads everything and starts following inventory changes. */
   async start(): Promise<void> {
     await this.loadAll();
-    this.unsubscribe = this.inventory.onChange((change) => this.enqueue(() => this.applyChange(change)));
+    this.unsubscribe = this.inventory.onChange((change) => {
+      if (!this.paused) this.enqueue(() => this.applyChange(change));
+    });
+  }
+
+  /** Runs `fn` with change notifications ignored (an import applies its own changes in one batch). */
+  withUpdatesPaused(fn: () => void): void {
+    this.paused = true;
+    try {
+      fn();
+    } finally {
+      this.paused = false;
+    }
   }
 
   stop(): void {
@@ -96,9 +111,10 @@ export class GraphService {
     for await (const c of paged((cursor) => this.inventory.listCredentials({ limit: PAGE, cursor })))
       this.credentials.set(c.id, c);
     this.resolveLocation = locationResolver([...this.resources.values()]);
+    const graph = new CompactGraph();
     const origins: [string, GraphEdgeInput[]][] = [];
     const add = (d: DerivedRecord) => {
-      for (const n of d.nodes) this.graph.upsertNode(n);
+      for (const n of d.nodes) graph.upsertNode(n);
       origins.push([d.origin, d.edges]);
     };
     const lookup = this.lookup();
@@ -106,7 +122,7 @@ export class GraphService {
     for (const i of this.identities.values()) add(deriveIdentity(i, lookup));
     for (const c of this.credentials.values()) add(deriveCredential(c, this.envOf(c.identityId), lookup));
     for (const n of await this.tdb.selectFrom('graph_nodes').selectAll().execute()) {
-      this.graph.upsertNode(nodeFromRow(n));
+      graph.upsertNode(nodeFromRow(n));
     }
     const rows = await this.tdb
       .selectFrom('graph_edges')
@@ -120,7 +136,8 @@ export class GraphService {
       if (!list) imported.set(row.origin, (list = []));
       list.push(edgeFromRow(row));
     }
-    this.graph.load([...origins, ...imported.entries()]);
+    graph.load([...origins, ...imported.entries()]);
+    this.graph = graph;
     this.version++;
   }
 
@@ -199,6 +216,12 @@ export class GraphService {
     const done = new Promise<void>((resolve, reject) => {
       this.enqueue(async () => {
         try {
+          if (changes.length > 200) {
+            // A large import: one full reload is cheaper than thousands of single-record updates.
+            await this.loadAll();
+            resolve();
+            return;
+          }
           for (const c of changes) await this.applyChange(c);
           const nodeRows = await this.tdb.selectFrom('graph_nodes').selectAll().execute();
           for (const n of nodeRows) this.graph.upsertNode(nodeFromRow(n));
@@ -232,11 +255,18 @@ export class GraphService {
     const direct =
       g.find(ref) ?? g.find(`identity:${ref}`) ?? g.find(`credential:${ref}`) ?? g.find(`resource:${ref}`);
     if (direct !== undefined && !g.isDeleted(direct)) return direct;
+    const byName: string[] = [];
     for (const i of this.identities.values()) {
       if (i.cloudArn === ref || i.k8sServiceAccount === ref || i.spiffeId === ref) {
         const n = g.find(`identity:${i.id}`);
         if (n !== undefined) return n;
       }
+      if (i.labels['source.name'] === ref) byName.push(i.id);
+    }
+    // The name as in the source (IAM user name, `namespace/sa`) when it names exactly one identity.
+    if (byName.length === 1) {
+      const n = g.find(`identity:${byName[0] ?? ''}`);
+      if (n !== undefined) return n;
     }
     throw graphError('GRAPH_NODE_NOT_FOUND', `no identity, credential or resource '${ref}' in the graph`, {
       field,

@@ -55,10 +55,12 @@ export function findEscalations(graph: CompactGraph, opts: EscalationOptions = {
     opts.principals ?? graph.nodesWhere((i) => graph.type(i) === 'identity' && !graph.isBlocked(i));
   const out: Escalation[] = [];
   for (const p of principals) {
-    if (graph.isAdmin(p) || graph.isBlocked(p) || !canReach(p)) continue;
-    const candidates: number[][] = [graph.pathForward(p)];
+    if (graph.isBlocked(p) || !canReach(p)) continue;
+    const admin = graph.isAdmin(p);
+    if (admin && !opts.includeDirect) continue;
+    const candidates: number[][] = admin ? [] : [graph.pathForward(p)];
     graph.forEachOut(p, (e, v) => {
-      if (graph.edgeMethod(e) && (graph.isAdmin(v) || canReach(v)))
+      if (admin ? graph.isAdmin(v) : graph.edgeMethod(e) && canReach(v))
         candidates.push([e, ...graph.pathForward(v)]);
     });
     const methods = new Set<string>();

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { CompactGraph } from '../../compact-graph.js';
+import { deriveIdentity, type DeriveLookup } from '../../derive.js';
+import { findEscalations, type Escalation } from '../../queries/escalations.js';
+import type { ImportPlan } from '../plan.js';
+import { buildAwsIamPlan } from './analyze.js';
+
+const fixture = JSON.parse(
+  readFileSync(new URL('../../../../test/fixtures/aws-iam/escalation-account.json', import.meta.url), 'utf8'),
+);
+
+function graphOf(plan: ImportPlan): CompactGraph {
+  const g = new CompactGraph();
+  const ids = new Set(plan.identities.map((i) => i.id));
+  const lookup: DeriveLookup = {
+    identityExists: (id) => ids.has(id),
+    resourceExists: () => false,
+    resourcesWithPrefix: () => [],
+    resourceForLocation: () => null,
+  };
+  const origins: [string, any[]][] = [];
+  for (const i of plan.identities) {
+    const d = deriveIdentity({ ...i, createdAt: '', updatedAt: '' }, lookup);
+    for (const n of d.nodes) g.upsertNode(n);
+    origins.push([d.origin, d.edges]);
+  }
+  for (const n of plan.nodes) g.upsertNode(n);
+  g.load([...origins, ...plan.edges.entries()]);
+  return g;
+}
+
+const plan = buildAwsIamPlan(fixture);
+const escalations = findEscalations(graphOf(plan));
+const methodsOf = (name: string) => escalations.filter((e) => e.principal === name).map((e) => e.method);
+
+const POSITIVE: [string, string][] = [
+  ['cpv-user', 'iam:CreatePolicyVersion'],
+  ['sdpv-user', 'iam:SetDefaultPolicyVersion'],
+  ['attach-user', 'iam:AttachUserPolicy'],
+  ['putuser-user', 'iam:PutUserPolicy'],
+  ['group-attach-user', 'iam:AttachGroupPolicy'],
+  ['group-put-user', 'iam:PutGroupPolicy'],
+  ['addtogroup-user', 'iam:AddUserToGroup'],
+  ['accesskey-user', 'iam:CreateAccessKey'],
+  ['loginprofile-user', 'iam:CreateLoginProfile'],
+  ['updatelogin-user', 'iam:UpdateLoginProfile'],
+  ['updatearp-user', 'iam:UpdateAssumeRolePolicy'],
+  ['attachrole-user', 'iam:AttachRolePolicy'],
+  ['SelfPutRole', 'iam:PutRolePolicy'],
+  ['passrole-lambda-user', 'iam:PassRole+lambda:CreateFunction'],
+  ['passrole-ec2-user', 'iam:PassRole+ec2:RunInstances'],
+  ['passrole-cfn-user', 'iam:PassRole+cloudformation:CreateStack'],
+  ['passrole-glue-user', 'iam:PassRole+glue:CreateDevEndpoint'],
+  ['passrole-dp-user', 'iam:PassRole+datapipeline:CreatePipeline'],
+  ['assume-user', 'sts:AssumeRole'],
+  ['chain-user', 'sts:AssumeRole'],
+];
+
+const NEGATIVE: [string, string][] = [
+  ['cpv-neg-user', 'CreatePolicyVersion limited to a policy not attached to it'],
+  ['sdpv-neg-user', 'no policy version grants more'],
+  ['attach-neg-user', 'explicit Deny'],
+  ['accesskey-neg-user', 'CreateAccessKey only on itself (${aws:username})'],
+  ['addtogroup-neg-user', 'can only join a read-only group'],
+  ['passrole-lambda-neg-user', 'cannot invoke the function'],
+  ['passrole-ec2-neg-user', 'role has no instance profile'],
+  ['passrole-deny-user', 'Deny on iam:PassRole for the admin role'],
+  ['assume-neg-user', 'trust names the account but its own policy has no sts:AssumeRole'],
+  ['boundary-user', 'permissions boundary allows only s3'],
+  ['notaction-user', 'NotAction excludes iam:* and sts:*'],
+];
+
+void describe('aws-iam import: privilege escalation methods', () => {
+  for (const [principal, method] of POSITIVE) {
+    void it(`${principal} escalates with ${method}`, () => {
+      assert.ok(
+        methodsOf(principal).includes(method),
+        `${principal}: got ${JSON.stringify(methodsOf(principal))}`,
+      );
+      const e = escalations.find((x) => x.principal === principal && x.method === method)!;
+      assert.match(e.principal_id, /^arn:aws:iam::111122223333:(user|role)\//);
+      assert.ok(e.path.length >= 1);
+      assert.ok(e.path.every((s) => s.from && s.to && s.via));
+    });
+  }
+  for (const [principal, why] of NEGATIVE) {
+    void it(`${principal} cannot escalate (${why})`, () => {
+      assert.deepEqual(methodsOf(principal), []);
+    });
+  }
+
+  void it('direct admins are admin-equivalent, not escalations, and are listed with includeDirect', () => {
+    assert.deepEqual(methodsOf('admin-user'), []);
+    const all = findEscalations(graphOf(plan), { includeDirect: true });
+    assert.ok(all.some((e: Escalation) => e.principal === 'admin-user' && e.method === 'admin-permission'));
+    assert.equal(
+      plan.identities.find((i) => i.labels['aws.name'] === 'admin-user')!.labels['bulkhead.admin'],
+      'true',
+    );
+  });
+
+  void it('an assume-role chain shows every hop', () => {
+    const e = escalations.find((x) => x.principal === 'chain-user')!;
+    assert.deepEqual(
+      e.path.map((s) => s.to),
+      ['identity:aws-111122223333-role-HopRole', 'identity:aws-111122223333-role-AdminRole'],
+    );
+  });
+
+  void it('a conditional Allow is flagged, not dropped', () => {
+    const e = escalations.find((x) => x.principal === 'updatelogin-user')!;
+    assert.equal(e.conditional, true);
+    assert.ok(plan.warnings.some((w) => w.code === 'CONDITION_NOT_EVALUATED'));
+  });
+
+  void it('third-party trust becomes an external principal that can assume the role', () => {
+    const ext = plan.nodes.find((n) => n.key === 'external:aws-account:999988887777');
+    assert.ok(ext);
+    const vendor = plan.identities.find((i) => i.labels['aws.name'] === 'VendorRole')!;
+    assert.equal(vendor.labels['aws.third-party-trust'], 'true');
+  });
+
+  void it('maps principals, kinds, groups and access keys into inventory drafts', () => {
+    const admin = plan.identities.find((i) => i.labels['aws.name'] === 'admin-user')!;
+    assert.equal(admin.kind, 'human');
+    assert.equal(admin.cloudArn, 'arn:aws:iam::111122223333:user/admin-user');
+    assert.deepEqual(admin.groups, ['aws:111122223333:admins']);
+    assert.equal(plan.identities.find((i) => i.labels['aws.name'] === 'LambdaAdminRole')!.kind, 'workload');
+    assert.deepEqual(
+      plan.credentials.map((c) => [c.fingerprint, c.status]),
+      [
+        ['AKIAEXAMPLEKEY000001', 'active'],
+        ['AKIAEXAMPLEKEY000002', 'expired'],
+      ],
+    );
+    assert.ok(plan.resources.some((r) => r.labels['aws.arn'] === 'arn:aws:s3:::acme-payroll'));
+  });
+});
