@@ -2,7 +2,7 @@
  * The identity graph in memory: interned node ids and typed-array adjacency. Edges live in one set of
  * parallel typed arrays; a CSR index (offsets + edge ids sorted by source, and the same by target) covers the
  * edges present at the last compaction, and edges added since hang off per-node linked lists (also typed
- * arrays). Every edge belongs to an *origin* (an inventory record, an imported principal); changing a record
+ * arrays). Base edge ids are in CSR order, so out-edges need no index array. Every edge belongs to an *origin* (an inventory record, an imported principal); changing a record
  * replaces its origin's edges — tombstones plus appends, never a full rebuild. When the overlay grows past a
  * fraction of the graph, `compact()` folds it into a fresh CSR in O(V + E).
  *
@@ -102,7 +102,6 @@ export class CompactGraph {
   // ---- CSR over edges [0, baseEdges) ----
   private baseEdges = 0;
   private outOffsets = new Uint32Array(1);
-  private outEdges = new Uint32Array(0);
   private inOffsets = new Uint32Array(1);
   private inEdges = new Uint32Array(0);
 
@@ -178,6 +177,17 @@ export class CompactGraph {
       this.nodeSensitivity[i] = SENSITIVITY_RANK.regulated;
     }
     return i;
+  }
+
+  /** Raw per-node arrays for hot loops (read-only by convention; indexes into NODE_TYPES / SENSITIVITY_RANK). */
+  get rawNodeTypes(): Uint8Array {
+    return this.nodeType;
+  }
+  get rawSensitivities(): Uint8Array {
+    return this.nodeSensitivity;
+  }
+  get rawNodeFlags(): Uint8Array {
+    return this.nodeFlags;
   }
 
   find(key: string): number | undefined {
@@ -316,25 +326,42 @@ export class CompactGraph {
   /** Folds the overlay into a new CSR and drops dead edges. O(V + E). */
   compact(): void {
     const n = this.keys.length;
-    const alive: number[] = [];
-    for (let e = 0; e < this.edgeCount; e++) if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) alive.push(e);
-    const m = alive.length;
-    const nFrom = new Uint32Array(m);
-    const nTo = new Uint32Array(m);
-    const nKind = new Uint8Array(m);
-    const nFlags = new Uint8Array(m);
-    const nVia = new Uint32Array(m);
-    const nMethod = new Uint32Array(m);
-    const nOrigin = new Uint32Array(m);
-    for (let j = 0; j < m; j++) {
-      const e = alive[j] ?? 0;
-      nFrom[j] = this.eFrom[e] ?? 0;
-      nTo[j] = this.eTo[e] ?? 0;
-      nKind[j] = this.eKind[e] ?? 0;
-      nFlags[j] = this.eFlags[e] ?? 0;
-      nVia[j] = this.eVia[e] ?? 0;
-      nMethod[j] = this.eMethod[e] ?? 0;
-      nOrigin[j] = this.eOrigin[e] ?? 0;
+    // Live edges are renumbered in CSR order (grouped by source, insertion order within a source), so a
+    // node's base out-edges are the contiguous ids [outOffsets[u], outOffsets[u+1]) and a walk reads the
+    // edge arrays sequentially.
+    const outOffsets = new Uint32Array(n + 1);
+    const inOffsets = new Uint32Array(n + 1);
+    let m = 0;
+    for (let e = 0; e < this.edgeCount; e++) {
+      if ((this.eFlags[e]! & EDGE_ALIVE) === 0) continue;
+      outOffsets[this.eFrom[e]! + 1]!++;
+      inOffsets[this.eTo[e]! + 1]!++;
+      m++;
+    }
+    for (let i = 0; i < n; i++) {
+      outOffsets[i + 1]! += outOffsets[i]!;
+      inOffsets[i + 1]! += inOffsets[i]!;
+    }
+    // Head-room for the overlay, so single updates never pay for growing the arrays.
+    const cap = m + Math.max(4096, m >> 2);
+    const nFrom = new Uint32Array(cap);
+    const nTo = new Uint32Array(cap);
+    const nKind = new Uint8Array(cap);
+    const nFlags = new Uint8Array(cap);
+    const nVia = new Uint32Array(cap);
+    const nMethod = new Uint32Array(cap);
+    const nOrigin = new Uint32Array(cap);
+    const outFill = outOffsets.slice(0, n);
+    for (let e = 0; e < this.edgeCount; e++) {
+      if ((this.eFlags[e]! & EDGE_ALIVE) === 0) continue;
+      const j = outFill[this.eFrom[e]!]!++;
+      nFrom[j] = this.eFrom[e]!;
+      nTo[j] = this.eTo[e]!;
+      nKind[j] = this.eKind[e]!;
+      nFlags[j] = this.eFlags[e]!;
+      nVia[j] = this.eVia[e]!;
+      nMethod[j] = this.eMethod[e]!;
+      nOrigin[j] = this.eOrigin[e]!;
     }
     this.eFrom = nFrom;
     this.eTo = nTo;
@@ -343,36 +370,22 @@ export class CompactGraph {
     this.eVia = nVia;
     this.eMethod = nMethod;
     this.eOrigin = nOrigin;
-    // Origin lists, rebuilt in edge order.
     this.originHead = new Int32Array(Math.max(this.originHead.length, this.origins.values.length)).fill(NONE);
-    this.eOriginNext = new Int32Array(m);
+    this.eOriginNext = new Int32Array(cap);
     for (let j = m - 1; j >= 0; j--) {
-      const o = nOrigin[j] ?? 0;
-      this.eOriginNext[j] = this.originHead[o] ?? NONE;
+      const o = nOrigin[j]!;
+      this.eOriginNext[j] = this.originHead[o]!;
       this.originHead[o] = j;
     }
-    this.outOffsets = new Uint32Array(n + 1);
-    this.inOffsets = new Uint32Array(n + 1);
-    for (let j = 0; j < m; j++) {
-      this.outOffsets[(nFrom[j] ?? 0) + 1]!++;
-      this.inOffsets[(nTo[j] ?? 0) + 1]!++;
-    }
-    for (let i = 0; i < n; i++) {
-      this.outOffsets[i + 1]! += this.outOffsets[i] ?? 0;
-      this.inOffsets[i + 1]! += this.inOffsets[i] ?? 0;
-    }
-    this.outEdges = new Uint32Array(m);
+    this.outOffsets = outOffsets;
+    this.inOffsets = inOffsets;
     this.inEdges = new Uint32Array(m);
-    const outFill = this.outOffsets.slice(0, n);
-    const inFill = this.inOffsets.slice(0, n);
-    for (let j = 0; j < m; j++) {
-      this.outEdges[outFill[nFrom[j] ?? 0]!++] = j;
-      this.inEdges[inFill[nTo[j] ?? 0]!++] = j;
-    }
+    const inFill = inOffsets.slice(0, n);
+    for (let j = 0; j < m; j++) this.inEdges[inFill[nTo[j]!]!++] = j;
     this.overlayOutHead = new Int32Array(Math.max(n, this.overlayOutHead.length)).fill(NONE);
     this.overlayInHead = new Int32Array(Math.max(n, this.overlayInHead.length)).fill(NONE);
-    this.eOverlayOutNext = new Int32Array(m);
-    this.eOverlayInNext = new Int32Array(m);
+    this.eOverlayOutNext = new Int32Array(cap);
+    this.eOverlayInNext = new Int32Array(cap);
     this.edgeCount = m;
     this.baseEdges = m;
     this.deadEdges = 0;
@@ -383,8 +396,7 @@ export class CompactGraph {
   forEachOut(node: number, fn: (edge: number, to: number) => void): void {
     if (node + 1 < this.outOffsets.length) {
       const end = this.outOffsets[node + 1] ?? 0;
-      for (let k = this.outOffsets[node] ?? 0; k < end; k++) {
-        const e = this.outEdges[k] ?? 0;
+      for (let e = this.outOffsets[node] ?? 0; e < end; e++) {
         if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) fn(e, this.eTo[e] ?? 0);
       }
     }
@@ -431,7 +443,6 @@ export class CompactGraph {
     const queue = this.queue;
     const parent = this.parentEdge;
     const outOffsets = this.outOffsets;
-    const outEdges = this.outEdges;
     const baseNodes = outOffsets.length - 1;
     const eFlags = this.eFlags;
     const eTo = this.eTo;
@@ -446,8 +457,7 @@ export class CompactGraph {
       const u = queue[head++]!;
       if (u < baseNodes) {
         const end = outOffsets[u + 1]!;
-        for (let k = outOffsets[u]!; k < end; k++) {
-          const e = outEdges[k]!;
+        for (let e = outOffsets[u]!; e < end; e++) {
           if ((eFlags[e]! & EDGE_ALIVE) === 0 || e === skipEdge) continue;
           const v = eTo[e]!;
           if (stamp[v] === gen || (flags[v]! & blocked) !== 0) continue;
@@ -567,7 +577,6 @@ export class CompactGraph {
       this.eOverlayOutNext,
       this.eOverlayInNext,
       this.outOffsets,
-      this.outEdges,
       this.inOffsets,
       this.inEdges,
       this.originHead,

@@ -5,7 +5,14 @@
  */
 import type { Sensitivity } from '../../inventory/types.js';
 import type { CompactGraph } from '../compact-graph.js';
-import { RANKED_SENSITIVITIES, sensitivityOfRank, type NodeType, type PathStep } from '../model.js';
+import {
+  NODE_FLAG_ADMIN,
+  NODE_TYPES,
+  RANKED_SENSITIVITIES,
+  sensitivityOfRank,
+  type NodeType,
+  type PathStep,
+} from '../model.js';
 import { stepsOf } from './steps.js';
 
 export interface ReachedItem {
@@ -73,30 +80,45 @@ export function computeBlastRadius(
       path: stepsOf(graph, path),
     };
   };
+  const types = graph.rawNodeTypes;
+  const ranks = graph.rawSensitivities;
+  const flags = graph.rawNodeFlags;
+  const IDENTITY = NODE_TYPES.indexOf('identity');
+  const RESOURCE = NODE_TYPES.indexOf('resource');
+  const ADMIN = NODE_TYPES.indexOf('admin');
+  const lists = [
+    null,
+    bySensitivity.public,
+    bySensitivity.internal,
+    bySensitivity.confidential,
+    bySensitivity.regulated,
+  ];
+  const rankCounts = [0, 0, 0, 0, 0];
+  // Hot loop over every reached node: raw typed arrays, no per-node allocation except listed items.
   for (let k = 1; k < reached.length; k++) {
     const i = reached[k]!;
-    const type = graph.type(i);
-    if (graph.isAdmin(i)) {
+    const type = types[i]!;
+    if ((flags[i]! & NODE_FLAG_ADMIN) !== 0) {
       adminCount++;
       if (admin.length < limit) admin.push(item(i));
       else truncated = true;
     }
-    if (type === 'identity') {
+    if (type === IDENTITY) {
       identityCount++;
       if (identities.length < limit) identities.push(item(i));
       else truncated = true;
-    }
-    const rank = graph.sensitivityRank(i);
-    if (type === 'resource') resourceCount++;
-    if (rank > 0 && type !== 'admin') {
-      const s = sensitivityOfRank(rank)!;
-      counts[s]++;
+    } else if (type === RESOURCE) resourceCount++;
+    const rank = ranks[i]!;
+    if (rank > 0 && type !== ADMIN) {
+      rankCounts[rank]!++;
       if (rank >= minRank) {
-        if (bySensitivity[s].length < limit) bySensitivity[s].push(item(i));
+        const list = lists[rank]!;
+        if (list.length < limit) list.push(item(i));
         else truncated = true;
       }
     }
   }
+  for (let r = 1; r <= 4; r++) counts[sensitivityOfRank(r)!] = rankCounts[r]!;
   return {
     from: graph.key(start),
     totals: {

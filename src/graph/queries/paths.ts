@@ -71,6 +71,39 @@ interface Exclusions {
   edges: Set<number>;
 }
 
+interface Scratch {
+  dist: Float64Array;
+  via: Int32Array;
+  seen: Uint32Array;
+  done: Uint32Array;
+  gen: number;
+}
+const scratchByGraph = new WeakMap<CompactGraph, Scratch>();
+
+/** Per-graph typed-array scratch with generation stamps: no per-query allocation proportional to the graph. */
+function scratchFor(graph: CompactGraph): Scratch {
+  const n = graph.nodeCount;
+  let s = scratchByGraph.get(graph);
+  if (!s || s.dist.length < n) {
+    const cap = Math.max(16, n * 2);
+    s = {
+      dist: new Float64Array(cap),
+      via: new Int32Array(cap),
+      seen: new Uint32Array(cap),
+      done: new Uint32Array(cap),
+      gen: 0,
+    };
+    scratchByGraph.set(graph, s);
+  }
+  s.gen++;
+  if (s.gen === 0xffffffff) {
+    s.seen.fill(0);
+    s.done.fill(0);
+    s.gen = 1;
+  }
+  return s;
+}
+
 /** Cheapest path from `start` to any node with `isTarget`, as edge ids; null when unreachable. */
 export function cheapestPath(
   graph: CompactGraph,
@@ -78,33 +111,34 @@ export function cheapestPath(
   isTarget: (node: number) => boolean,
   exclude?: Exclusions,
 ): { edges: number[]; cost: number } | null {
-  const dist = new Map<number, number>();
-  const via = new Map<number, number>();
+  const s = scratchFor(graph);
+  const { dist, via, seen, done, gen } = s;
   const heap = new MinHeap();
-  dist.set(start, 0);
+  dist[start] = 0;
+  seen[start] = gen;
+  via[start] = -1;
   heap.push(start, 0);
-  const done = new Set<number>();
   while (heap.size > 0) {
     const [u, d] = heap.pop();
-    if (done.has(u)) continue;
-    done.add(u);
+    if (done[u] === gen) continue;
+    done[u] = gen;
     if (u !== start && isTarget(u)) {
       const edges: number[] = [];
       for (let x = u; x !== start;) {
-        const e = via.get(x)!;
+        const e = via[x]!;
         edges.push(e);
         x = graph.edgeFrom(e);
       }
       return { edges: edges.reverse(), cost: d };
     }
     graph.forEachOut(u, (e, v) => {
-      if (done.has(v) || graph.isBlocked(v)) return;
+      if (done[v] === gen || graph.isBlocked(v)) return;
       if (exclude && (exclude.edges.has(e) || exclude.nodes.has(v))) return;
       const nd = d + KIND_COST[graph.edgeKindIndex(e)]!;
-      const old = dist.get(v);
-      if (old === undefined || nd < old) {
-        dist.set(v, nd);
-        via.set(v, e);
+      if (seen[v] !== gen || nd < dist[v]!) {
+        seen[v] = gen;
+        dist[v] = nd;
+        via[v] = e;
         heap.push(v, nd);
       }
     });
