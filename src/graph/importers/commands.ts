@@ -82,57 +82,61 @@ export function registerImportCommands(program: Command, cli: CliContext): void 
       `import an export into the inventory and identity graph (kinds: ${CLI_IMPORT_KINDS.join(', ')})`,
     )
     .option('--json', 'print the import report as JSON')
+    .option('--cluster <name>', 'k8s-rbac: the cluster name (default "default")')
     .option('--no-progress', 'no progress output on stderr')
-    .action(async (kind: string, file: string, opts: { json?: boolean; progress: boolean }) => {
-      if (!(CLI_IMPORT_KINDS as readonly string[]).includes(kind)) {
-        throw new CliError(
-          `unknown import kind '${kind}' (known: ${CLI_IMPORT_KINDS.join(', ')})`,
-          'BULKHEAD_IMPORT_UNKNOWN_KIND',
-        );
-      }
-      const progress = progressFor(cli, opts.progress);
-      let report: ImportReport;
-      try {
-        const text = await readWithProgress(file, progress);
-        progress.stage('parsing', 1);
-        const doc = parseImportFile(kind, text, file);
-        progress.update(1);
-        progress.stage('importing', 1);
-        report = await cli
-          .client()
-          .request<ImportReport>('POST', `/v1/graph/imports/${kind}`, doc, { file_name: basename(file) });
-        progress.update(1);
-      } finally {
-        progress.stop();
-      }
-      cli.print(report, opts.json, () => {
-        const p = report.principals;
-        const lines = [
-          `Imported ${report.scope}: ${p.created.length} principals created, ${p.updated.length} updated, ` +
-            `${p.removed.length} removed, ${p.unchanged} unchanged; ${report.edges} graph edges.`,
-        ];
-        if (p.removed.length > 0) {
-          lines.push(
-            '',
-            'REMOVED PRINCIPALS',
-            table(
-              ['name', 'principal id'],
-              p.removed.map((r) => [r.name, r.principal_id]),
-            ),
+    .action(
+      async (kind: string, file: string, opts: { json?: boolean; progress: boolean; cluster?: string }) => {
+        if (!(CLI_IMPORT_KINDS as readonly string[]).includes(kind)) {
+          throw new CliError(
+            `unknown import kind '${kind}' (known: ${CLI_IMPORT_KINDS.join(', ')})`,
+            'BULKHEAD_IMPORT_UNKNOWN_KIND',
           );
         }
-        if (report.warnings.length > 0) {
-          lines.push(
-            '',
-            `WARNINGS (${report.warnings.length})`,
-            table(
-              ['code', 'field', 'message'],
-              report.warnings.slice(0, 50).map((w) => [w.code, w.field, w.message]),
-              100,
-            ),
-          );
+        const progress = progressFor(cli, opts.progress);
+        let report: ImportReport;
+        try {
+          const text = await readWithProgress(file, progress);
+          progress.stage('parsing', 1);
+          const doc = parseImportFile(kind, text, file);
+          progress.update(1);
+          progress.stage('importing', 1);
+          report = await cli.client().request<ImportReport>('POST', `/v1/graph/imports/${kind}`, doc, {
+            file_name: basename(file),
+            cluster: opts.cluster,
+          });
+          progress.update(1);
+        } finally {
+          progress.stop();
         }
-        return lines.join('\n');
-      });
-    });
+        cli.print(report, opts.json, () => {
+          const p = report.principals;
+          const lines = [
+            `Imported ${report.scope}: ${p.created.length} principals created, ${p.updated.length} updated, ` +
+              `${p.removed.length} removed, ${p.unchanged} unchanged; ${report.edges} graph edges.`,
+          ];
+          if (p.removed.length > 0) {
+            lines.push(
+              '',
+              'REMOVED PRINCIPALS',
+              table(
+                ['name', 'principal id'],
+                p.removed.map((r) => [r.name, r.principal_id]),
+              ),
+            );
+          }
+          if (report.warnings.length > 0) {
+            lines.push(
+              '',
+              `WARNINGS (${report.warnings.length})`,
+              table(
+                ['code', 'field', 'message'],
+                report.warnings.slice(0, 50).map((w) => [w.code, w.field, w.message]),
+                100,
+              ),
+            );
+          }
+          return lines.join('\n');
+        });
+      },
+    );
 }

@@ -15,7 +15,14 @@ import { IMPORT_KINDS, runImport } from './run.js';
 
 export const IMPORT_BODY_LIMIT = 256 * 1024 * 1024;
 
-const importQuery = z.strictObject({ file_name: z.string().min(1).max(500).optional() });
+const importQuery = z.strictObject({
+  file_name: z.string().min(1).max(500).optional(),
+  /** k8s-rbac: the cluster's name (used in ids and the admin node). */
+  cluster: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/)
+    .optional(),
+});
 
 export function registerImportRoutes(app: FastifyInstance, ctx: AppContext, graph: GraphService): void {
   routeRegistry(app).push({
@@ -45,20 +52,27 @@ export function registerImportRoutes(app: FastifyInstance, ctx: AppContext, grap
         );
       }
       const q = importQuery.safeParse(request.query ?? {});
-      if (!q.success)
-        throw coreError('VALIDATION_FAILED', 'file_name must be 1-500 characters', {
-          field: 'query.file_name',
-        });
+      if (!q.success) {
+        const field = `query.${String(q.error.issues[0]?.path[0] ?? 'file_name')}`;
+        throw coreError('VALIDATION_FAILED', `${field} is invalid`, { field });
+      }
       if (request.body === undefined || request.body === null) {
         throw graphError('IMPORT_INVALID', 'the export file is required as the JSON request body', {
           field: 'body',
         });
       }
-      return runImport(ctx, graph, kind, request.body, {
-        actor: request.actor?.name ?? 'anonymous',
-        requestId: request.id,
-        fileName: q.data.file_name ?? `${kind}.json`,
-      });
+      return runImport(
+        ctx,
+        graph,
+        kind,
+        request.body,
+        {
+          actor: request.actor?.name ?? 'anonymous',
+          requestId: request.id,
+          fileName: q.data.file_name ?? `${kind}.json`,
+        },
+        q.data.cluster ? { cluster: q.data.cluster } : {},
+      );
     },
   });
   addRoute(app, {

@@ -8,14 +8,17 @@ import type { Resource } from '../../inventory/types.js';
 import { graphError } from '../errors.js';
 import type { GraphService } from '../service.js';
 import { buildAwsIamPlan } from './aws-iam/analyze.js';
+import { buildK8sRbacPlan } from './k8s-rbac/analyze.js';
 import { applyImportPlan, type ImportMeta, type ImportReport } from './apply.js';
 import type { ImportPlan } from './plan.js';
 
-export const IMPORT_KINDS = ['aws-iam'] as const;
+export const IMPORT_KINDS = ['aws-iam', 'k8s-rbac'] as const;
 export type ImportKind = (typeof IMPORT_KINDS)[number];
 
 export interface PlanContext {
   existingResources: readonly Resource[];
+  /** Kubernetes cluster name (the export does not carry it). */
+  cluster?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -23,6 +26,8 @@ export function buildPlan(kind: string, doc: unknown, pctx: PlanContext): Import
   switch (kind) {
     case 'aws-iam':
       return buildAwsIamPlan(doc, pctx);
+    case 'k8s-rbac':
+      return buildK8sRbacPlan(doc, { ...(pctx.cluster ? { cluster: pctx.cluster } : {}) });
     default:
       throw graphError(
         'IMPORT_UNKNOWN_KIND',
@@ -61,8 +66,9 @@ export async function runImport(
   kind: string,
   doc: unknown,
   meta: ImportMeta,
+  options: { cluster?: string } = {},
 ): Promise<ImportReport> {
-  const plan = buildPlan(kind, doc, { existingResources: await allResources(ctx) });
+  const plan = buildPlan(kind, doc, { existingResources: await allResources(ctx), ...options });
   const outcome = await applyImportPlan(ctx.db, ctx.audit, ctx.now, plan, meta);
   graph.withUpdatesPaused(() => announce(ctx, outcome.changes));
   await graph.refreshAfterImport(outcome.changes, outcome.origins);

@@ -1,35 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { CompactGraph } from '../../compact-graph.js';
-import { deriveIdentity, type DeriveLookup } from '../../derive.js';
 import { findEscalations, type Escalation } from '../../queries/escalations.js';
-import type { ImportPlan } from '../plan.js';
+import { graphFromPlan } from '../preview.js';
 import { buildAwsIamPlan } from './analyze.js';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../../../../test/fixtures/aws-iam/escalation-account.json', import.meta.url), 'utf8'),
 );
 
-function graphOf(plan: ImportPlan): CompactGraph {
-  const g = new CompactGraph();
-  const ids = new Set(plan.identities.map((i) => i.id));
-  const lookup: DeriveLookup = {
-    identityExists: (id) => ids.has(id),
-    resourceExists: () => false,
-    resourcesWithPrefix: () => [],
-    resourceForLocation: () => null,
-  };
-  const origins: [string, any[]][] = [];
-  for (const i of plan.identities) {
-    const d = deriveIdentity({ ...i, createdAt: '', updatedAt: '' }, lookup);
-    for (const n of d.nodes) g.upsertNode(n);
-    origins.push([d.origin, d.edges]);
-  }
-  for (const n of plan.nodes) g.upsertNode(n);
-  g.load([...origins, ...plan.edges.entries()]);
-  return g;
-}
+const graphOf = graphFromPlan;
 
 const plan = buildAwsIamPlan(fixture);
 const escalations = findEscalations(graphOf(plan));

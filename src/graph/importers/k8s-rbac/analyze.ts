@@ -1,0 +1,551 @@
+/**
+ * Kubernetes RBAC (`kubectl get serviceaccounts,roles,clusterroles,rolebindings,clusterrolebindings -A -o json`)
+ * into an import plan. Authorization follows the RBAC authorizer (https://kubernetes.io/docs/reference/access-authn-authz/rbac/):
+ * rules are additive; a RoleBinding grants its role's rules in its own namespace, a ClusterRoleBinding in all;
+ * `*` matches any verb, API group or resource (including subresources); `resourceNames` narrows a rule to
+ * named objects; aggregated ClusterRoles (`aggregationRule`) get the rules of every ClusterRole their label
+ * selectors match.
+ *
+ * Escalation methods modelled (Kubernetes "RBAC good practices" privilege-escalation risks):
+ *   k8s:cluster-admin        `*` on `*` in `*` cluster-wide (or membership of system:masters)
+ *   k8s:bind                 bind + create (cluster)rolebindings: bind itself to cluster-admin
+ *   k8s:escalate             escalate + update on a role it is bound to: grant that role anything
+ *   k8s:impersonate          impersonate users / groups / serviceaccounts: act as them
+ *   k8s:secrets-read         get/list/watch secrets: read service-account token secrets in that namespace
+ *   k8s:create-pod           create pods or pod controllers: run a pod as any service account of the namespace
+ *   k8s:pods-exec            create pods/exec: run commands in pods running as that namespace's accounts
+ *   k8s:token-request        create serviceaccounts/token: mint a token for the account
+ */
+import { nodeKey, type GraphEdgeInput, type GraphNodeInput } from '../../model.js';
+import { graphError } from '../../errors.js';
+import {
+  safeId,
+  SCOPE_LABEL,
+  type IdentityDraft,
+  type ImportPlan,
+  type ImportWarning,
+  type ResourceDraft,
+} from '../plan.js';
+
+interface Rule {
+  verbs: string[];
+  apiGroups: string[];
+  resources: string[];
+  resourceNames: string[];
+  nonResourceURLs: string[];
+}
+
+interface RoleObj {
+  kind: 'Role' | 'ClusterRole';
+  name: string;
+  namespace: string | null;
+  rules: Rule[];
+  labels: Record<string, string>;
+  aggregation:
+    | {
+        matchLabels: Record<string, string>;
+        matchExpressions: { key: string; operator: string; values: string[] }[];
+      }[]
+    | null;
+}
+
+interface Subject {
+  kind: 'ServiceAccount' | 'User' | 'Group';
+  name: string;
+  namespace: string | null;
+}
+
+interface Binding {
+  kind: 'RoleBinding' | 'ClusterRoleBinding';
+  name: string;
+  namespace: string | null;
+  roleRef: { kind: string; name: string };
+  subjects: Subject[];
+}
+
+interface Grant {
+  rule: Rule;
+  /** null = every namespace (and cluster-scoped resources). */
+  namespace: string | null;
+  via: string;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+
+export interface K8sPlanOptions {
+  /** Cluster name (not in the export); scopes ids and the admin node. */
+  cluster?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+function parseRules(v: unknown): Rule[] {
+  if (!Array.isArray(v)) return [];
+  return v.filter(isObj).map((r) => ({
+    verbs: strings(r.verbs).map((x) => x.toLowerCase()),
+    apiGroups: strings(r.apiGroups),
+    resources: strings(r.resources).map((x) => x.toLowerCase()),
+    resourceNames: strings(r.resourceNames),
+    nonResourceURLs: strings(r.nonResourceURLs),
+  }));
+}
+
+function ruleAllows(rule: Rule, verb: string, group: string, resource: string, name?: string): boolean {
+  if (!rule.verbs.includes('*') && !rule.verbs.includes(verb)) return false;
+  if (!rule.apiGroups.includes('*') && !rule.apiGroups.includes(group)) return false;
+  const [res, sub] = resource.split('/');
+  const resOk = rule.resources.some(
+    (r) =>
+      r === '*' ||
+      r === resource ||
+      (sub !== undefined && r === `*/${sub}`) ||
+      (sub === undefined && r === res),
+  );
+  if (!resOk) return false;
+  if (rule.resourceNames.length > 0) return name !== undefined && rule.resourceNames.includes(name);
+  return true;
+}
+
+function selectorMatches(
+  sel: NonNullable<RoleObj['aggregation']>[number],
+  labels: Record<string, string>,
+): boolean {
+  for (const [k, v] of Object.entries(sel.matchLabels)) if (labels[k] !== v) return false;
+  for (const e of sel.matchExpressions) {
+    const has = e.key in labels;
+    const val = labels[e.key] ?? '';
+    if (e.operator === 'In' && !(has && e.values.includes(val))) return false;
+    if (e.operator === 'NotIn' && has && e.values.includes(val)) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}
+
+export function buildK8sRbacPlan(doc: unknown, opts: K8sPlanOptions = {}): ImportPlan {
+  const cluster = safeId(opts.cluster ?? 'default');
+  if (!isObj(doc))
+    throw graphError('IMPORT_INVALID', 'a kubectl JSON export is an object', { field: 'body' });
+  if (!Array.isArray(doc.items)) {
+    throw graphError('IMPORT_INVALID', 'expected a v1 List with items (kubectl get ... -A -o json)', {
+      field: 'body.items',
+    });
+  }
+  const warnings: ImportWarning[] = [];
+  const sas: {
+    name: string;
+    namespace: string;
+    uid: string | null;
+    labels: Record<string, string>;
+    secrets: string[];
+  }[] = [];
+  const roles = new Map<string, RoleObj>();
+  const bindings: Binding[] = [];
+  doc.items.forEach((it: unknown, i) => {
+    const f = `items[${i}]`;
+    if (
+      !isObj(it) ||
+      typeof it.kind !== 'string' ||
+      !isObj(it.metadata) ||
+      typeof it.metadata.name !== 'string'
+    ) {
+      throw graphError('IMPORT_INVALID', 'item needs kind and metadata.name', { field: f });
+    }
+    const md = it.metadata;
+    const name = md.name as string;
+    const namespace = typeof md.namespace === 'string' ? md.namespace : null;
+    const labels = isObj(md.labels)
+      ? (Object.fromEntries(Object.entries(md.labels).filter(([, v]) => typeof v === 'string')) as Record<
+          string,
+          string
+        >)
+      : {};
+    switch (it.kind) {
+      case 'ServiceAccount':
+        if (!namespace)
+          throw graphError('IMPORT_INVALID', 'a ServiceAccount needs metadata.namespace', {
+            field: `${f}.metadata.namespace`,
+          });
+        sas.push({
+          name,
+          namespace,
+          uid: typeof md.uid === 'string' ? md.uid : null,
+          labels,
+          secrets: Array.isArray(it.secrets) ? it.secrets.filter(isObj).map((s) => String(s.name)) : [],
+        });
+        break;
+      case 'Role':
+      case 'ClusterRole': {
+        const agg =
+          isObj(it.aggregationRule) && Array.isArray(it.aggregationRule.clusterRoleSelectors)
+            ? it.aggregationRule.clusterRoleSelectors.filter(isObj).map((s) => ({
+                matchLabels: isObj(s.matchLabels) ? (s.matchLabels as Record<string, string>) : {},
+                matchExpressions: Array.isArray(s.matchExpressions)
+                  ? s.matchExpressions.filter(isObj).map((e) => ({
+                      key: String(e.key),
+                      operator: String(e.operator),
+                      values: strings(e.values),
+                    }))
+                  : [],
+              }))
+            : null;
+        if (it.rules !== undefined && it.rules !== null && !Array.isArray(it.rules)) {
+          throw graphError('IMPORT_INVALID', 'rules must be an array', { field: `${f}.rules` });
+        }
+        const role: RoleObj = {
+          kind: it.kind,
+          name,
+          namespace: it.kind === 'Role' ? namespace : null,
+          rules: parseRules(it.rules),
+          labels,
+          aggregation: agg,
+        };
+        roles.set(`${it.kind}/${role.namespace ?? ''}/${name}`, role);
+        break;
+      }
+      case 'RoleBinding':
+      case 'ClusterRoleBinding': {
+        if (
+          !isObj(it.roleRef) ||
+          typeof it.roleRef.name !== 'string' ||
+          typeof it.roleRef.kind !== 'string'
+        ) {
+          throw graphError('IMPORT_INVALID', 'a binding needs roleRef.kind and roleRef.name', {
+            field: `${f}.roleRef`,
+          });
+        }
+        const subjects: Subject[] = [];
+        (Array.isArray(it.subjects) ? it.subjects : []).forEach((s: unknown, j: number) => {
+          if (
+            !isObj(s) ||
+            typeof s.name !== 'string' ||
+            !['ServiceAccount', 'User', 'Group'].includes(String(s.kind))
+          ) {
+            warnings.push({
+              field: `${f}.subjects[${j}]`,
+              code: 'UNKNOWN_ELEMENT',
+              message: 'subject is not a ServiceAccount, User or Group with a name; ignored',
+            });
+            return;
+          }
+          subjects.push({
+            kind: s.kind as Subject['kind'],
+            name: s.name,
+            namespace:
+              typeof s.namespace === 'string' ? s.namespace : s.kind === 'ServiceAccount' ? namespace : null,
+          });
+        });
+        bindings.push({
+          kind: it.kind,
+          name,
+          namespace: it.kind === 'RoleBinding' ? namespace : null,
+          roleRef: { kind: it.roleRef.kind, name: it.roleRef.name },
+          subjects,
+        });
+        break;
+      }
+      default:
+        warnings.push({
+          field: `${f}.kind`,
+          code: 'UNKNOWN_ELEMENT',
+          message: `kind ${String(it.kind)} is not part of RBAC; ignored`,
+        });
+    }
+  });
+
+  // Aggregated ClusterRoles take the rules of every ClusterRole their selectors match.
+  for (const role of roles.values()) {
+    if (!role.aggregation) continue;
+    for (const other of roles.values()) {
+      if (other === role || other.kind !== 'ClusterRole') continue;
+      if (role.aggregation.some((sel) => selectorMatches(sel, other.labels))) role.rules.push(...other.rules);
+    }
+  }
+
+  const scope = `k8s-rbac:${cluster}`;
+  const adminKey = nodeKey.admin(`k8s:${cluster}`);
+  const namespaces = new Set<string>(sas.map((s) => s.namespace));
+  for (const b of bindings) if (b.namespace) namespaces.add(b.namespace);
+  const saId = (ns: string, name: string) => safeId(`k8s-${cluster}-${ns}-${name}`);
+  const userId = (name: string) => safeId(`k8s-${cluster}-user-${name}`);
+  const subjectKey = (s: Subject): string =>
+    s.kind === 'ServiceAccount'
+      ? nodeKey.identity(saId(s.namespace ?? 'default', s.name))
+      : s.kind === 'User'
+        ? nodeKey.identity(userId(s.name))
+        : nodeKey.group(`k8s:${cluster}:${s.name}`);
+
+  // Effective grants per subject.
+  const grants = new Map<string, { subject: Subject; grants: Grant[] }>();
+  for (const [k, b] of bindings.entries()) {
+    const role =
+      b.roleRef.kind === 'ClusterRole'
+        ? roles.get(`ClusterRole//${b.roleRef.name}`)
+        : roles.get(`Role/${b.namespace ?? ''}/${b.roleRef.name}`);
+    if (!role) {
+      warnings.push({
+        field: `bindings[${k}].roleRef`,
+        code: 'UNKNOWN_ELEMENT',
+        message: `${b.kind} ${b.name} refers to missing ${b.roleRef.kind} ${b.roleRef.name}`,
+      });
+      continue;
+    }
+    for (const s of b.subjects) {
+      const key = subjectKey(s);
+      let entry = grants.get(key);
+      if (!entry) grants.set(key, (entry = { subject: s, grants: [] }));
+      for (const rule of role.rules)
+        entry.grants.push({
+          rule,
+          namespace: b.namespace,
+          via: `${b.roleRef.kind} ${b.roleRef.name} via ${b.kind} ${b.namespace ? `${b.namespace}/` : ''}${b.name}`,
+        });
+    }
+  }
+  // Subjects bound to roles they may escalate (for `escalate`): role ids by subject.
+  const boundRoles = new Map<string, { role: string; namespace: string | null }[]>();
+  for (const b of bindings)
+    for (const s of b.subjects) {
+      const key = subjectKey(s);
+      let l = boundRoles.get(key);
+      if (!l) boundRoles.set(key, (l = []));
+      l.push({ role: b.roleRef.name, namespace: b.namespace });
+    }
+
+  const edges = new Map<string, GraphEdgeInput[]>();
+  const nodes = new Map<string, GraphNodeInput>();
+  nodes.set(adminKey, {
+    key: adminKey,
+    type: 'admin',
+    name: `Kubernetes cluster ${cluster} (cluster-admin)`,
+    externalId: cluster,
+    sensitivity: 'regulated',
+    admin: true,
+  });
+  const resources = new Map<string, ResourceDraft>();
+  const nsResource = (ns: string, secrets = false) => {
+    const id = safeId(`k8s.${cluster}.${ns}${secrets ? '.secrets' : ''}`);
+    if (!resources.has(id)) {
+      resources.set(id, {
+        id,
+        type: secrets ? 'k8s_secrets' : 'k8s_namespace',
+        displayName: secrets ? `secrets in ${cluster}/${ns}` : `namespace ${cluster}/${ns}`,
+        sensitivity: secrets ? 'confidential' : 'internal',
+        environment: 'unknown',
+        owners: [],
+        parentId: null,
+        source: 'k8s-rbac',
+        labels: { [SCOPE_LABEL]: scope, 'k8s.cluster': cluster, 'k8s.namespace': ns },
+      });
+    }
+    return nodeKey.resource(id);
+  };
+  const admins = new Set<string>();
+  const total = grants.size;
+  let done = 0;
+  for (const [key, { subject, grants: gs }] of grants) {
+    opts.onProgress?.(done++, total);
+    const origin = `${scope}:${key}`;
+    const list: GraphEdgeInput[] = [];
+    edges.set(origin, list);
+    const can = (verb: string, group: string, resource: string, ns: string | null, name?: string) =>
+      gs.find(
+        (g) =>
+          (g.namespace === null || g.namespace === ns) && ruleAllows(g.rule, verb, group, resource, name),
+      );
+    const add = (to: string, kind: GraphEdgeInput['kind'], via: string, method: string | null) =>
+      list.push({ from: key, to, kind, via, method });
+    const clusterAdmin = gs.find((g) => g.namespace === null && ruleAllows(g.rule, '*', '*', '*'));
+    if (clusterAdmin || (subject.kind === 'Group' && subject.name === 'system:masters')) {
+      admins.add(key);
+      add(adminKey, 'has_permission', `* on * (${clusterAdmin?.via ?? 'system:masters'})`, null);
+      continue;
+    }
+    const nsList = [...namespaces];
+    // bind: create a binding to cluster-admin (or any role) for itself.
+    const bindCr =
+      can('bind', 'rbac.authorization.k8s.io', 'clusterroles', null, 'cluster-admin') ??
+      can('bind', 'rbac.authorization.k8s.io', 'clusterroles', null);
+    const createCrb = can('create', 'rbac.authorization.k8s.io', 'clusterrolebindings', null);
+    if (bindCr && createCrb)
+      add(adminKey, 'can_modify_policy_of', `bind + create clusterrolebindings (${bindCr.via})`, 'k8s:bind');
+    // escalate: rewrite a cluster role it is bound to cluster-wide.
+    for (const b of boundRoles.get(key) ?? []) {
+      if (b.namespace !== null) continue;
+      const esc = can('escalate', 'rbac.authorization.k8s.io', 'clusterroles', null, b.role);
+      const upd =
+        can('update', 'rbac.authorization.k8s.io', 'clusterroles', null, b.role) ??
+        can('patch', 'rbac.authorization.k8s.io', 'clusterroles', null, b.role);
+      if (esc && upd) {
+        add(
+          adminKey,
+          'can_modify_policy_of',
+          `escalate + update clusterrole ${b.role} it is bound to (${esc.via})`,
+          'k8s:escalate',
+        );
+        break;
+      }
+    }
+    // impersonate.
+    const impGroups =
+      can('impersonate', '', 'groups', null, 'system:masters') ?? can('impersonate', '', 'groups', null);
+    if (impGroups)
+      add(adminKey, 'can_assume', `impersonate group system:masters (${impGroups.via})`, 'k8s:impersonate');
+    for (const sa of sas) {
+      const k = nodeKey.identity(saId(sa.namespace, sa.name));
+      if (k === key) continue;
+      const imp = can('impersonate', '', 'serviceaccounts', sa.namespace, sa.name);
+      if (imp)
+        add(
+          k,
+          'can_assume',
+          `impersonate serviceaccount ${sa.namespace}/${sa.name} (${imp.via})`,
+          'k8s:impersonate',
+        );
+      const tok = can('create', '', 'serviceaccounts/token', sa.namespace, sa.name);
+      if (tok)
+        add(
+          k,
+          'can_assume',
+          `create serviceaccounts/token for ${sa.namespace}/${sa.name} (${tok.via})`,
+          'k8s:token-request',
+        );
+    }
+    for (const [userKey, g] of grants) {
+      if (g.subject.kind !== 'User' || userKey === key) continue;
+      const imp = can('impersonate', '', 'users', null, g.subject.name);
+      if (imp)
+        add(userKey, 'can_assume', `impersonate user ${g.subject.name} (${imp.via})`, 'k8s:impersonate');
+    }
+    for (const ns of nsList) {
+      const inNs = sas.filter((s) => s.namespace === ns);
+      const secrets =
+        can('get', '', 'secrets', ns) ?? can('list', '', 'secrets', ns) ?? can('watch', '', 'secrets', ns);
+      if (secrets) {
+        add(nsResource(ns, true), 'has_permission', `read secrets in ${ns} (${secrets.via})`, null);
+        for (const sa of inNs) {
+          const k = nodeKey.identity(saId(sa.namespace, sa.name));
+          if (k !== key)
+            add(
+              k,
+              'can_read_secret_of',
+              `read token secret of ${ns}/${sa.name} (${secrets.via})`,
+              'k8s:secrets-read',
+            );
+        }
+      }
+      const podCreate =
+        can('create', '', 'pods', ns) ??
+        ['deployments', 'daemonsets', 'statefulsets', 'replicasets']
+          .map((r) => can('create', 'apps', r, ns))
+          .find(Boolean) ??
+        ['jobs', 'cronjobs'].map((r) => can('create', 'batch', r, ns)).find(Boolean);
+      const exec = can('create', '', 'pods/exec', ns);
+      for (const sa of inNs) {
+        const k = nodeKey.identity(saId(sa.namespace, sa.name));
+        if (k === key) continue;
+        if (podCreate)
+          add(k, 'runs_as', `create a pod running as ${ns}/${sa.name} (${podCreate.via})`, 'k8s:create-pod');
+        else if (exec)
+          add(k, 'runs_as', `exec into pods running as ${ns}/${sa.name} (${exec.via})`, 'k8s:pods-exec');
+      }
+      const anyInNs = gs.find(
+        (g) =>
+          (g.namespace === null || g.namespace === ns) &&
+          g.rule.resources.length > 0 &&
+          g.rule.verbs.length > 0,
+      );
+      if (anyInNs)
+        add(
+          nsResource(ns),
+          'has_permission',
+          `${anyInNs.rule.verbs.slice(0, 3).join(',')} ${anyInNs.rule.resources.slice(0, 3).join(',')} in ${ns} (${anyInNs.via})`,
+          null,
+        );
+    }
+  }
+  opts.onProgress?.(total, total);
+
+  // Principals: every service account, and every user named in a binding.
+  const identities: IdentityDraft[] = sas.map((sa) => {
+    const key = nodeKey.identity(saId(sa.namespace, sa.name));
+    return {
+      id: saId(sa.namespace, sa.name),
+      kind: 'service_account',
+      displayName: `Kubernetes service account ${sa.namespace}/${sa.name}`,
+      spiffeId: null,
+      cloudArn: null,
+      k8sServiceAccount: `${sa.namespace}/${sa.name}`,
+      owners: [],
+      groups: [
+        `k8s:${cluster}:system:serviceaccounts`,
+        `k8s:${cluster}:system:serviceaccounts:${sa.namespace}`,
+        `k8s:${cluster}:system:authenticated`,
+      ],
+      environment: sa.labels.environment ?? sa.labels.env ?? 'unknown',
+      source: 'k8s-rbac',
+      labels: {
+        [SCOPE_LABEL]: scope,
+        'source.name': `${sa.namespace}/${sa.name}`,
+        'k8s.cluster': cluster,
+        'k8s.namespace': sa.namespace,
+        ...(sa.uid ? { 'k8s.uid': sa.uid } : {}),
+        ...(admins.has(key) ? { 'bulkhead.admin': 'true' } : {}),
+        ...(sa.secrets.length > 0 ? { 'k8s.token-secrets': sa.secrets.join(',').slice(0, 500) } : {}),
+      },
+      status: 'active',
+      lastSeenAt: null,
+    };
+  });
+  for (const [key, g] of grants) {
+    if (g.subject.kind !== 'User') continue;
+    identities.push({
+      id: userId(g.subject.name),
+      kind: g.subject.name.startsWith('system:') ? 'service_account' : 'human',
+      displayName: `Kubernetes user ${g.subject.name}`,
+      spiffeId: null,
+      cloudArn: null,
+      k8sServiceAccount: null,
+      owners: [],
+      groups: [`k8s:${cluster}:system:authenticated`],
+      environment: 'unknown',
+      source: 'k8s-rbac',
+      labels: {
+        [SCOPE_LABEL]: scope,
+        'source.name': g.subject.name,
+        'k8s.cluster': cluster,
+        'k8s.user': g.subject.name,
+        ...(admins.has(key) ? { 'bulkhead.admin': 'true' } : {}),
+      },
+      status: 'active',
+      lastSeenAt: null,
+    });
+  }
+  for (const [key, g] of grants) {
+    if (g.subject.kind === 'Group')
+      nodes.set(key, {
+        key,
+        type: 'group',
+        name: g.subject.name,
+        externalId: g.subject.name,
+        admin: admins.has(key),
+      });
+  }
+  for (const ns of namespaces) nsResource(ns);
+  // Every subject gets an origin, so a re-import clears edges it no longer has.
+  for (const i of identities)
+    if (!edges.has(`${scope}:${nodeKey.identity(i.id)}`)) edges.set(`${scope}:${nodeKey.identity(i.id)}`, []);
+  return {
+    source: 'k8s-rbac',
+    scope,
+    identities,
+    credentials: [],
+    resources: [...resources.values()],
+    nodes: [...nodes.values()],
+    edges,
+    warnings,
+    partial: false,
+  };
+}
