@@ -9,10 +9,11 @@ import { graphError } from '../errors.js';
 import type { GraphService } from '../service.js';
 import { buildAwsIamPlan } from './aws-iam/analyze.js';
 import { buildK8sRbacPlan } from './k8s-rbac/analyze.js';
+import { buildYamlPlan } from './yaml/plan.js';
 import { applyImportPlan, type ImportMeta, type ImportReport } from './apply.js';
 import type { ImportPlan } from './plan.js';
 
-export const IMPORT_KINDS = ['aws-iam', 'k8s-rbac'] as const;
+export const IMPORT_KINDS = ['aws-iam', 'k8s-rbac', 'yaml'] as const;
 export type ImportKind = (typeof IMPORT_KINDS)[number];
 
 export interface PlanContext {
@@ -26,6 +27,8 @@ export function buildPlan(kind: string, doc: unknown, pctx: PlanContext): Import
   switch (kind) {
     case 'aws-iam':
       return buildAwsIamPlan(doc, pctx);
+    case 'yaml':
+      return buildYamlPlan(doc);
     case 'k8s-rbac':
       return buildK8sRbacPlan(doc, { ...(pctx.cluster ? { cluster: pctx.cluster } : {}) });
     default:

@@ -614,7 +614,10 @@ function identityDraft(
   if (trust && (trust.externalAccounts.size > 0 || trust.anyone !== null))
     labels['aws.third-party-trust'] = 'true';
   if (trust && trust.federated.size > 0) labels['aws.federated'] = [...trust.federated.keys()].join(',');
-  for (const [k, v] of Object.entries(p.tags)) labels[`aws.tag.${k}`.slice(0, 100)] = v.slice(0, 500);
+  // Label keys follow the inventory's rule (short identifiers), so the record stays editable through the API.
+  for (const [k, v] of Object.entries(p.tags).slice(0, 40)) {
+    labels[`aws.tag.${k.replace(/[^A-Za-z0-9._/-]/g, '_')}`.slice(0, 63)] = v.slice(0, 500);
+  }
   return {
     id,
     kind,
@@ -624,7 +627,12 @@ function identityDraft(
     k8sServiceAccount: null,
     owners: owner ? [`team:${owner.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60)}`] : [],
     groups: p.groups.map((g) => `aws:${account}:${g}`),
-    environment: env.slice(0, 64),
+    environment:
+      env
+        .toLowerCase()
+        .replace(/[^a-z0-9_-]+/g, '-')
+        .replace(/^[^a-z0-9]+/, '')
+        .slice(0, 40) || 'unknown',
     source: 'aws-iam',
     labels,
     status: 'active',
