@@ -2,6 +2,7 @@
  * The graph module: the in-memory identity graph, its queries (blast radius, attack paths, escalations,
  * choke points) and the importers that feed it (AWS IAM, Kubernetes RBAC, Bulkhead YAML).
  */
+import type { AppContext } from '../app-context.js';
 import type { BulkheadModule } from '../modules/types.js';
 import { registerGraphCommands } from './commands.js';
 import { registerImportCommands } from './importers/commands.js';
@@ -9,6 +10,13 @@ import { registerImportRoutes } from './importers/routes.js';
 import { graphMigrations } from './migrations.js';
 import { registerGraphRoutes } from './routes.js';
 import { GraphService } from './service.js';
+
+const services = new WeakMap<AppContext, GraphService>();
+
+/** The running graph of a server (for modules that read it, e.g. posture); undefined before graph starts. */
+export function graphServiceOf(ctx: AppContext): GraphService | undefined {
+  return services.get(ctx);
+}
 
 export function createGraphModule(): BulkheadModule & { service(): GraphService | undefined } {
   let service: GraphService | undefined;
@@ -19,6 +27,7 @@ export function createGraphModule(): BulkheadModule & { service(): GraphService 
     async start(ctx) {
       service = new GraphService(ctx.db, ctx.inventory);
       await service.start();
+      services.set(ctx, service);
     },
     async stop() {
       service?.stop();

@@ -6,6 +6,7 @@ import { registerAdminRoutes } from '../admin/routes.js';
 import { registerAuditRoutes } from '../audit/routes.js';
 import { createGraphModule } from '../graph/index.js';
 import { registerInventoryRoutes } from '../inventory/routes.js';
+import { createPostureModule } from '../posture/index.js';
 import { coreMigrations } from '../store/core-migrations.js';
 import type { BulkheadMigration } from '../store/migration-types.js';
 import type { BulkheadModule } from './types.js';
@@ -21,7 +22,7 @@ export const coreModule: BulkheadModule = {
 };
 
 export function allModules(): BulkheadModule[] {
-  return [coreModule, createGraphModule()];
+  return [coreModule, createGraphModule(), createPostureModule()];
 }
 
 /** All migrations of the given modules; a duplicate name is a programming error caught at start. */
