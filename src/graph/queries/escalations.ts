@@ -7,10 +7,17 @@
 import type { CompactGraph } from '../compact-graph.js';
 import type { EdgeKind } from '../model.js';
 
+/**
+ * One step. `from`/`to` are names as in the source (the same naming as `principal` and `target`, so a path
+ * reads principal → … → target); `from_id`/`to_id` are the unambiguous ids (ARN, uid or graph node key).
+ */
 export interface EscalationStep {
   from: string;
   to: string;
   via: string;
+  from_id: string;
+  to_id: string;
+  method?: string;
 }
 
 export interface Escalation {
@@ -79,11 +86,19 @@ export function findEscalations(graph: CompactGraph, opts: EscalationOptions = {
         target_id: graph.externalId(last) ?? graph.key(last),
         method,
         conditional: path.some((e) => graph.edgeConditional(e)),
-        path: path.map((e) => ({
-          from: graph.key(graph.edgeFrom(e)),
-          to: graph.key(graph.edgeTo(e)),
-          via: graph.edgeVia(e),
-        })),
+        path: path.map((e) => {
+          const from = graph.edgeFrom(e);
+          const to = graph.edgeTo(e);
+          const m = graph.edgeMethod(e);
+          return {
+            from: graph.name(from),
+            to: graph.name(to),
+            via: graph.edgeVia(e),
+            from_id: graph.externalId(from) ?? graph.key(from),
+            to_id: graph.externalId(to) ?? graph.key(to),
+            ...(m ? { method: m } : {}),
+          };
+        }),
       });
     }
   }

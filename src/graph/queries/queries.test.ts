@@ -88,8 +88,21 @@ void describe('graph queries', () => {
     const dev = esc.find((x) => x.principal === 'dev')!;
     assert.equal(dev.principal_id, 'arn:aws:iam::1:user/dev');
     assert.deepEqual(dev.path, [
-      { from: 'identity:dev', to: 'identity:ci', via: 'reads CI secret' },
-      { from: 'identity:ci', to: 'identity:admin-role', via: 'trust policy' },
+      {
+        from: 'dev',
+        to: 'ci',
+        via: 'reads CI secret',
+        from_id: 'arn:aws:iam::1:user/dev',
+        to_id: 'identity:ci',
+      },
+      {
+        from: 'ci',
+        to: 'admin-role',
+        via: 'trust policy',
+        from_id: 'identity:ci',
+        to_id: 'identity:admin-role',
+        method: 'sts:AssumeRole',
+      },
     ]);
   });
 

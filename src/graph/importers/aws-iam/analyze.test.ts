@@ -63,6 +63,9 @@ void describe('aws-iam import: privilege escalation methods', () => {
       assert.match(e.principal_id, /^arn:aws:iam::111122223333:(user|role)\//);
       assert.ok(e.path.length >= 1);
       assert.ok(e.path.every((s) => s.from && s.to && s.via));
+      // The path reads principal → … → target.
+      assert.equal(e.path[0]!.from, principal);
+      assert.equal(e.path.at(-1)!.to, e.target);
     });
   }
   for (const [principal, why] of NEGATIVE) {
@@ -84,8 +87,15 @@ void describe('aws-iam import: privilege escalation methods', () => {
   void it('an assume-role chain shows every hop', () => {
     const e = escalations.find((x) => x.principal === 'chain-user')!;
     assert.deepEqual(
-      e.path.map((s) => s.to),
-      ['identity:aws-111122223333-role-HopRole', 'identity:aws-111122223333-role-AdminRole'],
+      e.path.map((s) => [s.from, s.to]),
+      [
+        ['chain-user', 'HopRole'],
+        ['HopRole', 'AdminRole'],
+      ],
+    );
+    assert.deepEqual(
+      e.path.map((s) => s.to_id),
+      ['arn:aws:iam::111122223333:role/HopRole', 'arn:aws:iam::111122223333:role/AdminRole'],
     );
   });
 
