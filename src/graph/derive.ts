@@ -6,7 +6,7 @@
  * - a parent resource `contains` its children; control-plane resources hang off their system's admin node.
  *
  * Scope strings are free text in the inventory; the convention understood here (and documented in
- * docs/graph.md) is `system[:resource-or-env][:action]`:
+ * src/graph/README.md) is `system[:resource-or-env][:action]`:
  *   `db:payments-db:rw` → has_permission(rw) on resource `payments-db` (any segment naming a resource);
  *   `aws:*`, `aws:root`, `vault:admin`, `db:*:superuser`, `aws:dev:*` → the admin node `admin:<system>:<env>`;
  *   `vault:read:*`, `s3:*` → every resource whose id starts with `<system>-`.
