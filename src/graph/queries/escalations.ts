@@ -28,6 +28,8 @@ export interface Escalation {
   target: string;
   target_id: string;
   method: string;
+  /** Every escalation method used along the path, in order (the last one is what confers admin). */
+  methods: string[];
   conditional: boolean;
   path: EscalationStep[];
 }
@@ -71,6 +73,8 @@ export function findEscalations(graph: CompactGraph, opts: EscalationOptions = {
         candidates.push([e, ...graph.pathForward(v)]);
     });
     const methods = new Set<string>();
+    // Shortest first, so each method is reported with its shortest path.
+    candidates.sort((a, b) => a.length - b.length);
     for (const path of candidates) {
       if (path.length === 0) continue;
       if (!opts.includeDirect && path.every((e) => isGrant(graph, e))) continue;
@@ -85,6 +89,7 @@ export function findEscalations(graph: CompactGraph, opts: EscalationOptions = {
         target: graph.name(last),
         target_id: graph.externalId(last) ?? graph.key(last),
         method,
+        methods: path.map((e) => graph.edgeMethod(e)).filter((m): m is string => m !== null),
         conditional: path.some((e) => graph.edgeConditional(e)),
         path: path.map((e) => {
           const from = graph.edgeFrom(e);
@@ -112,14 +117,15 @@ function isGrant(graph: CompactGraph, e: number): boolean {
   return GRANT_KINDS.has(kind) || (kind === 'owns' && graph.type(graph.edgeTo(e)) === 'credential');
 }
 
-/** The step that actually confers admin: the last edge on the path that names a method. */
+/**
+ * The escalation method is the principal's own first step that is not a plain grant — what it can do itself
+ * (e.g. `iam:CreateAccessKey` on an admin user, `sts:AssumeRole` into a chain). `methods` lists every step.
+ */
 function methodOf(graph: CompactGraph, path: readonly number[]): string {
-  for (let k = path.length - 1; k >= 0; k--) {
-    const m = graph.edgeMethod(path[k]!);
+  for (const e of path) {
+    const m = graph.edgeMethod(e);
     if (m) return m;
-  }
-  for (let k = path.length - 1; k >= 0; k--) {
-    if (!isGrant(graph, path[k]!)) return FALLBACK_METHOD[graph.edgeKind(path[k]!)];
+    if (!isGrant(graph, e)) return FALLBACK_METHOD[graph.edgeKind(e)];
   }
   return FALLBACK_METHOD[graph.edgeKind(path[path.length - 1]!)];
 }

@@ -82,11 +82,13 @@ void describe('graph queries', () => {
       esc.map((x) => [x.principal, x.method, x.target]),
       [
         ['ci', 'sts:AssumeRole', 'admin-role'],
-        ['dev', 'sts:AssumeRole', 'admin-role'],
+        // dev's own first step is stealing ci's secret; the assume-role that confers admin is in `methods`.
+        ['dev', 'credential-theft', 'admin-role'],
       ],
     );
     const dev = esc.find((x) => x.principal === 'dev')!;
     assert.equal(dev.principal_id, 'arn:aws:iam::1:user/dev');
+    assert.deepEqual(dev.methods, ['sts:AssumeRole']);
     assert.deepEqual(dev.path, [
       {
         from: 'dev',

@@ -84,6 +84,13 @@ void describe('aws-iam import: privilege escalation methods', () => {
     );
   });
 
+  void it('the method is the principal’s own step: key theft is reported once, as iam:CreateAccessKey', () => {
+    assert.deepEqual(methodsOf('accesskey-user'), ['iam:CreateAccessKey']);
+    const e = escalations.find((x) => x.principal === 'accesskey-user')!;
+    assert.equal(e.target, 'admin-user');
+    assert.equal(e.path.length, 1);
+  });
+
   void it('an assume-role chain shows every hop', () => {
     const e = escalations.find((x) => x.principal === 'chain-user')!;
     assert.deepEqual(
