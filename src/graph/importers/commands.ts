@@ -11,8 +11,9 @@ import { parse as parseYaml } from 'yaml';
 import { CliError } from '../../cli/client.js';
 import { table, type CliContext } from '../../cli/context.js';
 import type { ImportReport } from './apply.js';
+import type { LeakReport } from './leaks.js';
 
-export const CLI_IMPORT_KINDS = ['aws-iam', 'k8s-rbac', 'yaml'] as const;
+export const CLI_IMPORT_KINDS = ['aws-iam', 'k8s-rbac', 'yaml', 'leaks'] as const;
 
 interface Progress {
   stage(name: string, total: number): void;
@@ -65,6 +66,13 @@ export function parseImportFile(kind: string, text: string, file: string): unkno
   if (text.trim().length === 0) throw new CliError(`${file} is empty`, 'BULKHEAD_IMPORT_INVALID');
   try {
     if (kind === 'yaml') return parseYaml(text) as unknown;
+    if (kind === 'leaks' && !text.trimStart().startsWith('[')) {
+      // trufflehog prints one JSON object per line.
+      return text
+        .split('\n')
+        .filter((l) => l.trim().length > 0)
+        .map((l) => JSON.parse(l) as unknown);
+    }
     return JSON.parse(text) as unknown;
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
@@ -93,50 +101,75 @@ export function registerImportCommands(program: Command, cli: CliContext): void 
           );
         }
         const progress = progressFor(cli, opts.progress);
-        let report: ImportReport;
+        let report: ImportReport | LeakReport;
         try {
           const text = await readWithProgress(file, progress);
           progress.stage('parsing', 1);
           const doc = parseImportFile(kind, text, file);
           progress.update(1);
           progress.stage('importing', 1);
-          report = await cli.client().request<ImportReport>('POST', `/v1/graph/imports/${kind}`, doc, {
-            file_name: basename(file),
-            cluster: opts.cluster,
-          });
+          report = await cli
+            .client()
+            .request<ImportReport | LeakReport>('POST', `/v1/graph/imports/${kind}`, doc, {
+              file_name: basename(file),
+              cluster: opts.cluster,
+            });
           progress.update(1);
         } finally {
           progress.stop();
         }
-        cli.print(report, opts.json, () => {
-          const p = report.principals;
-          const lines = [
-            `Imported ${report.scope}: ${p.created.length} principals created, ${p.updated.length} updated, ` +
-              `${p.removed.length} removed, ${p.unchanged} unchanged; ${report.edges} graph edges.`,
-          ];
-          if (p.removed.length > 0) {
-            lines.push(
-              '',
-              'REMOVED PRINCIPALS',
-              table(
-                ['name', 'principal id'],
-                p.removed.map((r) => [r.name, r.principal_id]),
-              ),
-            );
-          }
-          if (report.warnings.length > 0) {
-            lines.push(
-              '',
-              `WARNINGS (${report.warnings.length})`,
-              table(
-                ['code', 'field', 'message'],
-                report.warnings.slice(0, 50).map((w) => [w.code, w.field, w.message]),
-                100,
-              ),
-            );
-          }
-          return lines.join('\n');
-        });
+        if ('matched' in report) printLeakReport(cli, report, opts.json);
+        else printImportReport(cli, report, opts.json);
       },
     );
+}
+
+function printLeakReport(cli: CliContext, report: LeakReport, json: boolean | undefined): void {
+  cli.print(report, json, () =>
+    [
+      `${report.findings} findings: ${report.matched.length} matched inventory credentials, ${report.unmatched.length} did not.`,
+      ...(report.matched.length > 0
+        ? [
+            '',
+            table(
+              ['credential', 'identity', 'rule', 'location'],
+              report.matched.map((m) => [m.credentialId, m.identityId, m.rule, m.location]),
+              80,
+            ),
+          ]
+        : []),
+    ].join('\n'),
+  );
+}
+
+function printImportReport(cli: CliContext, report: ImportReport, json: boolean | undefined): void {
+  cli.print(report, json, () => {
+    const p = report.principals;
+    const lines = [
+      `Imported ${report.scope}: ${p.created.length} principals created, ${p.updated.length} updated, ` +
+        `${p.removed.length} removed, ${p.unchanged} unchanged; ${report.edges} graph edges.`,
+    ];
+    if (p.removed.length > 0) {
+      lines.push(
+        '',
+        'REMOVED PRINCIPALS',
+        table(
+          ['name', 'principal id'],
+          p.removed.map((r) => [r.name, r.principal_id]),
+        ),
+      );
+    }
+    if (report.warnings.length > 0) {
+      lines.push(
+        '',
+        `WARNINGS (${report.warnings.length})`,
+        table(
+          ['code', 'field', 'message'],
+          report.warnings.slice(0, 50).map((w) => [w.code, w.field, w.message]),
+          100,
+        ),
+      );
+    }
+    return lines.join('\n');
+  });
 }

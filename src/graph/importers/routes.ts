@@ -11,7 +11,7 @@ import { coreError } from '../../errors.js';
 import { graphError } from '../errors.js';
 import type { GraphService } from '../service.js';
 import type { GraphTables } from '../tables.js';
-import { IMPORT_KINDS, runImport } from './run.js';
+import { IMPORT_KINDS, runImport, runLeakImport } from './run.js';
 
 export const IMPORT_BODY_LIMIT = 256 * 1024 * 1024;
 
@@ -61,16 +61,18 @@ export function registerImportRoutes(app: FastifyInstance, ctx: AppContext, grap
           field: 'body',
         });
       }
+      const meta = {
+        actor: request.actor?.name ?? 'anonymous',
+        requestId: request.id,
+        fileName: q.data.file_name ?? `${kind}.json`,
+      };
+      if (kind === 'leaks') return runLeakImport(ctx, request.body, meta);
       return runImport(
         ctx,
         graph,
         kind,
         request.body,
-        {
-          actor: request.actor?.name ?? 'anonymous',
-          requestId: request.id,
-          fileName: q.data.file_name ?? `${kind}.json`,
-        },
+        meta,
         q.data.cluster ? { cluster: q.data.cluster } : {},
       );
     },

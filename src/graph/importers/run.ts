@@ -11,9 +11,10 @@ import { buildAwsIamPlan } from './aws-iam/analyze.js';
 import { buildK8sRbacPlan } from './k8s-rbac/analyze.js';
 import { buildYamlPlan } from './yaml/plan.js';
 import { applyImportPlan, type ImportMeta, type ImportReport } from './apply.js';
+import { applyLeakReport, type LeakReport } from './leaks.js';
 import type { ImportPlan } from './plan.js';
 
-export const IMPORT_KINDS = ['aws-iam', 'k8s-rbac', 'yaml'] as const;
+export const IMPORT_KINDS = ['aws-iam', 'k8s-rbac', 'yaml', 'leaks'] as const;
 export type ImportKind = (typeof IMPORT_KINDS)[number];
 
 export interface PlanContext {
@@ -76,4 +77,11 @@ export async function runImport(
   graph.withUpdatesPaused(() => announce(ctx, outcome.changes));
   await graph.refreshAfterImport(outcome.changes, outcome.origins);
   return outcome.report;
+}
+
+/** `leaks`: a gitleaks / trufflehog report marks matching credentials as leaked (see leaks.ts). */
+export async function runLeakImport(ctx: AppContext, doc: unknown, meta: ImportMeta): Promise<LeakReport> {
+  const { report, changes } = await applyLeakReport(ctx.db, ctx.audit, ctx.now, doc, meta);
+  announce(ctx, changes);
+  return report;
 }
