@@ -33,6 +33,7 @@ export interface LeakReport {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
+const num = (v: unknown) => (typeof v === 'number' ? String(v) : typeof v === 'string' ? v : '');
 
 /** Parses either report format (an array of gitleaks findings, or trufflehog results). */
 export function parseLeakReport(doc: unknown): LeakFinding[] {
@@ -51,7 +52,7 @@ export function parseLeakReport(doc: unknown): LeakFinding[] {
     if ('DetectorName' in it || 'SourceMetadata' in it) {
       const git = isObj(it.SourceMetadata) && isObj(it.SourceMetadata.Data) ? it.SourceMetadata.Data : {};
       const src = Object.values(git).find(isObj) ?? {};
-      const where = [str(src.repository), str(src.file), src.line ? `:${String(src.line)}` : ''].filter(
+      const where = [str(src.repository), str(src.file), num(src.line) ? `:${num(src.line)}` : ''].filter(
         Boolean,
       );
       return {
@@ -65,7 +66,7 @@ export function parseLeakReport(doc: unknown): LeakFinding[] {
       return {
         tool: 'gitleaks',
         rule: str(it.RuleID),
-        location: `${str(it.File)}${it.StartLine ? `:${String(it.StartLine)}` : ''}${it.Commit ? ` @${str(it.Commit).slice(0, 12)}` : ''}`,
+        location: `${str(it.File)}${num(it.StartLine) ? `:${num(it.StartLine)}` : ''}${it.Commit ? ` @${str(it.Commit).slice(0, 12)}` : ''}`,
         values: [str(it.Secret), str(it.Match)].filter(Boolean),
       };
     }
