@@ -39,7 +39,8 @@ export interface ChokePointOptions {
 export function computeChokePoints(graph: CompactGraph, opts: ChokePointOptions = {}): ChokePoints {
   const minRank = RANKED_SENSITIVITIES.indexOf(opts.minSensitivity ?? 'confidential') + 1;
   const limit = opts.limit ?? 10;
-  const maxSources = opts.maxSources ?? 2000;
+  // One BFS per source: sample large estates (evenly, deterministically) to keep the query interactive.
+  const maxSources = opts.maxSources ?? 500;
   const isSensitive = (i: number) => graph.isAdmin(i) || graph.sensitivityRank(i) >= minRank;
   let sources = graph.nodesWhere((i) => graph.type(i) === 'identity' && !graph.isBlocked(i));
   const sampled = sources.length > maxSources;

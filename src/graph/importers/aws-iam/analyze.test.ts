@@ -135,3 +135,73 @@ void describe('aws-iam import: privilege escalation methods', () => {
     assert.ok(plan.resources.some((r) => r.labels['aws.arn'] === 'arn:aws:s3:::acme-payroll'));
   });
 });
+
+void describe('aws-iam import: trust policy details', () => {
+  const A = '111122223333';
+  const doc = (...Statement: unknown[]) => ({ Version: '2012-10-17', Statement });
+  const role = (name: string, trust: unknown, extra: Record<string, unknown> = {}) => ({
+    RoleName: name,
+    Arn: `arn:aws:iam::${A}:role/${name}`,
+    AssumeRolePolicyDocument: trust,
+    ...extra,
+  });
+  const admin = {
+    AttachedManagedPolicies: [
+      { PolicyName: 'AdministratorAccess', PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' },
+    ],
+  };
+
+  void it('a trust naming a role session trusts that role; an identity-policy Deny still blocks an explicit trust', () => {
+    const p = buildAwsIamPlan({
+      UserDetailList: [
+        {
+          UserName: 'denied',
+          Arn: `arn:aws:iam::${A}:user/denied`,
+          UserPolicyList: [
+            {
+              PolicyName: 'd',
+              PolicyDocument: doc({ Effect: 'Deny', Action: 'sts:AssumeRole', Resource: '*' }),
+            },
+          ],
+        },
+      ],
+      RoleDetailList: [
+        role(
+          'Worker',
+          doc({ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }),
+        ),
+        role(
+          'Target',
+          doc({
+            Effect: 'Allow',
+            Principal: {
+              AWS: [`arn:aws:sts::${A}:assumed-role/Worker/i-0abc`, `arn:aws:iam::${A}:user/denied`],
+            },
+            Action: 'sts:AssumeRole',
+          }),
+          admin,
+        ),
+        role(
+          'Federated',
+          doc({
+            Effect: 'Allow',
+            Principal: { Federated: `arn:aws:iam::${A}:oidc-provider/token.actions.githubusercontent.com` },
+            Action: 'sts:AssumeRoleWithWebIdentity',
+            Condition: { StringLike: { 'token.actions.githubusercontent.com:sub': 'repo:acme/*' } },
+          }),
+          admin,
+        ),
+      ],
+    });
+    const esc = findEscalations(graphFromPlan(p));
+    assert.deepEqual(
+      esc.filter((e) => e.principal !== 'GitHub').map((e) => [e.principal, e.method, e.target]),
+      [['Worker', 'sts:AssumeRole', 'Target']],
+    );
+    const fed = p.nodes.find((n) => n.key.startsWith('external:federated:'))!;
+    assert.match(fed.key, /oidc-provider\/token\.actions\.githubusercontent\.com$/);
+    const edge = [...p.edges.values()].flat().find((e) => e.from === fed.key)!;
+    assert.equal(edge.method, 'sts:AssumeRoleWithWebIdentity');
+    assert.equal(edge.conditional, true);
+  });
+});

@@ -133,7 +133,7 @@ function trustOf(role: IamPrincipal, account: string): RoleTrust {
           const acct = /^\d{12}$/.test(v) ? v : /^arn:aws[a-z-]*:iam::(\d{12}):root$/.exec(v)?.[1];
           if (acct === account) t.accountRoot = (t.accountRoot ?? true) && cond;
           else if (acct) keep(t.externalAccounts, acct);
-          else if (accountOf(v) === account) keep(t.arns, v);
+          else if (accountOf(v) === account) keep(t.arns, sessionToRole(v));
           else keep(t.externalAccounts, accountOf(v) || v);
         }
       }
@@ -211,6 +211,7 @@ export function buildAwsIamPlan(doc: unknown, opts: AwsIamPlanOptions = {}): Imp
   const roles = exp.principals.filter((p) => p.type === 'role');
   const trusts = roles.map((r) => trustOf(r, acct));
   const byArn = new Map(exp.principals.map((p) => [p.arn, p]));
+  const roleByName = new Map(exp.principals.filter((p) => p.type === 'role').map((p) => [p.name, p]));
   const assumable = new Map<IamPrincipal, IamPrincipal[]>();
   const edge = (
     from: IamPrincipal,
@@ -243,7 +244,8 @@ export function buildAwsIamPlan(doc: unknown, opts: AwsIamPlanOptions = {}): Imp
       l.push(r);
     };
     for (const [arn, cond] of t.arns) {
-      const p = byArn.get(arn);
+      // Session ARNs carry no role path: fall back to the role name.
+      const p = byArn.get(arn) ?? roleByName.get(/:role\/([^/]+)$/.exec(arn)?.[1] ?? '');
       if (p) assume(p, cond, 'explicit');
     }
     if (t.accountRoot !== null || t.anyone !== null) {
@@ -489,6 +491,12 @@ export function buildAwsIamPlan(doc: unknown, opts: AwsIamPlanOptions = {}): Imp
     ],
     partial: exp.truncated,
   };
+}
+
+/** `arn:aws:sts::<acct>:assumed-role/<role>/<session>` names the role's sessions: trust the role. */
+function sessionToRole(arn: string): string {
+  const m = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(arn);
+  return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : arn;
 }
 
 /** Every principal gets an origin, even with no edges, so a re-import clears edges it no longer has. */
