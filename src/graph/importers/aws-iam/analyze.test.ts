@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { computeBlastRadius } from '../../queries/blast-radius.js';
 import { findEscalations, type Escalation } from '../../queries/escalations.js';
 import { graphFromPlan } from '../preview.js';
 import { buildAwsIamPlan } from './analyze.js';
@@ -103,6 +104,16 @@ void describe('aws-iam import: privilege escalation methods', () => {
     assert.deepEqual(
       e.path.map((s) => s.to_id),
       ['arn:aws:iam::111122223333:role/HopRole', 'arn:aws:iam::111122223333:role/AdminRole'],
+    );
+  });
+
+  void it('joining a non-admin group is not an escalation but shows in the blast radius', () => {
+    const g = graphOf(plan);
+    const r = computeBlastRadius(g, g.find('identity:aws-111122223333-user-addtogroup-neg-user')!);
+    const payroll = r.bySensitivity.confidential.find((i) => i.name === 'arn:aws:s3:::acme-payroll')!;
+    assert.deepEqual(
+      payroll.path.map((s) => s.method ?? s.kind),
+      ['iam:AddUserToGroup', 'has_permission'],
     );
   });
 

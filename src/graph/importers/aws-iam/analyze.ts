@@ -296,6 +296,61 @@ export function buildAwsIamPlan(doc: unknown, opts: AwsIamPlanOptions = {}): Imp
     return nodeKey.resource(id);
   };
 
+  /** Resources the statements allow some action on (after Deny), one edge per resource with the actions. */
+  const dataAccess = (statements: readonly Statement[], ev: PolicyEvaluator) => {
+    const perTarget = new Map<string, { actions: Set<string>; conditional: boolean; source: string }>();
+    for (const s of statements) {
+      if (s.effect !== 'Allow') continue;
+      const actions = (s.action ?? [`NotAction:${(s.notAction ?? []).join(',')}`]).filter(
+        (a) => !/^(iam|sts):/i.test(a),
+      );
+      if (actions.length === 0) continue;
+      for (const pattern of s.resource ?? ['*']) {
+        for (const arn of targetsOf(pattern, knownArns, actions)) {
+          const service = arn.startsWith('service:') ? arn.slice(8) : null;
+          const key = service ? serviceResource(service, acct, resourceDrafts, scope) : resourceKey(arn);
+          const allowed = actions.filter(
+            (a) =>
+              a.startsWith('NotAction:') ||
+              (service ? ev.evaluateOnService(a, service).allowed : ev.evaluate(a, arn).allowed),
+          );
+          if (allowed.length === 0) continue;
+          let entry = perTarget.get(key);
+          if (!entry)
+            perTarget.set(key, (entry = { actions: new Set(), conditional: false, source: s.source }));
+          for (const a of allowed) entry.actions.add(a);
+          entry.conditional ||= s.hasCondition;
+        }
+      }
+    }
+    return [...perTarget.entries()].map(([key, v]) => {
+      const list = [...v.actions];
+      const via = `${list.slice(0, 3).join(', ')}${list.length > 3 ? ` (+${list.length - 3} more)` : ''} (${v.source})`;
+      return { key, via, conditional: v.conditional };
+    });
+  };
+
+  // Groups carry their own access, so "join this group" (iam:AddUserToGroup) leads somewhere in the graph.
+  for (const g of exp.groups.values()) {
+    const key = nodeKey.group(`aws:${acct}:${g.name}`);
+    const list: GraphEdgeInput[] = [];
+    const gev = new PolicyEvaluator(groupStatements(g));
+    const gAdmin = adminDecision(gev);
+    if (gAdmin.allowed) {
+      list.push({
+        from: key,
+        to: adminKey,
+        kind: 'has_permission',
+        via: `${gAdmin.grant} (${gAdmin.source ?? 'policy'})`,
+        conditional: gAdmin.conditional,
+      });
+    } else {
+      for (const a of dataAccess(groupStatements(g), gev))
+        list.push({ from: key, to: a.key, kind: 'has_permission', via: a.via, conditional: a.conditional });
+    }
+    edges.set(`${scope}:${g.arn}`, list);
+  }
+
   const total = exp.principals.length;
   exp.principals.forEach((p, n) => {
     opts.onProgress?.(n, total);
@@ -370,8 +425,18 @@ export function buildAwsIamPlan(doc: unknown, opts: AwsIamPlanOptions = {}): Imp
         const selfModify =
           ['iam:AttachUserPolicy', 'iam:PutUserPolicy'].some((a) => joined.evaluate(a, p.arn).allowed) ||
           ['iam:AttachGroupPolicy', 'iam:PutGroupPolicy'].some((a) => joined.evaluate(a, g.arn).allowed);
-        if (adminDecision(joined).allowed || selfModify)
+        if (adminDecision(joined).allowed || selfModify) {
           toAdmin('iam:AddUserToGroup', `iam:AddUserToGroup: joins group ${g.name}`, d);
+        } else {
+          edge(
+            p,
+            nodeKey.group(`aws:${acct}:${g.name}`),
+            'member_of',
+            `iam:AddUserToGroup: joins group ${g.name}`,
+            'iam:AddUserToGroup',
+            d,
+          );
+        }
       }
     }
     for (const [action, method] of [
@@ -436,36 +501,7 @@ export function buildAwsIamPlan(doc: unknown, opts: AwsIamPlanOptions = {}): Imp
       }
     }
     // ---- data access: allowed actions on resources ----
-    const perTarget = new Map<string, { actions: Set<string>; conditional: boolean; source: string }>();
-    for (const s of statementsOf(p)) {
-      if (s.effect !== 'Allow') continue;
-      const actions = (s.action ?? [`NotAction:${(s.notAction ?? []).join(',')}`]).filter(
-        (a) => !/^(iam|sts):/i.test(a),
-      );
-      if (actions.length === 0) continue;
-      for (const pattern of s.resource ?? ['*']) {
-        for (const arn of targetsOf(pattern, knownArns, actions)) {
-          const key = arn.startsWith('service:')
-            ? serviceResource(arn.slice(8), acct, resourceDrafts, scope)
-            : resourceKey(arn);
-          const allowedActions = actions.filter(
-            (a) =>
-              a.startsWith('NotAction:') || ev.evaluate(a, arn.startsWith('service:') ? '*' : arn).allowed,
-          );
-          if (allowedActions.length === 0) continue;
-          let entry = perTarget.get(key);
-          if (!entry)
-            perTarget.set(key, (entry = { actions: new Set(), conditional: false, source: s.source }));
-          for (const a of allowedActions) entry.actions.add(a);
-          entry.conditional ||= s.hasCondition;
-        }
-      }
-    }
-    for (const [key, v] of perTarget) {
-      const list = [...v.actions];
-      const via = `${list.slice(0, 3).join(', ')}${list.length > 3 ? ` (+${list.length - 3} more)` : ''} (${v.source})`;
-      edge(p, key, 'has_permission', via, null, v);
-    }
+    for (const a of dataAccess(statementsOf(p), ev)) edge(p, a.key, 'has_permission', a.via, null, a);
   });
   opts.onProgress?.(total, total);
 
