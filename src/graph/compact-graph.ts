@@ -112,6 +112,9 @@ export class CompactGraph {
   private deadEdges = 0;
   private compactions = 0;
 
+  /** Deleted or disabled nodes; when empty, walks skip the per-node flag check. */
+  private readonly blockedNodes = new Set<number>();
+
   // ---- scratch for walks ----
   private stamp = new Uint32Array(0);
   private generation = 0;
@@ -133,13 +136,18 @@ export class CompactGraph {
     this.environments[i] = input.environment ?? null;
     this.nodeSensitivity[i] = input.sensitivity ? SENSITIVITY_RANK[input.sensitivity] : 0;
     this.nodeFlags[i] = (input.admin ? NODE_FLAG_ADMIN : 0) | (input.disabled ? NODE_FLAG_DISABLED : 0);
+    if (input.disabled) this.blockedNodes.add(i);
+    else this.blockedNodes.delete(i);
     return i;
   }
 
   /** Marks a node deleted: walks no longer enter it. Its index stays reserved (ids are never reused). */
   markDeleted(key: string): void {
     const i = this.keyIndex.get(key);
-    if (i !== undefined) this.nodeFlags[i] = (this.nodeFlags[i] ?? 0) | NODE_FLAG_DELETED;
+    if (i !== undefined) {
+      this.nodeFlags[i] = (this.nodeFlags[i] ?? 0) | NODE_FLAG_DELETED;
+      this.blockedNodes.add(i);
+    }
   }
 
   private addNode(key: string, type: NodeType, name: string): number {
@@ -448,6 +456,7 @@ export class CompactGraph {
     const eTo = this.eTo;
     const flags = this.nodeFlags;
     const blocked = NODE_FLAG_DELETED | NODE_FLAG_DISABLED;
+    const checkBlocked = this.blockedNodes.size > 0;
     let head = 0;
     let tail = 0;
     stamp[start] = gen;
@@ -460,7 +469,7 @@ export class CompactGraph {
         for (let e = outOffsets[u]!; e < end; e++) {
           if ((eFlags[e]! & EDGE_ALIVE) === 0 || e === skipEdge) continue;
           const v = eTo[e]!;
-          if (stamp[v] === gen || (flags[v]! & blocked) !== 0) continue;
+          if (stamp[v] === gen || (checkBlocked && (flags[v]! & blocked) !== 0)) continue;
           stamp[v] = gen;
           parent[v] = e;
           queue[tail++] = v;
@@ -469,7 +478,7 @@ export class CompactGraph {
       for (let e = this.overlayOutHead[u]!; e !== NONE; e = this.eOverlayOutNext[e]!) {
         if ((eFlags[e]! & EDGE_ALIVE) === 0 || e === skipEdge) continue;
         const v = eTo[e]!;
-        if (stamp[v] === gen || (flags[v]! & blocked) !== 0) continue;
+        if (stamp[v] === gen || (checkBlocked && (flags[v]! & blocked) !== 0)) continue;
         stamp[v] = gen;
         parent[v] = e;
         queue[tail++] = v;
