@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { CliError } from '../../cli/client.js';
+import { ApiClient, CliError } from '../../cli/client.js';
 import { table, type CliContext } from '../../cli/context.js';
 import type { ImportReport } from './apply.js';
 import type { LeakReport } from './leaks.js';
@@ -83,6 +83,15 @@ export function parseImportFile(kind: string, text: string, file: string): unkno
   }
 }
 
+/** Large exports take longer than the default 30 s request timeout: imports wait up to 30 minutes. */
+function importClient(cli: CliContext): ApiClient {
+  return new ApiClient({
+    baseUrl: cli.env.BULKHEAD_URL ?? 'http://127.0.0.1:8080',
+    token: cli.env.BULKHEAD_TOKEN,
+    timeoutMs: 30 * 60_000,
+  });
+}
+
 export function registerImportCommands(program: Command, cli: CliContext): void {
   program
     .command('import <kind> <file>')
@@ -108,12 +117,15 @@ export function registerImportCommands(program: Command, cli: CliContext): void 
           const doc = parseImportFile(kind, text, file);
           progress.update(1);
           progress.stage('importing', 1);
-          report = await cli
-            .client()
-            .request<ImportReport | LeakReport>('POST', `/v1/graph/imports/${kind}`, doc, {
+          report = await importClient(cli).request<ImportReport | LeakReport>(
+            'POST',
+            `/v1/graph/imports/${kind}`,
+            doc,
+            {
               file_name: basename(file),
               cluster: opts.cluster,
-            });
+            },
+          );
           progress.update(1);
         } finally {
           progress.stop();
