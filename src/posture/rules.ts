@@ -3,6 +3,7 @@
  * Each rule names its OWASP NHI Top 10 (2025) risk and the NIST CSF 2.0 / ATT&CK ids that apply.
  */
 import type { Credential, Identity, Resource } from '../inventory/types.js';
+import { globMatch } from '../graph/importers/aws-iam/evaluate.js';
 import type { Finding, NhiId, Severity } from './model.js';
 
 const DAY = 86_400_000;
@@ -15,6 +16,8 @@ export interface PostureGraph {
   /** How the identity reaches admin: `direct`, an escalation method, or null. */
   adminPath(identityId: string): { method: string; target: string } | null;
   /** Reach summary for an identity. */
+  /** Policy grants held directly (imported IAM/RBAC permissions): action and resource ARN or id. */
+  grants?(identityId: string): { action: string; resource: string }[];
   reach(identityId: string): {
     regulated: number;
     confidential: number;
@@ -461,18 +464,45 @@ export function evaluatePosture(input: PostureInput): Finding[] {
     }
     for (const i of input.identities) {
       if (i.kind === 'human' || i.status !== 'active') continue;
-      const granted = [
+      // Granted: credential scopes, plus policy grants from the graph (`<action> on <resource ARN>`).
+      const scopes = [
         ...new Set((credsOf.get(i.id) ?? []).filter((c) => c.status === 'active').flatMap((c) => c.scopes)),
       ];
+      const policyGrants = input.graph?.grants?.(i.id) ?? [];
+      const granted = [...scopes, ...policyGrants.map((g) => `${g.action} on ${g.resource}`)];
       if (granted.length === 0) continue;
       // Only identities whose activity is in the log: no events at all means "not collected", not "unused".
       const mine = used.get(i.id);
       if (!mine) continue;
-      const unused = granted.filter((g) => !mine.some((u) => grantCovers(g, u)));
+      const unused = [
+        ...scopes.filter((g) => !mine.some((u) => grantCovers(g, u))),
+        ...policyGrants
+          .filter((g) => !mine.some((u) => policyGrantCovers(g, u)))
+          .map((g) => `${g.action} on ${g.resource}`),
+      ];
       if (unused.length === 0) continue;
       const suggestion = [
         ...new Set(mine.map((u) => (u.resource ? `${u.action} on ${u.resource}` : u.action))),
       ].slice(0, 50);
+      const evidence: Record<string, unknown> = {
+        granted,
+        used: suggestion,
+        unused,
+        leastPrivilege: suggestion,
+      };
+      if (i.cloudArn?.startsWith('arn:aws') && mine.length > 0) {
+        // A least-privilege identity policy built from what the log shows the principal doing.
+        evidence.leastPrivilegePolicy = {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: [...new Set(mine.map((u) => u.action))].sort(),
+              Resource: [...new Set(mine.map((u) => u.resource ?? '*'))].sort(),
+            },
+          ],
+        };
+      }
       out.push(
         finding(
           'NHI5',
@@ -482,12 +512,12 @@ export function evaluatePosture(input: PostureInput): Finding[] {
             title: 'Granted permissions never used',
             severity: unused.length === granted.length ? 'medium' : 'low',
             identityId: i.id,
-            message: `${i.id} used ${granted.length - unused.length} of ${granted.length} granted scopes; unused: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? '…' : ''}.`,
+            message: `${i.id} used ${granted.length - unused.length} of ${granted.length} granted permissions; unused: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? '…' : ''}.`,
             remediation:
               suggestion.length > 0
                 ? `Reduce the grants to what was used: ${suggestion.slice(0, 10).join('; ')}.`
                 : 'No use was recorded: remove the grants (or the identity).',
-            evidence: { granted, used: suggestion, unused, leastPrivilege: suggestion },
+            evidence,
           },
           i.kind === 'ai_agent',
         ),
@@ -495,6 +525,17 @@ export function evaluatePosture(input: PostureInput): Finding[] {
     }
   }
   return out.sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || a.id.localeCompare(b.id));
+}
+
+/** A policy grant (`s3:Get*` on `arn:aws:s3:::bucket`) is used when an event's action and resource fall under it. */
+export function policyGrantCovers(grant: { action: string; resource: string }, use: UsageRecord): boolean {
+  if (!globMatch(grant.action, use.action, true)) return false;
+  if (!use.resource || grant.resource === '*') return true;
+  return (
+    use.resource === grant.resource ||
+    use.resource.startsWith(`${grant.resource}/`) ||
+    globMatch(grant.resource, use.resource)
+  );
 }
 
 /** A scope is used when an event's action or resource names it (or the resource it names). */

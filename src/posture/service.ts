@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
 import type { BulkheadEvent } from '../events/bus.js';
+import { parseGrantVia } from '../graph/grants.js';
 import { graphServiceOf } from '../graph/index.js';
 import { findEscalations } from '../graph/queries/escalations.js';
 import type { Credential, Identity, Resource } from '../inventory/types.js';
@@ -148,6 +149,19 @@ export class PostureService {
         if (node === undefined) return null;
         if (g.isAdmin(node)) return { method: 'direct', target: g.name(node) };
         return escalation.get(`identity:${identityId}`) ?? null;
+      },
+      grants(identityId) {
+        const node = g.find(`identity:${identityId}`);
+        const out: { action: string; resource: string }[] = [];
+        if (node === undefined) return out;
+        g.forEachOut(node, (e, to) => {
+          if (g.edgeKind(e) !== 'has_permission' || g.isAdmin(to)) return;
+          const resource = g.externalId(to) ?? g.key(to);
+          for (const action of parseGrantVia(g.edgeVia(e)).actions) {
+            if (/^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$/.test(action)) out.push({ action, resource });
+          }
+        });
+        return out;
       },
       reach(identityId) {
         const cached = reachCache.get(identityId);

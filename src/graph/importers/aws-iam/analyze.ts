@@ -16,6 +16,7 @@
  */
 import type { IdentityKind, Resource, Sensitivity } from '../../../inventory/types.js';
 import { IDENTITY_KINDS } from '../../../inventory/types.js';
+import { formatGrantVia } from '../../grants.js';
 import type { GraphEdgeInput, GraphNodeInput } from '../../model.js';
 import { nodeKey } from '../../model.js';
 import {
@@ -324,9 +325,7 @@ export function buildAwsIamPlan(doc: unknown, opts: AwsIamPlanOptions = {}): Imp
       }
     }
     return [...perTarget.entries()].map(([key, v]) => {
-      const list = [...v.actions];
-      const via = `${list.slice(0, 3).join(', ')}${list.length > 3 ? ` (+${list.length - 3} more)` : ''} (${v.source})`;
-      return { key, via, conditional: v.conditional };
+      return { key, via: formatGrantVia([...v.actions], v.source), conditional: v.conditional };
     });
   };
 
