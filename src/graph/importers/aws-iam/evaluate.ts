@@ -174,11 +174,16 @@ export const ANY_ACTION_PROBE = 'bulkheadprobe:AnyAction';
 /** Any IAM action: `iam:*` on `*` lets a principal grant itself anything. */
 export const ANY_IAM_PROBE = 'iam:BulkheadProbeAnyAction';
 
-/** Full admin: every action on every resource (e.g. AdministratorAccess), or all of IAM on every resource. */
+/**
+ * Admin-equivalent: every IAM action on every resource — with that a principal can grant itself anything.
+ * `*:*` (AdministratorAccess) implies it; broad grants that exclude IAM (PowerUserAccess's
+ * `NotAction: iam:*`) do not, and are judged by the escalation methods instead.
+ */
 export function adminDecision(e: PolicyEvaluator): Decision & { grant: string } {
-  const all = e.evaluate(ANY_ACTION_PROBE, '*');
-  if (all.allowed) return { ...all, grant: '*:* on *' };
   const iam = e.evaluate(ANY_IAM_PROBE, '*');
-  if (iam.allowed) return { ...iam, grant: 'iam:* on *' };
-  return { ...DENIED, grant: '' };
+  if (!iam.allowed) return { ...DENIED, grant: '' };
+  const all = e.evaluate(ANY_ACTION_PROBE, '*');
+  return all.allowed
+    ? { ...all, conditional: all.conditional || iam.conditional, grant: '*:* on *' }
+    : { ...iam, grant: 'iam:* on *' };
 }
