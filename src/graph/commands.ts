@@ -135,8 +135,8 @@ export function registerGraphCommands(program: Command, cli: CliContext): void {
           ),
           '',
           table(
-            ['identity', 'type', 'paths through'],
-            result.nodes.map((n) => [n.node, n.type, n.paths_through]),
+            ['identity', 'type', 'pairs cut', 'paths through'],
+            result.nodes.map((n) => [n.node, n.type, n.pairs_cut, n.paths_through]),
           ),
         ].join('\n'),
       );

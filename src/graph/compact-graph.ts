@@ -441,9 +441,10 @@ export class CompactGraph {
   /**
    * Breadth-first walk from `start` along live edges, not entering blocked nodes. Fills `parentEdge` for every
    * reached node (NONE for the start) and returns the reached nodes in BFS order (the start first).
-   * `skipEdge` lets choke-point analysis ask "what if this edge were gone".
+   * `skipEdge` / `skipNode` let choke-point analysis ask "what if this edge / identity were gone" (a skipped node
+   * then reads as visited: check reachability through the returned list, not `visited`).
    */
-  reach(start: number, maxNodes = Number.MAX_SAFE_INTEGER, skipEdge = NONE): Uint32Array {
+  reach(start: number, maxNodes = Number.MAX_SAFE_INTEGER, skipEdge = NONE, skipNode = NONE): Uint32Array {
     const n = this.keys.length;
     this.prepareScratch(n);
     const gen = this.nextGeneration();
@@ -459,6 +460,8 @@ export class CompactGraph {
     const checkBlocked = this.blockedNodes.size > 0;
     let head = 0;
     let tail = 0;
+    // A skipped node is pre-marked, so the walk never enters it (what-if analysis for choke points).
+    if (skipNode !== NONE && skipNode !== start) stamp[skipNode] = gen;
     stamp[start] = gen;
     parent[start] = NONE;
     queue[tail++] = start;

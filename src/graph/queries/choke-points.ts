@@ -20,6 +20,8 @@ export interface ChokeNode {
   name: string;
   type: string;
   paths_through: number;
+  /** (principal, sensitive node) pairs that lose all access if this identity/credential is removed. */
+  pairs_cut: number;
 }
 
 export interface ChokePoints {
@@ -51,6 +53,7 @@ export function computeChokePoints(graph: CompactGraph, opts: ChokePointOptions 
   const edgeCount = new Map<number, number>();
   const nodeCount = new Map<number, number>();
   const edgeSources = new Map<number, Set<number>>();
+  const nodeSources = new Map<number, Set<number>>();
   let pairs = 0;
   for (const s of sources) {
     const reached = graph.reach(s);
@@ -68,6 +71,9 @@ export function computeChokePoints(graph: CompactGraph, opts: ChokePointOptions 
         const from = graph.edgeFrom(e);
         if (from !== s && (graph.type(from) === 'identity' || graph.type(from) === 'credential')) {
           nodeCount.set(from, (nodeCount.get(from) ?? 0) + 1);
+          let ns = nodeSources.get(from);
+          if (!ns) nodeSources.set(from, (ns = new Set()));
+          ns.add(s);
         }
       }
     }
@@ -88,12 +94,23 @@ export function computeChokePoints(graph: CompactGraph, opts: ChokePointOptions 
   edges.sort((a, b) => b.pairs_cut - a.pairs_cut || b.paths_through - a.paths_through);
   const nodes = [...nodeCount.entries()]
     .sort((a, b) => b[1] - a[1])
-    .slice(0, limit)
-    .map(([i, through]) => ({
-      node: graph.key(i),
-      name: graph.name(i),
-      type: graph.type(i),
-      paths_through: through,
-    }));
+    .slice(0, limit * 3)
+    .map(([i, through]) => {
+      let cut = 0;
+      for (const s of nodeSources.get(i) ?? []) {
+        const before = [...graph.reach(s)].filter((t) => t !== s && isSensitive(t));
+        const after = new Set(graph.reach(s, Number.MAX_SAFE_INTEGER, -1, i));
+        for (const t of before) if (t !== i && !after.has(t)) cut++;
+      }
+      return {
+        node: graph.key(i),
+        name: graph.name(i),
+        type: graph.type(i),
+        paths_through: through,
+        pairs_cut: cut,
+      };
+    })
+    .sort((a, b) => b.pairs_cut - a.pairs_cut || b.paths_through - a.paths_through)
+    .slice(0, limit);
   return { sources: sources.length, sampled, pairs, edges: edges.slice(0, limit), nodes };
 }

@@ -114,5 +114,8 @@ void describe('graph queries', () => {
     assert.equal(c.edges[0]!.edge.from, 'identity:dev');
     assert.equal(c.edges[0]!.edge.to, 'identity:ci');
     assert.ok(c.edges[0]!.pairs_cut >= 2);
+    // Removing (quarantining) ci cuts dev off from the cards table and the admin role.
+    const ci = c.nodes.find((n) => n.node === 'identity:ci')!;
+    assert.equal(ci.pairs_cut, 2);
   });
 });
