@@ -59,6 +59,15 @@ export function registerPostureRoutes(app: FastifyInstance, service: PostureServ
   });
   addRoute(app, {
     method: 'GET',
+    url: '/v1/posture/identities/:id/usage',
+    summary: 'Granted vs actually used permissions of an identity, with a least-privilege suggestion',
+    tags,
+    scope: 'read',
+    params: z.strictObject({ id: z.string().min(1).max(200) }),
+    handler: async ({ params }) => service.usageOf(params.id),
+  });
+  addRoute(app, {
+    method: 'GET',
     url: '/v1/posture/trend',
     summary: 'Organisation score and finding counts over time (oldest first)',
     tags,

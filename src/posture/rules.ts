@@ -464,45 +464,13 @@ export function evaluatePosture(input: PostureInput): Finding[] {
     }
     for (const i of input.identities) {
       if (i.kind === 'human' || i.status !== 'active') continue;
-      // Granted: credential scopes, plus policy grants from the graph (`<action> on <resource ARN>`).
-      const scopes = [
-        ...new Set((credsOf.get(i.id) ?? []).filter((c) => c.status === 'active').flatMap((c) => c.scopes)),
-      ];
-      const policyGrants = input.graph?.grants?.(i.id) ?? [];
-      const granted = [...scopes, ...policyGrants.map((g) => `${g.action} on ${g.resource}`)];
-      if (granted.length === 0) continue;
-      // Only identities whose activity is in the log: no events at all means "not collected", not "unused".
       const mine = used.get(i.id);
+      // Only identities whose activity is in the log: no events at all means "not collected", not "unused".
       if (!mine) continue;
-      const unused = [
-        ...scopes.filter((g) => !mine.some((u) => grantCovers(g, u))),
-        ...policyGrants
-          .filter((g) => !mine.some((u) => policyGrantCovers(g, u)))
-          .map((g) => `${g.action} on ${g.resource}`),
-      ];
-      if (unused.length === 0) continue;
-      const suggestion = [
-        ...new Set(mine.map((u) => (u.resource ? `${u.action} on ${u.resource}` : u.action))),
-      ].slice(0, 50);
-      const evidence: Record<string, unknown> = {
-        granted,
-        used: suggestion,
-        unused,
-        leastPrivilege: suggestion,
-      };
-      if (i.cloudArn?.startsWith('arn:aws') && mine.length > 0) {
-        // A least-privilege identity policy built from what the log shows the principal doing.
-        evidence.leastPrivilegePolicy = {
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Action: [...new Set(mine.map((u) => u.action))].sort(),
-              Resource: [...new Set(mine.map((u) => u.resource ?? '*'))].sort(),
-            },
-          ],
-        };
-      }
+      const gu = grantedVsUsed(i, credsOf.get(i.id) ?? [], input.graph?.grants?.(i.id) ?? [], mine);
+      if (gu.granted.length === 0 || gu.unused.length === 0) continue;
+      const { granted, unused, used: suggestion } = gu;
+      const evidence: Record<string, unknown> = { ...gu, leastPrivilege: suggestion };
       out.push(
         finding(
           'NHI5',
@@ -525,6 +493,54 @@ export function evaluatePosture(input: PostureInput): Finding[] {
     }
   }
   return out.sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || a.id.localeCompare(b.id));
+}
+
+export interface GrantedVsUsed {
+  /** Credential scopes and policy grants (`<action> on <resource>`). */
+  granted: string[];
+  /** What the event log shows the identity doing (`<action> on <resource>`). */
+  used: string[];
+  unused: string[];
+  /** For AWS principals: an identity policy allowing exactly what was used. */
+  leastPrivilegePolicy?: Record<string, unknown>;
+}
+
+/**
+ * Granted vs actually used for one identity (NHI5, and what a "narrow permissions" containment step needs):
+ * grants come from active credential scopes and imported policy grants, use from recorded events.
+ */
+export function grantedVsUsed(
+  identity: Identity,
+  credentials: readonly Credential[],
+  policyGrants: readonly { action: string; resource: string }[],
+  usage: readonly UsageRecord[],
+): GrantedVsUsed {
+  const scopes = [...new Set(credentials.filter((c) => c.status === 'active').flatMap((c) => c.scopes))];
+  const granted = [...scopes, ...policyGrants.map((g) => `${g.action} on ${g.resource}`)];
+  const unused = [
+    ...scopes.filter((g) => !usage.some((u) => grantCovers(g, u))),
+    ...policyGrants
+      .filter((g) => !usage.some((u) => policyGrantCovers(g, u)))
+      .map((g) => `${g.action} on ${g.resource}`),
+  ];
+  const used = [...new Set(usage.map((u) => (u.resource ? `${u.action} on ${u.resource}` : u.action)))].slice(
+    0,
+    200,
+  );
+  const out: GrantedVsUsed = { granted, used, unused };
+  if (identity.cloudArn?.startsWith('arn:aws') && usage.length > 0) {
+    out.leastPrivilegePolicy = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: [...new Set(usage.map((u) => u.action))].sort(),
+          Resource: [...new Set(usage.map((u) => u.resource ?? '*'))].sort(),
+        },
+      ],
+    };
+  }
+  return out;
 }
 
 /** A policy grant (`s3:Get*` on `arn:aws:s3:::bucket`) is used when an event's action and resource fall under it. */

@@ -6,12 +6,19 @@
 import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../app-context.js';
 import type { BulkheadEvent } from '../events/bus.js';
+import type { CompactGraph } from '../graph/compact-graph.js';
 import { parseGrantVia } from '../graph/grants.js';
 import { graphServiceOf } from '../graph/index.js';
 import { findEscalations } from '../graph/queries/escalations.js';
 import type { Credential, Identity, Resource } from '../inventory/types.js';
 import type { PostureReport } from './model.js';
-import { evaluatePosture, type PostureGraph, type UsageRecord } from './rules.js';
+import {
+  evaluatePosture,
+  grantedVsUsed,
+  type GrantedVsUsed,
+  type PostureGraph,
+  type UsageRecord,
+} from './rules.js';
 import { scoreFindings } from './score.js';
 import type { PostureTables } from './tables.js';
 
@@ -41,6 +48,21 @@ async function all<T>(
     out.push(...page.items);
     cursor = page.next_cursor ?? undefined;
   } while (cursor);
+  return out;
+}
+
+/** Policy grants an identity holds directly in the graph (imported IAM/RBAC): action and resource id/ARN. */
+function policyGrantsOf(g: CompactGraph, identityId: string): { action: string; resource: string }[] {
+  const node = g.find(`identity:${identityId}`);
+  const out: { action: string; resource: string }[] = [];
+  if (node === undefined) return out;
+  g.forEachOut(node, (e, to) => {
+    if (g.edgeKind(e) !== 'has_permission' || g.isAdmin(to)) return;
+    const resource = g.externalId(to) ?? g.key(to);
+    for (const action of parseGrantVia(g.edgeVia(e)).actions) {
+      if (/^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$/.test(action)) out.push({ action, resource });
+    }
+  });
   return out;
 }
 
@@ -150,19 +172,7 @@ export class PostureService {
         if (g.isAdmin(node)) return { method: 'direct', target: g.name(node) };
         return escalation.get(`identity:${identityId}`) ?? null;
       },
-      grants(identityId) {
-        const node = g.find(`identity:${identityId}`);
-        const out: { action: string; resource: string }[] = [];
-        if (node === undefined) return out;
-        g.forEachOut(node, (e, to) => {
-          if (g.edgeKind(e) !== 'has_permission' || g.isAdmin(to)) return;
-          const resource = g.externalId(to) ?? g.key(to);
-          for (const action of parseGrantVia(g.edgeVia(e)).actions) {
-            if (/^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$/.test(action)) out.push({ action, resource });
-          }
-        });
-        return out;
-      },
+      grants: (identityId) => policyGrantsOf(g, identityId),
       reach(identityId) {
         const cached = reachCache.get(identityId);
         if (cached) return cached;
@@ -193,6 +203,29 @@ export class PostureService {
         return out;
       },
     };
+  }
+
+  /** Granted vs used for one identity (for NHI5 and for containment steps that narrow permissions). */
+  async usageOf(identityId: string): Promise<GrantedVsUsed & { identityId: string; observed: boolean }> {
+    await this.flush();
+    const identity = await this.ctx.inventory.getIdentity(identityId);
+    const credentials = await all<Credential>((cursor) =>
+      this.ctx.inventory.listCredentials({ identity_id: identityId, limit: 500, cursor }),
+    );
+    const rows = await this.db
+      .selectFrom('posture_usage')
+      .select(['identity_id', 'action', 'resource'])
+      .where('identity_id', '=', identityId)
+      .execute();
+    const usage = rows.map((r) => ({
+      identityId: r.identity_id,
+      action: r.action,
+      resource: r.resource || null,
+    }));
+    const service = graphServiceOf(this.ctx);
+    await service?.settled();
+    const grants = service ? policyGrantsOf(service.graph, identityId) : [];
+    return { identityId, observed: usage.length > 0, ...grantedVsUsed(identity, credentials, grants, usage) };
   }
 
   async compute(opts: PostureOptions = {}): Promise<PostureReport> {

@@ -40,6 +40,14 @@ void describe('posture NHI5 on imported IAM permissions', () => {
       Action: ['s3:GetObject'],
       Resource: ['arn:aws:s3:::acme-payroll/reports/q3.csv'],
     });
+    const usage = await server.call('GET', '/v1/posture/identities/aws-111122223333-user-cpv-user/usage');
+    assert.equal(usage.status, 200);
+    assert.equal(usage.body.observed, true);
+    assert.deepEqual(usage.body.unused, ['s3:ListBucket on arn:aws:s3:::acme-payroll']);
+    assert.deepEqual(usage.body.used, ['s3:GetObject on arn:aws:s3:::acme-payroll/reports/q3.csv']);
+    const none = await server.call('GET', '/v1/posture/identities/aws-111122223333-user-attach-user/usage');
+    assert.equal(none.body.observed, false);
+    assert.equal((await server.call('GET', '/v1/posture/identities/nobody/usage')).status, 404);
     // Escalation-capable principals are over-privileged too.
     const all = await server.call('GET', '/v1/posture?nhi=NHI5');
     assert.ok(
