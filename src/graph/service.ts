@@ -249,7 +249,7 @@ export class GraphService {
     await done;
   }
 
-  /** Node index for an identity id, node key, ARN or `namespace/sa`; 404 when unknown. */
+  /** Node index for an identity/credential/resource id, node key, ARN, `namespace/sa`, SPIFFE ID or key id; 404 when unknown. */
   resolveNode(ref: string, field: string): number {
     const g = this.graph;
     const direct =
@@ -262,6 +262,13 @@ export class GraphService {
         if (n !== undefined) return n;
       }
       if (i.labels['source.name'] === ref) byName.push(i.id);
+    }
+    // A leaked key is often known only by its id (an AWS access key id is the credential's fingerprint).
+    for (const c of this.credentials.values()) {
+      if (c.fingerprint === ref) {
+        const n = g.find(`credential:${c.id}`);
+        if (n !== undefined) return n;
+      }
     }
     // The name as in the source (IAM user name, `namespace/sa`) when it names exactly one identity.
     if (byName.length === 1) {

@@ -185,6 +185,13 @@ void describe('aws-iam import end to end', () => {
     );
     assert.equal(res.status, 200);
     assert.equal(res.body.paths[0].steps[0].to, 'identity:aws-111122223333-role-HopRole');
+    // A leaked access key id is enough to ask for its blast radius.
+    res = await server.call('GET', '/v1/graph/blast-radius/AKIAEXAMPLEKEY000001');
+    assert.equal(res.status, 200);
+    assert.equal(res.body.from, 'credential:aws-key-AKIAEXAMPLEKEY000001');
+    assert.ok(
+      res.body.identities.some((i: any) => i.node === 'identity:aws-111122223333-user-accesskey-neg-user'),
+    );
     const human = await cli(server, ['import', 'aws-iam', FIXTURE.pathname, '--no-progress']);
     assert.equal(human.code, 0, human.err);
     assert.match(human.out, /Imported aws-iam:111122223333/);
