@@ -34,7 +34,7 @@ void describe('aws-iam import end to end', () => {
     assert.equal(r.code, 0, r.err);
     const report = JSON.parse(r.out);
     assert.equal(report.scope, 'aws-iam:111122223333');
-    assert.equal(report.principals.created.length, 42);
+    assert.equal(report.principals.created.length, 55);
     assert.ok(report.edges > 40);
     const esc = await cli(server, ['escalations', '--json']);
     const list = JSON.parse(esc.out);
@@ -62,7 +62,7 @@ void describe('aws-iam import end to end', () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.principals.created.length, 0);
     assert.equal(res.body.principals.updated.length, 0);
-    assert.equal(res.body.principals.unchanged, 42);
+    assert.equal(res.body.principals.unchanged, 55);
     // Quarantine one principal: an import must not re-activate it.
     const q = await server.call('POST', '/v1/identities/aws-111122223333-user-assume-user/quarantine', {
       body: { reason: 'test' },

@@ -20,9 +20,9 @@ void describe('graph, imports and posture on PostgreSQL', () => {
   void it('imports IAM and RBAC exports, re-imports idempotently, answers graph and posture queries', async () => {
     let res = await server.call('POST', '/v1/graph/imports/aws-iam', { body: iam });
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.equal(res.body.principals.created.length, 42);
+    assert.equal(res.body.principals.created.length, 55);
     res = await server.call('POST', '/v1/graph/imports/aws-iam', { body: iam });
-    assert.equal(res.body.principals.unchanged, 42);
+    assert.equal(res.body.principals.unchanged, 55);
     res = await server.call('POST', '/v1/graph/imports/k8s-rbac?cluster=pg', { body: k8s });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const esc = (await server.call('GET', '/v1/graph/escalations')).body;

@@ -51,6 +51,18 @@ const NEGATIVE: [string, string][] = [
   ['assume-neg-user', 'trust names the account but its own policy has no sts:AssumeRole'],
   ['boundary-user', 'permissions boundary allows only s3'],
   ['notaction-user', 'NotAction excludes iam:* and sts:*'],
+  ['putuser-neg-user', 'PutUserPolicy only on another user'],
+  ['group-attach-neg-user', 'AttachGroupPolicy on a group it is not in'],
+  ['group-put-neg-user', 'explicit Deny on PutGroupPolicy beats its group grant'],
+  ['attachrole-neg-user', 'AttachRolePolicy on a role it cannot assume'],
+  ['SelfPutNegRole', 'PutRolePolicy only on another role'],
+  ['loginprofile-neg-user', 'CreateLoginProfile only on itself'],
+  ['updatelogin-neg-user', 'explicit Deny on UpdateLoginProfile'],
+  ['updatearp-neg-user', 'UpdateAssumeRolePolicy on a role without admin'],
+  ['passrole-cfn-neg-user', 'no cloudformation:CreateStack'],
+  ['passrole-glue-neg-user', 'the passable role does not trust glue'],
+  ['passrole-dp-neg-user', 'no datapipeline:PutPipelineDefinition'],
+  ['chain-neg-user', 'the role it can assume leads nowhere'],
 ];
 
 void describe('aws-iam import: privilege escalation methods', () => {

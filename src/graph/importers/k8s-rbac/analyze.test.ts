@@ -42,6 +42,9 @@ void describe('k8s-rbac import: escalation paths', () => {
     ['monitoring/cm-reader', 'configmaps, not secrets'],
     ['alice@acme.io', 'view only'],
     ['payments/api', 'no bindings'],
+    ['tools/impersonator-neg', 'impersonate limited by resourceNames to a user that does not exist'],
+    ['dev/execer-neg', 'pods/exec only where no powerful service account runs'],
+    ['tools/token-minter-neg', 'token requests only for a weak service account'],
   ];
   for (const [p, why] of negative) {
     void it(`${p} cannot escalate (${why})`, () => assert.deepEqual(methodsOf(p), []));
