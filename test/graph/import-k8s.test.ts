@@ -26,7 +26,7 @@ void describe('k8s-rbac import end to end', () => {
     assert.equal(code, 0, err);
     const report = JSON.parse(out);
     assert.equal(report.scope, 'k8s-rbac:prod-eu');
-    assert.equal(report.principals.created.length, 22);
+    assert.equal(report.principals.created.length, 24);
     const esc = (await server.call('GET', '/v1/graph/escalations')).body;
     const deployer = esc.find((e: any) => e.principal === 'ci/deployer');
     assert.equal(deployer.method, 'k8s:create-pod');

@@ -27,6 +27,7 @@ void describe('k8s-rbac import: escalation paths', () => {
     ['monitoring/secret-reader', 'k8s:secrets-read'],
     ['dev/execer', 'k8s:pods-exec'],
     ['tools/token-minter', 'k8s:token-request'],
+    ['tools/ns-binder', 'k8s:bind'],
   ];
   for (const [p, m] of positive) {
     void it(`${p} escalates with ${m}`, () => {
@@ -45,6 +46,7 @@ void describe('k8s-rbac import: escalation paths', () => {
     ['tools/impersonator-neg', 'impersonate limited by resourceNames to a user that does not exist'],
     ['dev/execer-neg', 'pods/exec only where no powerful service account runs'],
     ['tools/token-minter-neg', 'token requests only for a weak service account'],
+    ['tools/ns-binder-neg', 'binds cluster-admin only in a namespace with nothing more powerful to run as'],
   ];
   for (const [p, why] of negative) {
     void it(`${p} cannot escalate (${why})`, () => assert.deepEqual(methodsOf(p), []));

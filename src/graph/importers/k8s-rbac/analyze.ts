@@ -421,6 +421,31 @@ export function buildK8sRbacPlan(doc: unknown, opts: K8sPlanOptions = {}): Impor
     }
     for (const ns of nsList) {
       const inNs = sas.filter((s) => s.namespace === ns);
+      // Namespace-scoped bind / escalate: grant itself everything in the namespace (cluster-admin through a
+      // RoleBinding, or an escalated Role it is bound to), then run as any of the namespace's accounts.
+      const nsBind =
+        (can('bind', 'rbac.authorization.k8s.io', 'clusterroles', ns, 'cluster-admin') ??
+          can('bind', 'rbac.authorization.k8s.io', 'clusterroles', ns) ??
+          can('bind', 'rbac.authorization.k8s.io', 'roles', ns)) &&
+        can('create', 'rbac.authorization.k8s.io', 'rolebindings', ns);
+      const nsEscalate = (boundRoles.get(key) ?? [])
+        .filter((b) => b.namespace === ns)
+        .find(
+          (b) =>
+            can('escalate', 'rbac.authorization.k8s.io', 'roles', ns, b.role) &&
+            (can('update', 'rbac.authorization.k8s.io', 'roles', ns, b.role) ??
+              can('patch', 'rbac.authorization.k8s.io', 'roles', ns, b.role)),
+        );
+      if (nsBind || nsEscalate) {
+        const method = nsBind ? 'k8s:bind' : 'k8s:escalate';
+        const how = nsBind
+          ? `bind a powerful role in ${ns} (${nsBind.via})`
+          : `escalate role ${nsEscalate?.role ?? ''} in ${ns}`;
+        for (const sa of inNs) {
+          const k = nodeKey.identity(saId(sa.namespace, sa.name));
+          if (k !== key) add(k, 'runs_as', `${how}, then run a pod as ${ns}/${sa.name}`, method);
+        }
+      }
       const secrets =
         can('get', '', 'secrets', ns) ?? can('list', '', 'secrets', ns) ?? can('watch', '', 'secrets', ns);
       if (secrets) {
