@@ -14,21 +14,23 @@
  *   assume             sts:AssumeRole per trust policy (explicit principal ARN; account root or `*` needs the
  *                      caller's identity policy too), chained through the graph
  */
-import type { IdentityKind, Resource, Sensitivity } from '../../../inventory/types.js';
-import { IDENTITY_KINDS } from '../../../inventory/types.js';
+import type { Resource } from '../../../inventory/types.js';
 import { formatGrantVia } from '../../grants.js';
 import type { GraphEdgeInput, GraphNodeInput } from '../../model.js';
 import { nodeKey } from '../../model.js';
+import { safeId, type ImportPlan, type ResourceDraft } from '../plan.js';
+import { credentialDrafts, identityDraft } from './drafts.js';
+import { adminDecision, PolicyEvaluator, type Decision } from './evaluate.js';
+import { readIamExport, type IamExport, type IamGroup, type IamPrincipal } from './export.js';
 import {
-  safeId,
-  SCOPE_LABEL,
-  type CredentialDraft,
-  type IdentityDraft,
-  type ImportPlan,
-  type ResourceDraft,
-} from '../plan.js';
-import { adminDecision, globMatch, PolicyEvaluator, type Decision } from './evaluate.js';
-import { accountOf, readIamExport, type IamExport, type IamGroup, type IamPrincipal } from './export.js';
+  isConcrete,
+  resourceDraft,
+  resourceIdFor,
+  serviceResource,
+  stripObjects,
+  targetsOf,
+} from './resources.js';
+import { trustOf } from './trust.js';
 import type { PolicyWarning, Statement } from './policy-document.js';
 
 export interface AwsIamPlanOptions {
@@ -79,69 +81,6 @@ const PASS_ROLE_COMBOS: {
     method: 'iam:PassRole+datapipeline:CreatePipeline',
   },
 ];
-
-const DATA_SERVICES: Record<string, Sensitivity> = {
-  s3: 'confidential',
-  dynamodb: 'confidential',
-  rds: 'confidential',
-  'rds-db': 'confidential',
-  secretsmanager: 'confidential',
-  ssm: 'confidential',
-  kms: 'confidential',
-  redshift: 'confidential',
-  glacier: 'confidential',
-};
-
-interface RoleTrust {
-  role: IamPrincipal;
-  arns: Map<string, boolean>; // principal ARN → conditional
-  accountRoot: boolean | null; // null: not trusted; else conditional flag
-  anyone: boolean | null;
-  services: Map<string, boolean>;
-  federated: Map<string, boolean>;
-  externalAccounts: Map<string, boolean>;
-  deniedArns: Set<string>;
-}
-
-function trustOf(role: IamPrincipal, account: string): RoleTrust {
-  const t: RoleTrust = {
-    role,
-    arns: new Map(),
-    accountRoot: null,
-    anyone: null,
-    services: new Map(),
-    federated: new Map(),
-    externalAccounts: new Map(),
-    deniedArns: new Set(),
-  };
-  const assumeAction = (s: Statement) =>
-    (s.action ?? []).some((a) => /^sts:AssumeRole/i.test(a) || globMatch(a, 'sts:AssumeRole', true)) ||
-    s.notAction !== null;
-  for (const s of role.trust) {
-    if (!assumeAction(s) || !s.principal) continue;
-    const cond = s.hasCondition;
-    const keep = <K>(m: Map<K, boolean>, k: K) => m.set(k, (m.get(k) ?? true) && cond);
-    for (const [type, values] of Object.entries(s.principal)) {
-      for (const v of values) {
-        if (s.effect === 'Deny') {
-          if (!cond) t.deniedArns.add(v);
-          continue;
-        }
-        if (type === 'Service') keep(t.services, v);
-        else if (type === 'Federated') keep(t.federated, v);
-        else if (v === '*') t.anyone = (t.anyone ?? true) && cond;
-        else {
-          const acct = /^\d{12}$/.test(v) ? v : /^arn:aws[a-z-]*:iam::(\d{12}):root$/.exec(v)?.[1];
-          if (acct === account) t.accountRoot = (t.accountRoot ?? true) && cond;
-          else if (acct) keep(t.externalAccounts, acct);
-          else if (accountOf(v) === account) keep(t.arns, sessionToRole(v));
-          else keep(t.externalAccounts, accountOf(v) || v);
-        }
-      }
-    }
-  }
-  return t;
-}
 
 export function buildAwsIamPlan(doc: unknown, opts: AwsIamPlanOptions = {}): ImportPlan {
   const warnings: PolicyWarning[] = [];
@@ -528,12 +467,6 @@ export function buildAwsIamPlan(doc: unknown, opts: AwsIamPlanOptions = {}): Imp
   };
 }
 
-/** `arn:aws:sts::<acct>:assumed-role/<role>/<session>` names the role's sessions: trust the role. */
-function sessionToRole(arn: string): string {
-  const m = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(arn);
-  return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : arn;
-}
-
 /** Every principal gets an origin, even with no edges, so a re-import clears edges it no longer has. */
 function ensureOrigins(
   edges: Map<string, GraphEdgeInput[]>,
@@ -542,161 +475,4 @@ function ensureOrigins(
 ) {
   for (const p of exp.principals) if (!edges.has(originOf(p))) edges.set(originOf(p), []);
   return edges;
-}
-
-function isConcrete(pattern: string): boolean {
-  const base = stripObjects(pattern);
-  return base.startsWith('arn:') && !base.includes('*') && !base.includes('?') && !base.includes('${');
-}
-
-/** `arn:aws:s3:::bucket/*` (the bucket's objects) is modelled as the bucket. */
-function stripObjects(pattern: string): string {
-  return pattern.endsWith('/*') && pattern.startsWith('arn:aws:s3:::') ? pattern.slice(0, -2) : pattern;
-}
-
-function serviceOfAction(action: string): string {
-  return action.split(':')[0]?.toLowerCase() ?? '*';
-}
-
-/** Concrete ARNs (or `service:<name>` for "every resource of a service") a resource pattern covers. */
-function targetsOf(pattern: string, known: Set<string>, actions: string[]): string[] {
-  if (isConcrete(pattern)) return [stripObjects(pattern)];
-  const out: string[] = [];
-  for (const arn of known) if (globMatch(pattern, arn) || globMatch(pattern, `${arn}/x`)) out.push(arn);
-  const parts = pattern.split(':');
-  const whole = pattern === '*' || (parts[0] === 'arn' && (parts[5] ?? '') === '*');
-  if (whole) {
-    const services = new Set(actions.filter((a) => !a.startsWith('NotAction:')).map(serviceOfAction));
-    const svc = pattern === '*' ? null : parts[2];
-    for (const s of services) if (s !== '*' && (!svc || svc === s)) out.push(`service:${s}`);
-  }
-  return out;
-}
-
-function resourceIdFor(arn: string, account: string): string {
-  const parts = arn.split(':');
-  const service = parts[2] ?? 'aws';
-  const rest = parts.slice(5).join(':');
-  const acct = parts[4] || account;
-  return safeId(`aws.${acct}.${service}.${rest}`);
-}
-
-function resourceDraft(id: string, arn: string, scope: string): ResourceDraft {
-  const parts = arn.split(':');
-  const service = parts[2] ?? 'aws';
-  return {
-    id,
-    type: `aws_${service.replace(/[^a-z0-9]/gi, '_')}`,
-    displayName: arn,
-    sensitivity: DATA_SERVICES[service] ?? 'internal',
-    environment: 'unknown',
-    owners: [],
-    parentId: null,
-    source: 'aws-iam',
-    labels: { 'aws.arn': arn, location: arn, [SCOPE_LABEL]: scope },
-  };
-}
-
-function serviceResource(
-  service: string,
-  account: string,
-  drafts: Map<string, ResourceDraft>,
-  scope: string,
-): string {
-  const id = safeId(`aws.${account}.${service}.all`);
-  if (!drafts.has(id)) {
-    drafts.set(id, {
-      id,
-      type: `aws_${service.replace(/[^a-z0-9]/gi, '_')}`,
-      displayName: `every ${service} resource in AWS account ${account}`,
-      sensitivity: DATA_SERVICES[service] ?? 'internal',
-      environment: 'unknown',
-      owners: [],
-      parentId: null,
-      source: 'aws-iam',
-      labels: { 'aws.arn': `arn:aws:${service}:*:${account}:*`, [SCOPE_LABEL]: scope },
-    });
-  }
-  return nodeKey.resource(id);
-}
-
-function identityDraft(
-  p: IamPrincipal,
-  id: string,
-  account: string,
-  scope: string,
-  admin: boolean,
-  trusts: RoleTrust[],
-): IdentityDraft {
-  const tagKind = p.tags['bulkhead:kind'];
-  const trust = trusts.find((t) => t.role === p);
-  const kind: IdentityKind =
-    tagKind && (IDENTITY_KINDS as readonly string[]).includes(tagKind)
-      ? (tagKind as IdentityKind)
-      : p.type === 'role'
-        ? trust && trust.services.size > 0
-          ? 'workload'
-          : 'service_account'
-        : p.lastUsed
-          ? 'human'
-          : 'service_account';
-  const env = p.tags.Environment ?? p.tags.environment ?? p.tags.env ?? 'unknown';
-  const owner = p.tags.Owner ?? p.tags.owner;
-  const labels: Record<string, string> = {
-    'aws.type': p.type,
-    'aws.name': p.name,
-    'aws.id': p.id,
-    'aws.account': account,
-    'aws.path': p.path,
-    'source.name': p.name,
-    [SCOPE_LABEL]: scope,
-  };
-  if (admin) labels['bulkhead.admin'] = 'true';
-  if (p.createDate) labels['aws.created'] = p.createDate;
-  if (trust && trust.services.size > 0) labels['aws.trusted-services'] = [...trust.services.keys()].join(',');
-  if (trust && (trust.externalAccounts.size > 0 || trust.anyone !== null))
-    labels['aws.third-party-trust'] = 'true';
-  if (trust && trust.federated.size > 0) labels['aws.federated'] = [...trust.federated.keys()].join(',');
-  // Label keys follow the inventory's rule (short identifiers), so the record stays editable through the API.
-  for (const [k, v] of Object.entries(p.tags).slice(0, 40)) {
-    labels[`aws.tag.${k.replace(/[^A-Za-z0-9._/-]/g, '_')}`.slice(0, 63)] = v.slice(0, 500);
-  }
-  return {
-    id,
-    kind,
-    displayName: `${p.type === 'user' ? 'IAM user' : 'IAM role'} ${p.name}`,
-    spiffeId: null,
-    cloudArn: p.arn,
-    k8sServiceAccount: null,
-    owners: owner ? [`team:${owner.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60)}`] : [],
-    groups: p.groups.map((g) => `aws:${account}:${g}`),
-    environment:
-      env
-        .toLowerCase()
-        .replace(/[^a-z0-9_-]+/g, '-')
-        .replace(/^[^a-z0-9]+/, '')
-        .slice(0, 40) || 'unknown',
-    source: 'aws-iam',
-    labels,
-    status: 'active',
-    lastSeenAt: p.lastUsed,
-  };
-}
-
-function credentialDrafts(p: IamPrincipal, identityId: string, scope: string): CredentialDraft[] {
-  return p.accessKeys.map((k) => ({
-    id: safeId(`aws-key-${k.id}`),
-    identityId,
-    type: 'access_key',
-    fingerprint: k.id,
-    status: k.status === 'Active' ? 'active' : 'expired',
-    scopes: [],
-    storedIn: [],
-    consumers: [],
-    source: 'aws-iam',
-    labels: { 'aws.key-status': k.status, [SCOPE_LABEL]: scope },
-    lastUsedAt: k.lastUsedDate,
-    expiresAt: null,
-    lastRotatedAt: k.createDate,
-  }));
 }
