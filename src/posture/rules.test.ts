@@ -166,6 +166,22 @@ void describe('posture rules', () => {
     ]);
     assert.equal(fs.find((f) => f.rule === 'NHI7-long-lived')!.severity, 'high');
   });
+  void it('NHI6 role trust: Principal "*" and cross-account trust without a condition', () => {
+    const fs = run({
+      identities: [
+        identity('open', { labels: { 'aws.trust-anyone': 'true' } }),
+        identity('vendor', { labels: { 'aws.trust-external-unconditioned': '999988887777' } }),
+        identity('fine', { labels: { 'aws.third-party-trust': 'true' } }),
+      ],
+    });
+    assert.deepEqual(
+      fs.map((f) => [f.rule, f.identityId, f.severity]),
+      [
+        ['NHI6-trust-anyone', 'open', 'critical'],
+        ['NHI6-cross-account-without-external-id', 'vendor', 'medium'],
+      ],
+    );
+  });
   void it('NHI5 granted vs used: suggests the used subset; skipped when no usage was recorded', () => {
     const identities = [identity('etl')];
     const credentials = [

@@ -48,6 +48,9 @@ void describe('posture NHI5 on imported IAM permissions', () => {
     const none = await server.call('GET', '/v1/posture/identities/aws-111122223333-user-attach-user/usage');
     assert.equal(none.body.observed, false);
     assert.equal((await server.call('GET', '/v1/posture/identities/nobody/usage')).status, 404);
+    // VendorRole's cross-account trust requires an ExternalId: no NHI6 finding.
+    const nhi6 = await server.call('GET', '/v1/posture?nhi=NHI6');
+    assert.ok(!nhi6.body.findings.some((x: any) => x.identityId === 'aws-111122223333-role-VendorRole'));
     // Escalation-capable principals are over-privileged too.
     const all = await server.call('GET', '/v1/posture?nhi=NHI5');
     assert.ok(

@@ -141,6 +141,45 @@ export function identityRules({ input, byId, credsOf, out }: RuleContext): void 
         );
       }
     }
+    // ---- NHI6 insecure cloud configuration: role trust policies ----
+    const anyone = i.labels['aws.trust-anyone'];
+    if (anyone) {
+      out.push(
+        finding(
+          'NHI6',
+          'NHI6-trust-anyone',
+          i.id,
+          {
+            title: 'Role can be assumed by any AWS principal',
+            severity: anyone === 'true' ? 'critical' : 'high',
+            identityId: i.id,
+            message: `The trust policy of ${i.labels['aws.name'] ?? i.id} allows Principal "*"${anyone === 'true' ? ' without a condition' : ' (only a condition restricts it)'}.`,
+            remediation: 'Name the accounts or roles that may assume it; never trust "*".',
+            evidence: { trust: anyone },
+          },
+          agent,
+        ),
+      );
+    }
+    const unconditioned = i.labels['aws.trust-external-unconditioned'];
+    if (unconditioned) {
+      out.push(
+        finding(
+          'NHI6',
+          'NHI6-cross-account-without-external-id',
+          i.id,
+          {
+            title: 'Cross-account trust without an ExternalId or other condition',
+            severity: 'medium',
+            identityId: i.id,
+            message: `${i.labels['aws.name'] ?? i.id} trusts account(s) ${unconditioned} with no condition: a confused-deputy risk for third-party access.`,
+            remediation: 'Require sts:ExternalId (vendors) or aws:PrincipalOrgID / a specific role ARN.',
+            evidence: { accounts: unconditioned.split(',') },
+          },
+          agent,
+        ),
+      );
+    }
     // ---- NHI10 human use of NHI ----
     if (i.kind === 'shared_account') {
       out.push(

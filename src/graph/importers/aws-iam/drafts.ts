@@ -42,6 +42,14 @@ export function identityDraft(
   if (trust && (trust.externalAccounts.size > 0 || trust.anyone !== null))
     labels['aws.third-party-trust'] = 'true';
   if (trust && trust.federated.size > 0) labels['aws.federated'] = [...trust.federated.keys()].join(',');
+  // Trust configuration problems posture reports as NHI6 (condition = e.g. sts:ExternalId, source org).
+  if (trust && trust.anyone !== null) labels['aws.trust-anyone'] = trust.anyone ? 'conditional' : 'true';
+  const open = trust ? [...trust.externalAccounts.entries()].filter(([, conditional]) => !conditional) : [];
+  if (open.length > 0)
+    labels['aws.trust-external-unconditioned'] = open
+      .map(([a]) => a)
+      .join(',')
+      .slice(0, 500);
   // Label keys follow the inventory's rule (short identifiers), so the record stays editable through the API.
   for (const [k, v] of Object.entries(p.tags).slice(0, 40)) {
     labels[`aws.tag.${k.replace(/[^A-Za-z0-9._/-]/g, '_')}`.slice(0, 63)] = v.slice(0, 500);
