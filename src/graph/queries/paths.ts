@@ -158,7 +158,10 @@ export function kShortestPaths(
   start: number,
   isTarget: (node: number) => boolean,
   k: number,
+  /** Wall-clock budget for the 2nd..kth path on very large graphs; the cheapest path is always returned. */
+  budgetMs = 2000,
 ): AttackPath[] {
+  const deadline = performance.now() + budgetMs;
   const first = cheapestPath(graph, start, isTarget);
   if (!first) return [];
   const found: number[][] = [first.edges];
@@ -167,6 +170,7 @@ export function kShortestPaths(
   while (found.length < k) {
     const prev = found[found.length - 1]!;
     for (let i = 0; i < prev.length; i++) {
+      if (performance.now() > deadline) break;
       const root = prev.slice(0, i);
       const spur = i === 0 ? start : graph.edgeTo(prev[i - 1]!);
       const exclude: Exclusions = { nodes: new Set([start]), edges: new Set() };
