@@ -25,7 +25,9 @@ export function createGraphModule(): BulkheadModule & { service(): GraphService 
     migrations: graphMigrations,
     service: () => service,
     async start(ctx) {
-      service = new GraphService(ctx.db, ctx.inventory);
+      service = new GraphService(ctx.db, ctx.inventory, (err) =>
+        ctx.log.error({ err }, 'identity graph update failed'),
+      );
       await service.start();
       services.set(ctx, service);
     },

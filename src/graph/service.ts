@@ -45,6 +45,7 @@ export class GraphService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly inventory: InventoryService,
+    private readonly onError: (err: unknown) => void = () => undefined,
   ) {}
 
   private get tdb() {
@@ -53,12 +54,18 @@ export class GraphService {
 
   private paused = false;
 
-  /** Loads everything and starts following inventory changes. */
+  /**
+   * Starts following inventory changes, then loads everything. Subscribing first means a change committed
+   * while the load runs is queued behind it instead of lost.
+   */
   async start(): Promise<void> {
-    await this.loadAll();
     this.unsubscribe = this.inventory.onChange((change) => {
       if (!this.paused) this.enqueue(() => this.applyChange(change));
     });
+    this.enqueue(() => this.loadAll());
+    await this.settled();
+    if (this.lastError)
+      throw this.lastError instanceof Error ? this.lastError : new Error(String(this.lastError));
   }
 
   /** Runs `fn` with change notifications ignored (an import applies its own changes in one batch). */
@@ -84,6 +91,7 @@ export class GraphService {
     this.queue = this.queue.then(task).catch((err: unknown) => {
       // An update that failed leaves the previous edges in place; the next full reload repairs it.
       this.lastError = err;
+      this.onError(err);
     });
   }
 
