@@ -64,8 +64,10 @@ export class GraphService {
     });
     this.enqueue(() => this.loadAll());
     await this.settled();
-    if (this.lastError)
-      throw this.lastError instanceof Error ? this.lastError : new Error(String(this.lastError));
+    const failed = this.lastError;
+    if (failed !== undefined) {
+      throw failed instanceof Error ? failed : new Error('identity graph failed to load', { cause: failed });
+    }
   }
 
   /** Runs `fn` with change notifications ignored (an import applies its own changes in one batch). */
