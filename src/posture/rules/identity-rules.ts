@@ -69,20 +69,23 @@ export function identityRules({ input, byId, credsOf, out }: RuleContext): void 
     const thirdParty = i.kind === 'third_party_integration' || i.labels['aws.third-party-trust'] === 'true';
     if (thirdParty && input.graph) {
       const r = input.graph.reach(i.id);
-      if (r.admin > 0 || r.regulated > 0) {
+      if (r.admin > 0 || r.regulated > 0 || r.confidential > 0) {
+        const severity = r.admin > 0 ? 'critical' : r.regulated > 0 ? 'high' : 'medium';
         out.push(
           finding(
             'NHI3',
             'NHI3-broad-third-party',
             i.id,
             {
-              title: 'Third-party NHI reaches regulated data or admin',
-              severity: r.admin > 0 ? 'critical' : 'high',
+              title: 'Third-party NHI reaches sensitive data or admin',
+              severity,
               identityId: i.id,
-              message: `${i.id} is operated by a third party and reaches ${r.regulated} regulated resources${r.admin > 0 ? ' and admin-equivalent access' : ''}.`,
+              message:
+                `${i.id} is operated by a third party and reaches ${r.regulated} regulated and ${r.confidential} ` +
+                `confidential resources${r.admin > 0 ? ' and admin-equivalent access' : ''}.`,
               remediation:
                 'Scope the vendor access to the resources it needs, require an external id / short-lived tokens, review the vendor.',
-              evidence: { regulated: r.regulated, admin: r.admin },
+              evidence: { regulated: r.regulated, confidential: r.confidential, admin: r.admin },
             },
             agent,
           ),
