@@ -21,7 +21,20 @@ function rng(seed: number): () => number {
   return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 0x100000000;
 }
 
-const WEIRD: unknown[] = [null, 0, -1, '', 'x', true, [], {}, [null], { Statement: 'x' }, '%7B', 1e309];
+const WEIRD: unknown[] = [
+  null,
+  0,
+  -1,
+  '',
+  'x',
+  true,
+  [],
+  {},
+  [null],
+  { Statement: 'x' },
+  '%7B',
+  Number.POSITIVE_INFINITY,
+];
 
 /** Replaces one random value somewhere in the document, or deletes a key, or truncates an array. */
 function mutate(doc: unknown, rand: () => number): unknown {
@@ -43,8 +56,7 @@ function mutate(doc: unknown, rand: () => number): unknown {
     const roll = rand();
     if (roll < 0.6)
       (c.parent as Record<string | number, unknown>)[c.key] = WEIRD[Math.floor(rand() * WEIRD.length)];
-    else if (roll < 0.8 && !Array.isArray(c.parent))
-      delete (c.parent as Record<string, unknown>)[c.key as string];
+    else if (roll < 0.8 && !Array.isArray(c.parent)) delete c.parent[c.key as string];
     else if (Array.isArray(c.parent)) c.parent.length = Math.floor(rand() * c.parent.length);
   }
   return clone;
