@@ -5,8 +5,10 @@
 import { registerAdminRoutes } from '../admin/routes.js';
 import { registerAuditRoutes } from '../audit/routes.js';
 import { createDetectModule } from '../detect/index.js';
+import { createGraphModule } from '../graph/index.js';
 import { registerInventoryRoutes } from '../inventory/routes.js';
 import { createPolicyModule } from '../policy/index.js';
+import { createPostureModule } from '../posture/index.js';
 import { coreMigrations } from '../store/core-migrations.js';
 import type { BulkheadMigration } from '../store/migration-types.js';
 import type { BulkheadModule } from './types.js';
@@ -22,7 +24,7 @@ export const coreModule: BulkheadModule = {
 };
 
 export function allModules(): BulkheadModule[] {
-  return [coreModule, createPolicyModule(), createDetectModule()];
+  return [coreModule, createPolicyModule(), createDetectModule(), createGraphModule(), createPostureModule()];
 }
 
 /** All migrations of the given modules; a duplicate name is a programming error caught at start. */

@@ -93,7 +93,8 @@ describe('HTTP API', () => {
 
   it('answers bad input on every route with 4xx problem+json, never 5xx', async () => {
     const routes = routeRegistry(server.app).filter((r) => r.scope !== 'public');
-    const badIds = ['has space', 'a'.repeat(300), '..', '%00', 'x"y', "x'; drop table identities;--"];
+    // ('..' is not probed: fetch resolves dot segments before sending, so the server never sees it.)
+    const badIds = ['has space', 'a'.repeat(300), '.x', '%00', 'x"y', "x'; drop table identities;--"];
     const badBodies: { raw: string; headers?: Record<string, string> }[] = [
       { raw: '{"kind": ' },
       { raw: '[1,2,3]' },

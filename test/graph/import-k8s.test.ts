@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../src/cli/main.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const FIXTURE = new URL('../fixtures/k8s-rbac/rbac-list.json', import.meta.url);
+
+void describe('k8s-rbac import end to end', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ demo: false });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  void it('imports with the CLI, lists escalations by namespace/sa, re-import removes deleted accounts', async () => {
+    let out = '';
+    let err = '';
+    const code = await runCli(['import', 'k8s-rbac', FIXTURE.pathname, '--cluster', 'prod-eu', '--json'], {
+      stdout: (t) => (out += t),
+      stderr: (t) => (err += t),
+      env: { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: server.token },
+    });
+    assert.equal(code, 0, err);
+    const report = JSON.parse(out);
+    assert.equal(report.scope, 'k8s-rbac:prod-eu');
+    assert.equal(report.principals.created.length, 24);
+    const esc = (await server.call('GET', '/v1/graph/escalations')).body;
+    const deployer = esc.find((e: any) => e.principal === 'ci/deployer');
+    assert.equal(deployer.method, 'k8s:create-pod');
+    assert.equal(deployer.target, 'payments/operator');
+    const blast = await server.call('GET', '/v1/graph/blast-radius/monitoring%2Fsecret-reader');
+    assert.equal(blast.status, 200);
+    assert.ok(blast.body.admin.length >= 1);
+
+    const doc = JSON.parse(readFileSync(FIXTURE, 'utf8'));
+    doc.items = doc.items.filter(
+      (i: any) => !(i.kind === 'ServiceAccount' && i.metadata.name === 'deployer'),
+    );
+    const res = await server.call('POST', '/v1/graph/imports/k8s-rbac?cluster=prod-eu', { body: doc });
+    assert.equal(res.status, 200);
+    assert.deepEqual(
+      res.body.principals.removed.map((p: any) => p.name),
+      ['ci/deployer'],
+    );
+    const bad = await server.call('POST', '/v1/graph/imports/k8s-rbac?cluster=bad%20name', { body: doc });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.field, 'query.cluster');
+  });
+});
