@@ -80,7 +80,7 @@ export function registerServeCommand(program: Command, cli: CliContext): void {
           cli.print(summary, false, () => {
             const lines = [
               `Bulkhead ${VERSION} is listening on ${running.url}`,
-              `  console and API: ${running.url}/   (OpenAPI: ${running.url}/openapi.json)`,
+              `  API: ${running.url}/v1/…   (OpenAPI 3.1: ${running.url}/openapi.json)`,
               `  store: ${running.ctx.store.describe}`,
             ];
             if (running.demo) {
