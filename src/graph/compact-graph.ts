@@ -207,17 +207,6 @@ export class CompactGraph {
     return this.nodeInfo;
   }
 
-  /** Raw per-node arrays for hot loops (read-only by convention; indexes into NODE_TYPES / SENSITIVITY_RANK). */
-  get rawNodeTypes(): Uint8Array {
-    return this.nodeType;
-  }
-  get rawSensitivities(): Uint8Array {
-    return this.nodeSensitivity;
-  }
-  get rawNodeFlags(): Uint8Array {
-    return this.nodeFlags;
-  }
-
   find(key: string): number | undefined {
     return this.keyIndex.get(key);
   }
