@@ -98,10 +98,12 @@ export function registerGraphCommands(program: Command, cli: CliContext): void {
     .command('escalations')
     .description('every principal that can reach an admin-equivalent principal or permission')
     .option('--include-direct', 'also list principals that hold admin by a direct grant')
+    .option('--principal <identity>', 'only this principal')
     .option('--json', 'print a JSON array of {principal, principal_id, target, method, path}')
-    .action(async (opts: { includeDirect?: boolean; json?: boolean }) => {
+    .action(async (opts: { includeDirect?: boolean; principal?: string; json?: boolean }) => {
       const result = await cli.client().get<Escalation[]>('/v1/graph/escalations', {
         include_direct: opts.includeDirect ? 'true' : undefined,
+        principal: opts.principal,
       });
       cli.print(result, opts.json, () =>
         result.length === 0

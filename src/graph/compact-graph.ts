@@ -136,6 +136,7 @@ export class CompactGraph {
     this.environments[i] = input.environment ?? null;
     this.nodeSensitivity[i] = input.sensitivity ? SENSITIVITY_RANK[input.sensitivity] : 0;
     this.nodeFlags[i] = (input.admin ? NODE_FLAG_ADMIN : 0) | (input.disabled ? NODE_FLAG_DISABLED : 0);
+    this.repack(i);
     if (input.disabled) this.blockedNodes.add(i);
     else this.blockedNodes.delete(i);
     return i;
@@ -146,6 +147,7 @@ export class CompactGraph {
     const i = this.keyIndex.get(key);
     if (i !== undefined) {
       this.nodeFlags[i] = (this.nodeFlags[i] ?? 0) | NODE_FLAG_DELETED;
+      this.repack(i);
       this.blockedNodes.add(i);
     }
   }
@@ -160,12 +162,14 @@ export class CompactGraph {
     const n = i + 1;
     this.nodeType = grow(this.nodeType, n);
     this.nodeType[i] = TYPE_INDEX.get(type) ?? 0;
+    this.nodeInfo = grow(this.nodeInfo, n);
     this.nodeSensitivity = grow(this.nodeSensitivity, n);
     this.nodeFlags = grow(this.nodeFlags, n);
     this.overlayOutHead = grow(this.overlayOutHead, n, NONE);
     this.overlayInHead = grow(this.overlayInHead, n, NONE);
     this.overlayOutHead[i] = NONE;
     this.overlayInHead[i] = NONE;
+    this.repack(i);
     return i;
   }
 
@@ -183,19 +187,24 @@ export class CompactGraph {
     if (type === 'admin') {
       this.nodeFlags[i] = NODE_FLAG_ADMIN;
       this.nodeSensitivity[i] = SENSITIVITY_RANK.regulated;
+      this.repack(i);
     }
     return i;
   }
 
-  /** Raw per-node arrays for hot loops (read-only by convention; indexes into NODE_TYPES / SENSITIVITY_RANK). */
-  get rawNodeTypes(): Uint8Array {
-    return this.nodeType;
+  /**
+   * type (4 bits) | sensitivity rank << 4 (3 bits) | flags << 7, one read per node in hot loops that classify
+   * every reached node (see `INFO_*`).
+   */
+  private nodeInfo = new Uint16Array(0);
+
+  private repack(i: number): void {
+    this.nodeInfo[i] =
+      (this.nodeType[i] ?? 0) | ((this.nodeSensitivity[i] ?? 0) << 4) | ((this.nodeFlags[i] ?? 0) << 7);
   }
-  get rawSensitivities(): Uint8Array {
-    return this.nodeSensitivity;
-  }
-  get rawNodeFlags(): Uint8Array {
-    return this.nodeFlags;
+
+  get rawNodeInfo(): Uint16Array {
+    return this.nodeInfo;
   }
 
   find(key: string): number | undefined {
@@ -576,6 +585,7 @@ export class CompactGraph {
       this.nodeType,
       this.nodeSensitivity,
       this.nodeFlags,
+      this.nodeInfo,
       this.overlayOutHead,
       this.overlayInHead,
       this.eFrom,

@@ -18,7 +18,17 @@ export function graphServiceOf(ctx: AppContext): GraphService | undefined {
   return services.get(ctx);
 }
 
-export function createGraphModule(): BulkheadModule & { service(): GraphService | undefined } {
+export interface GraphModuleOptions {
+  /**
+   * How often to check the shared store for changes made by other replicas (PostgreSQL only; default 5 s).
+   * 0 turns it off.
+   */
+  resyncMs?: number;
+}
+
+export function createGraphModule(
+  options: GraphModuleOptions = {},
+): BulkheadModule & { service(): GraphService | undefined } {
   let service: GraphService | undefined;
   return {
     name: 'graph',
@@ -29,6 +39,8 @@ export function createGraphModule(): BulkheadModule & { service(): GraphService 
         ctx.log.error({ err }, 'identity graph update failed'),
       );
       await service.start();
+      const resync = options.resyncMs ?? (ctx.dialect === 'postgres' ? 5000 : 0);
+      if (resync > 0) service.startResync(resync);
       services.set(ctx, service);
     },
     async stop() {

@@ -82,6 +82,47 @@ export class GraphService {
 
   stop(): void {
     this.unsubscribe?.();
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+  }
+
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private signature = '';
+
+  /**
+   * Several replicas share one PostgreSQL store, but each keeps its own graph and hears only its own inventory
+   * changes. Every `intervalMs` this compares a cheap signature of the store (row counts, newest update,
+   * newest import) with the one it last applied; a difference means another replica wrote: reload.
+   */
+  startResync(intervalMs: number): void {
+    this.resyncTimer = setInterval(() => {
+      this.enqueue(async () => {
+        const now = await this.storeSignature();
+        if (now !== this.signature) await this.loadAll();
+      });
+    }, intervalMs);
+    this.resyncTimer.unref();
+  }
+
+  private async storeSignature(): Promise<string> {
+    const parts: string[] = [];
+    for (const table of ['identities', 'credentials', 'resources'] as const) {
+      const row = await this.db
+        .selectFrom(table)
+        .select((eb) => [eb.fn.countAll<string>().as('n'), eb.fn.max<string>('updated_at').as('m')])
+        .executeTakeFirst();
+      parts.push(`${String(row?.n ?? 0)}@${String(row?.m ?? '')}`);
+    }
+    const imp = await this.tdb
+      .selectFrom('graph_imports')
+      .select((eb) => [eb.fn.countAll<string>().as('n'), eb.fn.max<string>('started_at').as('m')])
+      .executeTakeFirst();
+    parts.push(`${String(imp?.n ?? 0)}@${String(imp?.m ?? '')}`);
+    return parts.join('|');
+  }
+
+  /** Records the store state the graph now reflects (only needed when resync is on). */
+  private async markApplied(): Promise<void> {
+    if (this.resyncTimer) this.signature = await this.storeSignature();
   }
 
   /** Resolves once every queued update has been applied. */
@@ -149,6 +190,7 @@ export class GraphService {
     graph.load([...origins, ...imported.entries()]);
     this.graph = graph;
     this.version++;
+    this.signature = await this.storeSignature();
   }
 
   private envOf(identityId: string): string | null {
@@ -214,6 +256,7 @@ export class GraphService {
       }
     }
     this.version++;
+    await this.markApplied();
   }
 
   private apply(d: DerivedRecord): void {
@@ -249,6 +292,7 @@ export class GraphService {
             for (const [o, edges] of byOrigin) this.graph.replaceOrigin(o, edges);
           }
           this.version++;
+          await this.markApplied();
           resolve();
         } catch (err) {
           reject(err instanceof Error ? err : new Error(String(err)));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/main.js';
 import { inventoryJsonSchema } from '../../src/graph/importers/yaml/schema.js';
@@ -61,6 +62,30 @@ void describe('yaml inventory import', () => {
     assert.ok(blast.body.bySensitivity.confidential.some((i: any) => i.node === 'resource:yml-orders-db'));
     const esc = (await server.call('GET', '/v1/graph/escalations')).body;
     assert.ok(esc.some((e: any) => e.principal === 'yml-deployer' && e.method === 'oidc-federation'));
+  });
+
+  void it('re-import: the file is the whole record (a removed label goes), a quarantine stays', async () => {
+    const doc = parseYaml(readFileSync(FIXTURE, 'utf8'));
+    doc.identities[1].labels = { tier: 't1' };
+    let res = await server.call('POST', '/v1/graph/imports/yaml', { body: doc });
+    assert.deepEqual(
+      res.body.principals.updated.map((p: any) => p.id),
+      ['yml-deployer'],
+    );
+    await server.call('POST', '/v1/identities/yml-deployer/quarantine', { body: { reason: 'drill' } });
+    delete doc.identities[1].labels;
+    doc.identities = doc.identities.filter((i: any) => i.id !== 'yml-terraform');
+    doc.grants = doc.grants.filter((g: any) => g.from !== 'yml-terraform' && g.to !== 'yml-terraform');
+    res = await server.call('POST', '/v1/graph/imports/yaml', { body: doc });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(
+      res.body.principals.removed.map((p: any) => p.id),
+      ['yml-terraform'],
+    );
+    const ident = (await server.call('GET', '/v1/identities/yml-deployer')).body;
+    assert.equal(ident.labels.tier, undefined);
+    assert.equal(ident.labels['bulkhead.status-reason'], 'drill');
+    assert.equal(ident.status, 'quarantined');
   });
 
   void it('rejects an invalid file as a whole, naming the field', async () => {

@@ -159,13 +159,16 @@ export async function applyImportPlan(
           },
         );
       }
+      // Labels the source owns are replaced; labels Bulkhead itself set (e.g. a quarantine reason) survive, and
+      // so do labels people added — except for a YAML file, which declares the whole record.
       const keptLabels = Object.fromEntries(
         Object.entries(before.labels).filter(
           ([key]) =>
             !(key in draft.labels) &&
             !key.startsWith('aws.') &&
             !key.startsWith('k8s.') &&
-            key !== 'bulkhead.admin',
+            key !== 'bulkhead.admin' &&
+            (plan.source !== 'yaml' || key.startsWith('bulkhead.')),
         ),
       );
       const after: Identity = {

@@ -15,7 +15,6 @@ import { applyLeakReport, type LeakReport } from './leaks.js';
 import type { ImportPlan } from './plan.js';
 
 export const IMPORT_KINDS = ['aws-iam', 'k8s-rbac', 'yaml', 'leaks'] as const;
-export type ImportKind = (typeof IMPORT_KINDS)[number];
 
 export interface PlanContext {
   existingResources: readonly Resource[];

@@ -80,9 +80,7 @@ export function computeBlastRadius(
       path: stepsOf(graph, path),
     };
   };
-  const types = graph.rawNodeTypes;
-  const ranks = graph.rawSensitivities;
-  const flags = graph.rawNodeFlags;
+  const info = graph.rawNodeInfo;
   const IDENTITY = NODE_TYPES.indexOf('identity');
   const RESOURCE = NODE_TYPES.indexOf('resource');
   const ADMIN = NODE_TYPES.indexOf('admin');
@@ -94,11 +92,12 @@ export function computeBlastRadius(
     bySensitivity.regulated,
   ];
   const rankCounts = [0, 0, 0, 0, 0];
-  // Hot loop over every reached node: raw typed arrays, no per-node allocation except listed items.
+  // Hot loop over every reached node: one packed read per node (type | rank << 4 | flags << 7).
   for (let k = 1; k < reached.length; k++) {
     const i = reached[k]!;
-    const type = types[i]!;
-    if ((flags[i]! & NODE_FLAG_ADMIN) !== 0) {
+    const packed = info[i]!;
+    const type = packed & 15;
+    if (((packed >> 7) & NODE_FLAG_ADMIN) !== 0) {
       adminCount++;
       if (admin.length < limit) admin.push(item(i));
       else truncated = true;
@@ -108,7 +107,7 @@ export function computeBlastRadius(
       if (identities.length < limit) identities.push(item(i));
       else truncated = true;
     } else if (type === RESOURCE) resourceCount++;
-    const rank = ranks[i]!;
+    const rank = (packed >> 4) & 7;
     if (rank > 0 && type !== ADMIN) {
       rankCounts[rank]!++;
       if (rank >= minRank) {

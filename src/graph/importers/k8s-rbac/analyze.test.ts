@@ -63,6 +63,12 @@ void describe('k8s-rbac import: escalation paths', () => {
     assert.equal(sa.id, 'k8s-prod-eu-ci-deployer');
     assert.equal(sa.kind, 'service_account');
     assert.ok(plan.identities.some((x) => x.labels['k8s.user'] === 'alice@acme.io' && x.kind === 'human'));
+    const labelled = buildK8sRbacPlan({
+      items: [
+        { kind: 'ServiceAccount', metadata: { name: 'api', namespace: 'pay', labels: { team: 'payments' } } },
+      ],
+    });
+    assert.deepEqual(labelled.identities[0]!.owners, ['team:payments']);
     assert.ok(
       plan.resources.some(
         (r) => r.id === 'k8s.prod-eu.kube-system.secrets' && r.sensitivity === 'confidential',

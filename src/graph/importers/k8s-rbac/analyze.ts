@@ -276,7 +276,8 @@ export function buildK8sRbacPlan(doc: unknown, opts: K8sPlanOptions = {}): Impor
       spiffeId: null,
       cloudArn: null,
       k8sServiceAccount: `${sa.namespace}/${sa.name}`,
-      owners: [],
+      // An `owner` / `team` label on the service account names the owning team.
+      owners: ownerTeam(sa.labels),
       groups: [
         `k8s:${cluster}:system:serviceaccounts`,
         `k8s:${cluster}:system:serviceaccounts:${sa.namespace}`,
@@ -346,4 +347,13 @@ export function buildK8sRbacPlan(doc: unknown, opts: K8sPlanOptions = {}): Impor
     warnings,
     partial: false,
   };
+}
+
+function ownerTeam(labels: Record<string, string>): string[] {
+  const team = labels.owner ?? labels.team ?? labels['app.kubernetes.io/part-of'];
+  const name = team
+    ?.replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 60);
+  return name ? [`team:${name}`] : [];
 }
