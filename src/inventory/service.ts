@@ -91,6 +91,14 @@ export class InventoryService {
     for (const l of this.listeners) l(change);
   }
 
+  /**
+   * Announces changes committed outside this service (bulk importers write many rows in one transaction through
+   * the store layer). Call only after the transaction committed.
+   */
+  notifyChanges(changes: readonly InventoryChange[]): void {
+    for (const c of changes) this.emit(c);
+  }
+
   // ---- identities ----
 
   async getIdentity(id: string): Promise<Identity> {

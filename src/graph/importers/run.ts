@@ -54,13 +54,11 @@ async function allResources(ctx: AppContext): Promise<Resource[]> {
 }
 
 /**
- * The inventory service has no bulk-write API, so the import writes through the store in its own transaction
- * and then announces the committed changes to the service's listeners itself.
+ * The import writes through the store layer in one transaction (all or nothing), then tells the inventory's
+ * listeners (graph, policy entity index, caches) what changed.
  */
 function announce(ctx: AppContext, changes: InventoryChange[]): void {
-  const emit: unknown = Reflect.get(ctx.inventory, 'emit');
-  if (typeof emit !== 'function') return;
-  for (const c of changes) (emit as (c: InventoryChange) => void).call(ctx.inventory, c);
+  ctx.inventory.notifyChanges(changes);
 }
 
 export async function runImport(
