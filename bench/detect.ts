@@ -189,7 +189,7 @@ async function streamingRss(megabytes: number): Promise<number> {
 
 export async function run(): Promise<BenchResult[]> {
   // First, before the event arrays below inflate the heap.
-  const rss = await streamingRss(300);
+  const rss = await streamingRss(2048);
   const n = 100_000;
   const data = lines(n, 2000);
   const body = Buffer.from(`${data.join('\n')}\n`);
@@ -198,7 +198,7 @@ export async function run(): Promise<BenchResult[]> {
   const httpData = data.slice(0, 50_000);
   const http = await overHttp(httpData);
   const parseFloorHttp = bareParse(httpData);
-  const memory = baselineMemory(20_000);
+  const memory = baselineMemory(100_000);
   return [
     {
       name: 'detect: parse → normalize → all detectors, in-process',
@@ -212,18 +212,21 @@ export async function run(): Promise<BenchResult[]> {
       unit: 'events/s',
       baseline: { name: 'bare JSON.parse of the same lines', value: parseFloorHttp },
       target: '≥ 50000 events/s/core',
+      met: http >= 50_000,
     },
     {
-      name: 'detect: heap for baselines of 20k identities (×5 for 100k)',
+      name: 'detect: heap for baselines of 100k identities',
       value: memory,
       unit: 'MB',
-      target: '100k identities ≤ 500 MB',
+      target: '≤ 500 MB',
+      met: memory <= 500,
     },
     {
-      name: 'detect: peak RSS streaming a 300 MB {"Records":[...]} file',
+      name: 'detect: peak RSS streaming a 2 GB {"Records":[...]} file',
       value: rss,
       unit: 'MB',
       target: '≤ 300 MB',
+      met: rss <= 300,
     },
   ];
 }
