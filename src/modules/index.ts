@@ -7,6 +7,7 @@ import { registerAuditRoutes } from '../audit/routes.js';
 import { createDetectModule } from '../detect/index.js';
 import { registerInventoryRoutes } from '../inventory/routes.js';
 import { createPolicyModule } from '../policy/index.js';
+import { createRespondModule } from '../respond/index.js';
 import { coreMigrations } from '../store/core-migrations.js';
 import type { BulkheadMigration } from '../store/migration-types.js';
 import type { BulkheadModule } from './types.js';
@@ -22,7 +23,9 @@ export const coreModule: BulkheadModule = {
 };
 
 export function allModules(): BulkheadModule[] {
-  return [coreModule, createPolicyModule(), createDetectModule()];
+  const [policy, detect] = [createPolicyModule(), createDetectModule()];
+  const respond = createRespondModule({ pdp: () => policy.runtime().pdp, detect: () => detect.service() });
+  return [coreModule, policy, detect, respond];
 }
 
 /** All migrations of the given modules; a duplicate name is a programming error caught at start. */

@@ -1,0 +1,14 @@
+/** Error codes of the respond module (tests assert these, never the message). */
+import { defineErrorCodes } from '../errors.js';
+
+export const respondError = defineErrorCodes({
+  RESPOND_PLAYBOOK_INVALID: { status: 400, title: 'Playbook failed validation' },
+  RESPOND_PLAYBOOK_NOT_FOUND: { status: 404, title: 'No such playbook' },
+  RESPOND_INCIDENT_NOT_FOUND: { status: 404, title: 'No such incident' },
+  RESPOND_STEP_NOT_FOUND: { status: 404, title: 'No such playbook step' },
+  RESPOND_STEP_NOT_AWAITING_APPROVAL: { status: 409, title: 'Step is not waiting for approval' },
+  RESPOND_BAD_TRANSITION: { status: 409, title: 'Incident state change not allowed' },
+  RESPOND_LEAK_REPORT_INVALID: { status: 400, title: 'Leak report could not be read' },
+  RESPOND_ROTATION_NOT_FOUND: { status: 404, title: 'No such rotation' },
+  RESPOND_ROTATION_STATE: { status: 409, title: 'Rotation is not in a state that allows this' },
+});
