@@ -37,7 +37,12 @@ export interface StepInput {
   saveIntent(intent: Record<string, unknown>): Promise<void>;
 }
 
-const REFUSED_REASONS = new Set(['bulkhead.principal_quarantined', 'bulkhead.principal_disabled']);
+// Built-in invariants that refuse the principal whatever the policy says (no active policy refuses everything).
+const REFUSED_REASONS = new Set([
+  'bulkhead.principal_quarantined',
+  'bulkhead.principal_disabled',
+  'bulkhead.no_policy',
+]);
 
 /** Is the identity refused by the PDP right now (built-in invariant, not a policy that may change)? */
 export async function pdpRefuses(pdp: DecisionPoint, identityId: string): Promise<boolean> {

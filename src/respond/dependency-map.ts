@@ -13,7 +13,7 @@ export interface Dependent {
 }
 
 export interface DependencyMap {
-  /** Identities (other than the owner) that use the credential. */
+  /** Identities that use the credential (the owner too, when it is listed as a consumer). */
   consumersOf(credentialId: string): Promise<Dependent[]>;
   /** Identities (other than `identityId`) that use any active credential owned by `identityId`. */
   dependentsOf(identityId: string): Promise<Dependent[]>;
@@ -32,9 +32,7 @@ export class InventoryDependencyMap implements DependencyMap {
   async consumersOf(credentialId: string): Promise<Dependent[]> {
     const c = await this.inventory.findCredential(credentialId);
     if (!c) return [];
-    return c.consumers
-      .filter((id) => id !== c.identityId)
-      .map((identityId) => ({ identityId, credentialId: c.id }));
+    return c.consumers.map((identityId) => ({ identityId, credentialId: c.id }));
   }
 
   async dependentsOf(identityId: string): Promise<Dependent[]> {

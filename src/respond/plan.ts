@@ -121,7 +121,7 @@ export function planRun(playbook: Playbook, facts: RunFacts, deps: Dependencies)
       out.push({
         ...base,
         disposition: 'approval',
-        reason: `${facts.tier}: containment waits for approval`,
+        reason: `${facts.tier}: containment waits for approval${breaks.length > 0 ? `; would break ${names(breaks)}` : ''}`,
         breaks,
       });
       return;
@@ -149,6 +149,10 @@ export function planRun(playbook: Playbook, facts: RunFacts, deps: Dependencies)
     });
   });
   return out;
+}
+
+function names(breaks: Dependent[]): string {
+  return [...new Set(breaks.map((b) => b.identityId))].join(', ');
 }
 
 function breaksOf(action: StepAction, deps: Dependencies): Dependent[] {

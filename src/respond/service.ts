@@ -342,8 +342,11 @@ export class RespondService {
   }
 
   private async plan(p: Playbook, facts: RunFacts): Promise<PlannedStep[]> {
+    // The compromised identity losing access is the point; any *other* consumer is collateral.
     const credentialConsumers = facts.credentialId
-      ? await this.dependencies.consumersOf(facts.credentialId)
+      ? (await this.dependencies.consumersOf(facts.credentialId)).filter(
+          (d) => d.identityId !== facts.identityId,
+        )
       : [];
     const identityDependents = facts.identityId ? await this.dependencies.dependentsOf(facts.identityId) : [];
     return planRun(p, facts, { credentialConsumers, identityDependents });
@@ -397,6 +400,8 @@ export class RespondService {
     const steps = stored ? await this.plan(stored.playbook, facts) : [];
     const dryRun = stored?.playbook.mode === 'dry_run';
     const nowIso = detectedAt.toISOString();
+    // Read before the transaction: on SQLite a query outside it would wait for the connection it holds.
+    const identity = facts.identityId ? await this.ctx.inventory.findIdentity(facts.identityId) : undefined;
     let runId: string | undefined;
     const incidentId = await this.db.transaction().execute(async (trx) => {
       let incident = facts.identityId ? await store.findOpenIncidentFor(trx, facts.identityId) : undefined;
@@ -410,9 +415,6 @@ export class RespondService {
         incident.updatedAt = nowIso;
         await store.updateIncident(trx, incident);
       } else {
-        const identity = facts.identityId
-          ? await this.ctx.inventory.findIdentity(facts.identityId)
-          : undefined;
         const first = firstSeen && firstSeen <= nowIso ? firstSeen : null;
         incident = {
           id: `inc-${randomBytes(8).toString('hex')}`,
