@@ -91,12 +91,33 @@ export function rotationReport(consumers: string[], state: Record<string, Consum
 type Inventory = Pick<InventoryService, 'findCredential' | 'createCredential' | 'revokeCredential'>;
 
 export class RotationService {
+  /** Credentials of rotations in their overlap: only their use is worth a database write. */
+  private watched = new Set<string>();
+  /** Consumer-state updates are read-modify-write on one row: one at a time. */
+  private chain: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly db: RespondDb,
     private readonly inventory: Inventory,
     private readonly now: () => Date,
     private readonly notifier?: Notifier | undefined,
   ) {}
+
+  /** Loads the credentials to watch (at start, and periodically for rotations started by another replica). */
+  async loadWatched(): Promise<void> {
+    const rows = await this.db
+      .selectFrom('respond_rotations')
+      .select(['old_credential_id', 'new_credential_id'])
+      .where('state', '=', 'overlap')
+      .execute();
+    this.watched = new Set(rows.flatMap((r) => [r.old_credential_id, r.new_credential_id]));
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.catch(() => undefined).then(fn);
+    this.chain = next;
+    return next;
+  }
 
   async preview(credentialId: string): Promise<RotationPreview> {
     const c = await this.inventory.findCredential(credentialId);
@@ -171,6 +192,10 @@ export class RotationService {
       updated_at: now.toISOString(),
     };
     await this.db.insertInto('respond_rotations').values(row).execute();
+    if (!leaked) {
+      this.watched.add(old.id);
+      this.watched.add(fresh.id);
+    }
     if (leaked) await this.inventory.revokeCredential(old.id, meta);
     await this.notifier
       ?.send(
@@ -219,7 +244,11 @@ export class RotationService {
   }
 
   /** A consumer confirms it now uses the new credential. */
-  async acknowledge(id: string, consumer: string): Promise<Rotation> {
+  acknowledge(id: string, consumer: string): Promise<Rotation> {
+    return this.serial(() => this.acknowledgeNow(id, consumer));
+  }
+
+  private async acknowledgeNow(id: string, consumer: string): Promise<Rotation> {
     const r = await this.get(id);
     if (!r.consumers.includes(consumer)) {
       throw respondError('RESPOND_ROTATION_STATE', `${consumer} is not a consumer of ${r.oldCredentialId}`, {
@@ -234,7 +263,12 @@ export class RotationService {
   }
 
   /** Observed use of a credential (bus events carry `credentialId` and the acting identity). */
-  async recordUse(credentialId: string, consumer: string, at: string): Promise<void> {
+  recordUse(credentialId: string, consumer: string, at: string): Promise<void> {
+    if (!this.watched.has(credentialId)) return Promise.resolve();
+    return this.serial(() => this.recordUseNow(credentialId, consumer, at));
+  }
+
+  private async recordUseNow(credentialId: string, consumer: string, at: string): Promise<void> {
     const rows = await this.db
       .selectFrom('respond_rotations')
       .selectAll()
@@ -267,7 +301,12 @@ export class RotationService {
       });
     }
     await this.inventory.revokeCredential(r.oldCredentialId, meta);
-    const report = rotationReport(r.consumers, r.consumerState);
+    // Uses recorded up to now count: wait for queued consumer-state updates.
+    await this.serial(() => Promise.resolve());
+    const current = await this.get(id);
+    const report = rotationReport(current.consumers, current.consumerState);
+    this.watched.delete(r.oldCredentialId);
+    this.watched.delete(r.newCredentialId);
     await this.db
       .updateTable('respond_rotations')
       .set({
@@ -284,6 +323,7 @@ export class RotationService {
 
   /** Completes every rotation whose overlap is over (called periodically and at start). */
   async completeDue(meta: WriteMeta): Promise<number> {
+    await this.loadWatched();
     const due = await this.db
       .selectFrom('respond_rotations')
       .select('id')

@@ -146,6 +146,7 @@ export class RespondService {
 
   async start(): Promise<void> {
     await this.reloadPlaybooks();
+    await this.rotations.loadWatched();
     this.unsubscribe.push(
       this.ctx.events.subscribe('alert.raised', (event) => {
         if (event.source === 'respond') return;
