@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CliError } from '../cli/client.js';
 import { intOption, table, type CliContext } from '../cli/context.js';
+import type { BreakGlassSession } from './breakglass.js';
 import type { PlannedStep } from './plan.js';
 import type { Rotation, RotationPreview } from './rotation.js';
 import type { DryRunResult, IncidentDetail, LeakImportResult } from './service.js';
@@ -375,5 +376,39 @@ export function registerRespondCommands(program: Command, cli: CliContext): void
         .post<Rotation>(`/v1/rotations/${encodeURIComponent(id)}/complete`, { force: opts.force === true });
       if (r.report && !r.report.dependentsSafe) cli.setExitCode(2);
       cli.print(r, opts.json, () => renderRotation(r));
+    });
+
+  const bg = program.command('break-glass').description('Break-glass accounts: justified, time-boxed use');
+  bg.command('use')
+    .description('Unseal a break-glass account for a short time (pages its owners, opens an incident)')
+    .argument('<identity>')
+    .requiredOption(
+      '--justification <text>',
+      'why (at least 20 characters; goes to the incident and audit log)',
+    )
+    .option('--ttl-minutes <n>', 'how long (max 60)', intOption('--ttl-minutes', 1, 60), 30)
+    .option('--json', 'print JSON')
+    .action(async (identity: string, opts: { justification: string; ttlMinutes: number; json?: boolean }) => {
+      const s = await cli
+        .client()
+        .post<BreakGlassSession>(`/v1/break-glass/${encodeURIComponent(identity)}/use`, {
+          justification: opts.justification,
+          ttl_minutes: opts.ttlMinutes,
+        });
+      cli.print(
+        s,
+        opts.json,
+        () => `${s.id}: ${s.identityId} usable until ${s.expiresAt} (incident ${s.incidentId ?? '-'})`,
+      );
+    });
+  bg.command('end')
+    .description('End a break-glass session now')
+    .argument('<session>')
+    .option('--json', 'print JSON')
+    .action(async (session: string, opts: { json?: boolean }) => {
+      const s = await cli
+        .client()
+        .post<BreakGlassSession>(`/v1/break-glass/sessions/${encodeURIComponent(session)}/end`);
+      cli.print(s, opts.json, () => `${s.id} ended; ${s.identityId} sealed`);
     });
 }

@@ -11,4 +11,7 @@ export const respondError = defineErrorCodes({
   RESPOND_LEAK_REPORT_INVALID: { status: 400, title: 'Leak report could not be read' },
   RESPOND_ROTATION_NOT_FOUND: { status: 404, title: 'No such rotation' },
   RESPOND_ROTATION_STATE: { status: 409, title: 'Rotation is not in a state that allows this' },
+  RESPOND_NOT_BREAK_GLASS: { status: 409, title: 'Not a usable break-glass account' },
+  RESPOND_JUSTIFICATION_REQUIRED: { status: 400, title: 'A justification is required' },
+  RESPOND_BREAK_GLASS_NOT_FOUND: { status: 404, title: 'No such break-glass session' },
 });

@@ -110,4 +110,24 @@ export const respondMigrations: Record<string, BulkheadMigration> = {
         .execute();
     },
   },
+  '5000-respond-0002-break-glass': {
+    async up(db) {
+      await db.schema
+        .createTable('respond_break_glass')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('identity_id', 'text', (c) => c.notNull())
+        .addColumn('justification', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .addColumn('incident_id', 'text')
+        .execute();
+      await db.schema
+        .createIndex('respond_break_glass_open_idx')
+        .on('respond_break_glass')
+        .columns(['ended_at', 'expires_at'])
+        .execute();
+    },
+  },
 };

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { SEVERITIES } from '../detect/alert.js';
 import { addRoute } from '../http/route.js';
 import { ID_PATTERN } from '../inventory/types.js';
+import { MAX_BREAK_GLASS_TTL_MINUTES } from './breakglass.js';
 import { LEAK_FORMATS, parseLeakReport } from './leaks.js';
 import type { RespondService } from './service.js';
 import { INCIDENT_STATES } from './store.js';
@@ -290,5 +291,33 @@ export function registerRespondRoutes(app: FastifyInstance, service: () => Respo
         { actor: who(c), requestId: c.requestId },
         c.body?.force === true,
       ),
+  });
+
+  addRoute(app, {
+    method: 'POST',
+    url: '/v1/break-glass/:id/use',
+    summary: 'Unseal a break-glass account: justification required, short TTL, owners paged, incident opened',
+    tags,
+    scope: 'admin',
+    params: idParams,
+    body: z.strictObject({
+      justification: z.string().max(2000),
+      ttl_minutes: z.number().int().min(1).max(MAX_BREAK_GLASS_TTL_MINUTES).default(30),
+    }),
+    handler: async (c) =>
+      service().breakGlass.use(c.params.id, c.body.justification, c.body.ttl_minutes, {
+        actor: who(c),
+        requestId: c.requestId,
+      }),
+  });
+
+  addRoute(app, {
+    method: 'POST',
+    url: '/v1/break-glass/sessions/:id/end',
+    summary: 'End a break-glass session now: the account is sealed (disabled) again',
+    tags,
+    scope: 'admin',
+    params: idParams,
+    handler: async (c) => service().breakGlass.end(c.params.id, { actor: who(c), requestId: c.requestId }),
   });
 }

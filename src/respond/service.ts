@@ -11,6 +11,7 @@ import { SEVERITIES } from '../detect/alert.js';
 import type { BulkheadEvent } from '../events/bus.js';
 import type { Credential } from '../inventory/types.js';
 import type { Database } from '../store/database.js';
+import { BreakGlassService } from './breakglass.js';
 import { DEFAULT_PLAYBOOKS } from './default-playbooks.js';
 import type { LeakFinding } from './leaks.js';
 import { InventoryDependencyMap, type DependencyMap } from './dependency-map.js';
@@ -93,6 +94,7 @@ export interface LeakImportResult {
 export class RespondService {
   readonly db: RespondDb;
   readonly rotations: RotationService;
+  readonly breakGlass: BreakGlassService;
   readonly executor: RunExecutor;
   readonly dependencies: DependencyMap;
   private playbooks: StoredPlaybook[] = [];
@@ -108,6 +110,9 @@ export class RespondService {
     this.db = respondDb(ctx.db);
     this.dependencies = options.dependencyMap ?? new InventoryDependencyMap(ctx.inventory);
     this.rotations = new RotationService(this.db, ctx.inventory, ctx.now, options.notifier);
+    this.breakGlass = new BreakGlassService(this.db, ctx.inventory, ctx.now, (alert) =>
+      this.handleAlert(alert),
+    );
     this.executor = new RunExecutor(
       {
         db: this.db,
@@ -161,12 +166,14 @@ export class RespondService {
       }),
     );
     for (const id of await store.unfinishedRunIds(this.db)) this.track(this.executor.execute(id));
+    await this.breakGlass.endExpired({ actor: 'respond:break-glass' });
     const tick = this.options.rotationTickMs ?? 5000;
     if (tick > 0) {
-      this.timer = setInterval(
-        () => this.track(this.rotations.completeDue({ actor: 'respond:rotation' })),
-        tick,
-      );
+      // Overlaps and break-glass TTLs end on time, whichever replica gets there first (both are idempotent).
+      this.timer = setInterval(() => {
+        this.track(this.rotations.completeDue({ actor: 'respond:rotation' }));
+        this.track(this.breakGlass.endExpired({ actor: 'respond:break-glass' }));
+      }, tick);
       this.timer.unref();
     }
   }

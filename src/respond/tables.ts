@@ -96,7 +96,19 @@ export type RespondRotationsTable = {
   updated_at: string;
 };
 
+export type RespondBreakGlassTable = {
+  id: string;
+  identity_id: string;
+  justification: string;
+  requested_by: string;
+  started_at: string;
+  expires_at: string;
+  ended_at: string | null;
+  incident_id: string | null;
+};
+
 export type RespondTables = {
+  respond_break_glass: RespondBreakGlassTable;
   respond_playbooks: RespondPlaybooksTable;
   respond_incidents: RespondIncidentsTable;
   respond_timeline: RespondTimelineTable;

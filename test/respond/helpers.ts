@@ -36,6 +36,7 @@ export interface RespondServer {
 export async function startRespondServer(
   options: Omit<RespondModuleOptions, 'pdp' | 'detect'> = {},
   postgres = false,
+  now?: () => Date,
 ): Promise<RespondServer> {
   const policy = createPolicyModule({ pollMs: 0 });
   const detect = createDetectModule({ ssf: { receivers: [] } });
@@ -50,6 +51,7 @@ export async function startRespondServer(
     demo: true,
     postgres,
     modules: [coreModule, policy, detect, respond],
+    ...(now ? { now } : {}),
   });
   return { server, policy, detect, respond };
 }
