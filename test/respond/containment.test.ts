@@ -122,6 +122,28 @@ describe('containment end to end', () => {
     assert.ok(detail.body.timeToContainMs < 1000);
   });
 
+  it('verification that keeps failing is retried, then fails loudly and leaves the incident open', async () => {
+    broker.live.set('ci-web-build', 2);
+    broker.stuck.add('ci-web-build');
+    const r = await s.server.call('POST', '/v1/incidents', {
+      body: {
+        id: 'alert-stuck-1',
+        rule_id: 'credential-replay',
+        severity: 'critical',
+        identity_id: 'ci-web-build',
+      },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.state, 'open');
+    assert.equal(r.body.timeToContainMs, null);
+    const run = r.body.runs[0];
+    assert.equal(run.state, 'failed');
+    const verify = run.steps.find((x: { action: string }) => x.action === 'verify_contained');
+    assert.equal(verify.status, 'failed');
+    assert.equal(verify.attempts, 4); // first try + 3 retries with backoff
+    assert.match(verify.result.detail, /still accepted: no live task token of ci-web-build/);
+  });
+
   it('a T3 alert waits for approval; approving runs the step and contains', async () => {
     const r = await s.server.call('POST', '/v1/incidents', {
       body: {

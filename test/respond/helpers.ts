@@ -10,10 +10,12 @@ export class FakeBroker implements TokenAuthority {
   readonly live = new Map<string, number>();
   readonly revocations: string[] = [];
   readonly disabledTasks: string[] = [];
+  /** Identities whose tokens some replica keeps accepting (revocation "fails"). */
+  readonly stuck = new Set<string>();
 
   revokeTokensOf(identityId: string) {
     const n = this.live.get(identityId) ?? 0;
-    this.live.set(identityId, 0);
+    if (!this.stuck.has(identityId)) this.live.set(identityId, 0);
     this.revocations.push(identityId);
     return Promise.resolve({ revoked: n });
   }
