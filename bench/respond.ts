@@ -66,17 +66,15 @@ export async function run(): Promise<BenchResult[]> {
         meta,
       );
     }
-    await policy
-      .runtime()
-      .pdp.push(
-        {
-          policies: 'permit (principal, action == Action::"read", resource);',
-          actions: [],
-          requiredContext: {},
-        },
-        { activate: true },
-        meta,
-      );
+    await policy.runtime().pdp.push(
+      {
+        policies: 'permit (principal, action == Action::"read", resource);',
+        actions: [],
+        requiredContext: {},
+      },
+      { activate: true },
+      meta,
+    );
     const service = respond.service();
 
     const baseline: number[] = [];
