@@ -4,6 +4,7 @@
  */
 import type { InventoryService } from '../inventory/service.js';
 import type { Credential, Resource } from '../inventory/types.js';
+import type { Reach } from './tiers.js';
 
 export interface Dependent {
   /** The workload / identity that would lose access. */
@@ -21,6 +22,11 @@ export interface DependencyMap {
   credentialsOf(identityId: string): Promise<Credential[]>;
   /** Every resource by id (for reach and tier computation). */
   resources(): Promise<Map<string, Resource>>;
+  /**
+   * What the identity can reach, when a richer source (the graph: grants, roles, parents) knows; undefined
+   * falls back to the resources named in credential scopes.
+   */
+  reachOf?(identityId: string): Promise<Reach[] | undefined>;
 }
 
 type InventoryReader = Pick<InventoryService, 'listCredentials' | 'findCredential' | 'listResources'>;

@@ -63,10 +63,6 @@ export class RunExecutor {
     if (!run || run.dryRun || run.state === 'completed') return;
     const incident = await store.findIncident(db, run.incidentId);
     if (!incident) return;
-    const playbookRetries = (idx: number) => {
-      const r = run.steps[idx]?.params.__retries;
-      return typeof r === 'number' ? r : this.options.retries;
-    };
     let blocked = false;
     for (const step of run.steps) {
       if (TERMINAL.has(step.status)) continue;
@@ -87,7 +83,7 @@ export class RunExecutor {
       );
       const actor = step.approvedBy ?? `playbook:${run.playbookId}@${run.playbookVersion}`;
       let attempts = step.attempts;
-      const maxAttempts = playbookRetries(step.idx) + 1 + step.attempts;
+      const maxAttempts = (step.retries ?? this.options.retries) + 1 + step.attempts;
       for (;;) {
         attempts++;
         await store.updateStep(db, runId, step.idx, {

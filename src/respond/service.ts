@@ -206,7 +206,7 @@ export class RespondService {
     return computeTier({
       identity,
       credentials,
-      reach: reachFromScopes(credentials, resources),
+      reach: (await this.dependencies.reachOf?.(identity.id)) ?? reachFromScopes(credentials, resources),
       now: this.ctx.now(),
     });
   }
@@ -223,7 +223,7 @@ export class RespondService {
         const t = computeTier({
           identity,
           credentials,
-          reach: reachFromScopes(credentials, resources),
+          reach: (await this.dependencies.reachOf?.(identity.id)) ?? reachFromScopes(credentials, resources),
           now: this.ctx.now(),
         });
         if (!only || t.tier === only) out.push(t);

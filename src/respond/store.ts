@@ -56,6 +56,8 @@ export interface StepRecord {
   attempts: number;
   result: unknown;
   approvedBy: string | null;
+  /** Retries after the first failure (from the playbook step). */
+  retries: number | null;
   startedAt: string | null;
   finishedAt: string | null;
 }
@@ -122,12 +124,14 @@ export function incidentToRow(i: Incident): RespondIncidentsTable {
 }
 
 function stepFromRow(r: RespondStepsTable): StepRecord {
+  const { __retries: retries, ...params } = JSON.parse(r.params) as Record<string, unknown>;
   return {
+    retries: typeof retries === 'number' ? retries : null,
     runId: r.run_id,
     idx: r.idx,
     stepId: r.step_id,
     action: r.action,
-    params: JSON.parse(r.params) as Record<string, unknown>,
+    params,
     disposition: r.disposition,
     reason: r.reason,
     breaks: JSON.parse(r.breaks) as Dependent[],

@@ -88,6 +88,29 @@ describe('crisis tiers', () => {
     assert.ok(r?.message.includes('c1:db:payments-db:rw'));
   });
 
+  it('reach follows resource parents: a database scope reaches its regulated tables', () => {
+    const withChild = new Map(resources);
+    withChild.set('warehouse', resource('warehouse', 'confidential', 'data_warehouse'));
+    withChild.set('warehouse.finance', {
+      ...resource('warehouse.finance', 'regulated', 'schema'),
+      parentId: 'warehouse',
+    });
+    const creds = [credential({ id: 'wh', identityId: 'a', scopes: ['warehouse:read'] })];
+    const reach = reachFromScopes(creds, withChild);
+    assert.deepEqual(
+      reach.map((r) => r.resource.id),
+      ['warehouse', 'warehouse.finance'],
+    );
+    const t = computeTier({
+      identity: identity({ id: 'a', kind: 'ai_agent' }),
+      credentials: creds,
+      reach,
+      now: NOW,
+    });
+    assert.equal(t.tier, 'T0');
+    assert.match(t.reasons[0]?.message ?? '', /warehouse\.finance .*via warehouse/);
+  });
+
   it('pipeline / release rights and admin groups are T0', () => {
     const ci = identity({ id: 'ci', kind: 'ci_pipeline' });
     assert.equal(

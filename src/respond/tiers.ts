@@ -55,22 +55,33 @@ export function isWriteScope(scope: string): boolean {
 
 /**
  * Resources a scope names: any `:`-separated segment that is a resource id (`db:payments-db:rw` →
- * `payments-db`, `warehouse.finance:read` → `warehouse.finance`).
+ * `payments-db`, `warehouse.finance:read` → `warehouse.finance`), and everything under it by resource parent
+ * (access to a database reaches its regulated tables).
  */
 export function reachFromScopes(credentials: Credential[], resources: Map<string, Resource>): Reach[] {
+  const children = new Map<string, Resource[]>();
+  for (const r of resources.values()) {
+    if (!r.parentId) continue;
+    const list = children.get(r.parentId) ?? [];
+    list.push(r);
+    children.set(r.parentId, list);
+  }
   const out: Reach[] = [];
   const seen = new Set<string>();
+  const add = (r: Resource, access: Reach['access'], via: string, depth: number) => {
+    const key = `${r.id}|${access}`;
+    if (seen.has(key) || depth > 16) return;
+    seen.add(key);
+    out.push({ resource: r, access, via });
+    for (const child of children.get(r.id) ?? []) add(child, access, `${via} via ${r.id}`, depth + 1);
+  };
   for (const c of credentials) {
     if (c.status !== 'active') continue;
     for (const scope of c.scopes) {
+      const access = isWriteScope(scope) ? 'write' : 'read';
       for (const seg of scope.split(':')) {
         const r = resources.get(seg);
-        if (!r) continue;
-        const access = isWriteScope(scope) ? 'write' : 'read';
-        const key = `${r.id}|${access}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        out.push({ resource: r, access, via: `${c.id}:${scope}` });
+        if (r) add(r, access, `${c.id}:${scope}`, 0);
       }
     }
   }

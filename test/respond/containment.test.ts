@@ -238,6 +238,61 @@ describe('containment end to end', () => {
     assert.equal((await s.server.call('GET', '/v1/incidents', { token: null })).status, 401);
   });
 
+  it('rollback_policy re-activates the previous policy version; isolate_integration keeps only the health check', async () => {
+    const v2 = await s.server.call('POST', '/v1/policies', {
+      body: { policies: 'permit (principal, action, resource);', comment: 'too broad' },
+    });
+    assert.equal(v2.status, 201);
+    const put = (yaml: string) => s.server.call('POST', '/v1/playbooks', { body: { yaml } });
+    const head = (id: string, rule: string) =>
+      `apiVersion: bulkhead/v1\nkind: Playbook\nid: ${id}\nmode: enforce\nmatch:\n  rules: [${rule}]\nsteps:\n`;
+    assert.equal(
+      (
+        await put(
+          `${head('policy-regression', 'policy-regression')}  - id: rollback\n    action: rollback_policy\n    approval: never\n`,
+        )
+      ).status,
+      201,
+    );
+    assert.equal(
+      (
+        await put(
+          `${head('vendor-compromise', 'vendor-compromise')}  - id: isolate\n    action: isolate_integration\n    approval: never\n`,
+        )
+      ).status,
+      201,
+    );
+    const rb = await s.server.call('POST', '/v1/incidents', {
+      body: { id: 'alert-policy-1', rule_id: 'policy-regression', severity: 'high' },
+    });
+    assert.equal(rb.body.runs[0].steps[0].status, 'done');
+    const policies = await s.server.call('GET', '/v1/policies');
+    assert.equal(policies.body.active, v2.body.version - 1);
+
+    await s.server.call('POST', '/v1/credentials', {
+      body: {
+        id: 'cred-crm-health',
+        identityId: 'saas-crm-sync',
+        type: 'token',
+        fingerprint: 'sha256:crm-health-check',
+        labels: { 'bulkhead.health-check': 'true' },
+      },
+    });
+    const iso = await s.server.call('POST', '/v1/incidents', {
+      body: {
+        id: 'alert-vendor-1',
+        rule_id: 'vendor-compromise',
+        severity: 'critical',
+        identity_id: 'saas-crm-sync',
+      },
+    });
+    assert.equal(iso.body.runs[0].steps[0].status, 'done');
+    const status = async (id: string) => (await s.server.call('GET', `/v1/credentials/${id}`)).body.status;
+    assert.equal(await status('cred-crm-sync-oauth'), 'revoked');
+    assert.equal(await status('cred-crm-sync-refresh'), 'revoked');
+    assert.equal(await status('cred-crm-health'), 'active');
+  });
+
   it('stores playbook versions, dry-run first', async () => {
     const yaml =
       'apiVersion: bulkhead/v1\nkind: Playbook\nid: my-pb\nmatch:\n  rules: [dormant-credential]\nsteps:\n  - action: revoke_credential\n';
