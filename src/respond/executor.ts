@@ -13,6 +13,10 @@ import * as store from './store.js';
 import type { RespondDb, RespondTrx } from './tables.js';
 
 export interface ExecutorOptions {
+  /** This replica's name in run leases. */
+  owner: string;
+  /** How long a lease lasts without renewal (renewed before every step). */
+  leaseMs: number;
   /** First retry delay; doubles per attempt (capped at 30 s). */
   retryBaseMs: number;
   /** Default attempts after the first failure when the step does not say. */
@@ -58,11 +62,33 @@ export class RunExecutor {
   }
 
   private async pass(runId: string): Promise<void> {
-    const { db, now } = this.deps;
+    const { db } = this.deps;
     const run = await store.getRun(db, runId);
     if (!run || run.dryRun || run.state === 'completed') return;
     const incident = await store.findIncident(db, run.incidentId);
     if (!incident) return;
+    if (!(await this.claim(runId))) return; // another replica is running it
+    try {
+      await this.steps(run, incident);
+    } finally {
+      await store.releaseRun(db, runId, this.options.owner);
+    }
+  }
+
+  private claim(runId: string): Promise<boolean> {
+    const now = this.deps.now();
+    return store.claimRun(
+      this.deps.db,
+      runId,
+      this.options.owner,
+      now.toISOString(),
+      new Date(now.getTime() + this.options.leaseMs).toISOString(),
+    );
+  }
+
+  private async steps(run: store.RunRecord, incident: store.Incident): Promise<void> {
+    const { db, now } = this.deps;
+    const runId = run.id;
     let blocked = false;
     for (const step of run.steps) {
       if (TERMINAL.has(step.status)) continue;
@@ -82,6 +108,7 @@ export class RunExecutor {
         (s) => s.idx < step.idx && s.status === 'done' && isContainment(s.action as StepAction),
       );
       const actor = step.approvedBy ?? `playbook:${run.playbookId}@${run.playbookVersion}`;
+      if (!(await this.claim(runId))) return; // lease lost (e.g. a long stall): the new holder continues
       let attempts = step.attempts;
       const maxAttempts = (step.retries ?? this.options.retries) + 1 + step.attempts;
       for (;;) {

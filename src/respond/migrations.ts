@@ -130,4 +130,12 @@ export const respondMigrations: Record<string, BulkheadMigration> = {
         .execute();
     },
   },
+  '5000-respond-0003-run-lease': {
+    // Several replicas share one PostgreSQL: a run is executed by the replica holding its lease; a lease
+    // that is not renewed (the replica died) lets another one resume the run.
+    async up(db) {
+      await db.schema.alterTable('respond_runs').addColumn('lease_owner', 'text').execute();
+      await db.schema.alterTable('respond_runs').addColumn('lease_until', 'text').execute();
+    },
+  },
 };

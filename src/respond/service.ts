@@ -4,6 +4,7 @@
  * hands it to the executor; approvals, acknowledgement and resolution come through the API.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Transaction } from 'kysely';
 import type { AppContext } from '../app-context.js';
 import type { Severity } from '../detect/alert.js';
@@ -34,7 +35,9 @@ export interface RespondOptions {
   alertFirstSeen?: ((alertId: string) => Promise<string | undefined>) | undefined;
   retryBaseMs?: number | undefined;
   retries?: number | undefined;
-  /** How often due rotations are completed (0 = only on demand). */
+  /** Run lease length: a replica that dies mid-run is taken over after this long. */
+  leaseMs?: number | undefined;
+  /** How often due rotations, break-glass TTLs and orphaned runs are handled (0 = only on demand). */
   rotationTickMs?: number | undefined;
 }
 
@@ -145,7 +148,12 @@ export class RespondService {
           });
         },
       },
-      { retryBaseMs: options.retryBaseMs ?? 200, retries: options.retries ?? 3 },
+      {
+        retryBaseMs: options.retryBaseMs ?? 200,
+        retries: options.retries ?? 3,
+        owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+        leaseMs: options.leaseMs ?? 30_000,
+      },
     );
   }
 
@@ -165,7 +173,15 @@ export class RespondService {
         this.track(this.rotations.recordUse(event.credentialId, event.identityId, event.time));
       }),
     );
-    for (const id of await store.unfinishedRunIds(this.db)) this.track(this.executor.execute(id));
+    if (this.ctx.dialect === 'sqlite') {
+      // One process owns a SQLite file: every lease found at start belongs to a process that is gone.
+      await this.db
+        .updateTable('respond_runs')
+        .set({ lease_owner: null, lease_until: null })
+        .where('state', '=', 'running')
+        .execute();
+    }
+    await this.resumeOrphanedRuns();
     await this.breakGlass.endExpired({ actor: 'respond:break-glass' });
     const tick = this.options.rotationTickMs ?? 5000;
     if (tick > 0) {
@@ -173,8 +189,16 @@ export class RespondService {
       this.timer = setInterval(() => {
         this.track(this.rotations.completeDue({ actor: 'respond:rotation' }));
         this.track(this.breakGlass.endExpired({ actor: 'respond:break-glass' }));
+        this.track(this.resumeOrphanedRuns());
       }, tick);
       this.timer.unref();
+    }
+  }
+
+  /** Continues runs left mid-way by a crash (here or on a replica whose lease ran out). */
+  async resumeOrphanedRuns(): Promise<void> {
+    for (const id of await store.unfinishedRunIds(this.db, this.ctx.now().toISOString())) {
+      this.track(this.executor.execute(id));
     }
   }
 

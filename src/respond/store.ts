@@ -240,6 +240,8 @@ export async function insertRun(
       dry_run: run.dryRun ? 1 : 0,
       state: run.state,
       facts: JSON.stringify(run.facts),
+      lease_owner: null,
+      lease_until: null,
       created_at: run.createdAt,
       updated_at: run.updatedAt,
     })
@@ -306,10 +308,43 @@ export async function runsOfIncident(db: Db, incidentId: string): Promise<RunRec
   return out;
 }
 
-/** Runs a restart must pick up again (a crash left them mid-way). */
-export async function unfinishedRunIds(db: Db): Promise<string[]> {
-  const rows = await db.selectFrom('respond_runs').select('id').where('state', '=', 'running').execute();
+/** Runs to pick up again: mid-way, and nobody holds a live lease on them (their replica crashed). */
+export async function unfinishedRunIds(db: Db, nowIso: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('respond_runs')
+    .select('id')
+    .where('state', '=', 'running')
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', nowIso)]))
+    .execute();
   return rows.map((r) => r.id);
+}
+
+/** Takes or renews the lease on a run; false when another replica holds a live one. */
+export async function claimRun(
+  db: Db,
+  id: string,
+  owner: string,
+  nowIso: string,
+  untilIso: string,
+): Promise<boolean> {
+  const r = await db
+    .updateTable('respond_runs')
+    .set({ lease_owner: owner, lease_until: untilIso })
+    .where('id', '=', id)
+    .where((eb) =>
+      eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', nowIso), eb('lease_owner', '=', owner)]),
+    )
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+export async function releaseRun(db: Db, id: string, owner: string): Promise<void> {
+  await db
+    .updateTable('respond_runs')
+    .set({ lease_owner: null, lease_until: null })
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .execute();
 }
 
 export async function setRunState(db: Db, id: string, state: RunRecord['state'], now: string): Promise<void> {

@@ -54,6 +54,8 @@ export type RespondRunsTable = {
   state: string;
   /** JSON of the facts the plan was made from (alert, tier, targets). */
   facts: string;
+  lease_owner: string | null;
+  lease_until: string | null;
   created_at: string;
   updated_at: string;
 };

@@ -7,6 +7,7 @@ import { createDetectModule } from '../../src/detect/index.js';
 import { coreModule } from '../../src/modules/index.js';
 import { createPolicyModule } from '../../src/policy/index.js';
 import { createRespondModule } from '../../src/respond/index.js';
+import { claimRun, insertRun, releaseRun, unfinishedRunIds } from '../../src/respond/store.js';
 import { respondDb } from '../../src/respond/tables.js';
 import { startBulkhead } from '../../src/server/start.js';
 import { tempDir } from '../helpers/server.js';
@@ -26,6 +27,41 @@ async function boot() {
 }
 
 describe('playbook steps survive a crash mid-run', () => {
+  it('one replica at a time: a run lease blocks others until it expires or is released', async () => {
+    const { server } = await boot();
+    try {
+      const db = respondDb(server.ctx.db);
+      const at = (s: number) => new Date(Date.parse('2026-01-01T00:00:00Z') + s * 1000).toISOString();
+      await insertRun(
+        db,
+        {
+          id: 'run-lease',
+          incidentId: 'inc-x',
+          playbookId: 'p',
+          playbookVersion: 1,
+          dryRun: false,
+          state: 'running',
+          facts: {} as never,
+          createdAt: at(0),
+          updatedAt: at(0),
+        },
+        [],
+        () => 'pending',
+      );
+      assert.equal(await claimRun(db, 'run-lease', 'A', at(0), at(30)), true);
+      assert.equal(await claimRun(db, 'run-lease', 'B', at(10), at(40)), false);
+      assert.deepEqual(await unfinishedRunIds(db, at(10)), []);
+      assert.equal(await claimRun(db, 'run-lease', 'A', at(20), at(50)), true); // renewal
+      assert.deepEqual(await unfinishedRunIds(db, at(51)), ['run-lease']); // A died: orphaned
+      assert.equal(await claimRun(db, 'run-lease', 'B', at(51), at(81)), true);
+      assert.equal(await claimRun(db, 'run-lease', 'A', at(52), at(82)), false);
+      await releaseRun(db, 'run-lease', 'B');
+      assert.equal(await claimRun(db, 'run-lease', 'A', at(53), at(83)), true);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('a restart completes the run; the revocation that already happened is not applied twice', async () => {
     const first = await boot();
     const incident = await first.respond.service().handleAlert({
