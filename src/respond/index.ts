@@ -3,7 +3,7 @@
  * staged rotation, incidents with time to detect / time to contain, leaked-secret intake.
  */
 import type { DetectService } from '../detect/service.js';
-import { detectDb } from '../detect/store.js';
+import { detectDb, upsertAlert } from '../detect/store.js';
 import type { BulkheadModule } from '../modules/types.js';
 import { registerRespondCommands } from './commands.js';
 import type { DependencyMap } from './dependency-map.js';
@@ -50,6 +50,35 @@ export function createRespondModule(
         dependencyMap: options.dependencyMap,
         retryBaseMs: options.retryBaseMs,
         rotationTickMs: options.rotationTickMs,
+        recordAlert: detect
+          ? async (a) => {
+              const now = ctx.now().toISOString();
+              await upsertAlert(
+                detectDb(detect().ctxDb()),
+                {
+                  id: a.id,
+                  rule_id: a.ruleId,
+                  title: a.title,
+                  severity: a.severity,
+                  techniques: ['T1552.001'], // Unsecured Credentials: Credentials In Files
+                  identity: a.identityId ?? 'unknown',
+                  identity_id: a.identityId,
+                  unmanaged: false,
+                  credential: a.credential,
+                  event_ids: [],
+                  first_seen: a.firstSeen ?? now,
+                  last_seen: now,
+                  count: 1,
+                  source: 'bulkhead',
+                  explanation: `A secret matching ${a.credential ?? 'a credential'} was reported exposed (${a.detail}).`,
+                  suggested_response: 'Revoke the credential now; rotate its consumers to a new one.',
+                  signal: 'credential-compromise',
+                  dedup_key: `leaked-secret|${a.credential ?? a.id}`,
+                },
+                now,
+              );
+            }
+          : undefined,
         alertFirstSeen: detect
           ? async (alertId) => {
               const row = await detectDb(detect().ctxDb())

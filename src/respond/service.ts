@@ -31,6 +31,8 @@ export interface RespondOptions {
   broker?: (() => TokenAuthority | undefined) | undefined;
   notifier?: Notifier | undefined;
   dependencyMap?: DependencyMap | undefined;
+  /** Stores an alert respond raised itself (a leak match) where alerts are listed (detect's store). */
+  recordAlert?: ((alert: AlertInput & { detail: string }) => Promise<void>) | undefined;
   /** Looks up when the first event of a detect alert happened (for time to detect). */
   alertFirstSeen?: ((alertId: string) => Promise<string | undefined>) | undefined;
   retryBaseMs?: number | undefined;
@@ -588,6 +590,9 @@ export class RespondService {
         firstSeen: f.exposedAt ?? undefined,
         leaked: true,
       };
+      await this.options
+        .recordAlert?.({ ...alert, detail: `${f.scanner} rule ${f.rule} at ${f.location}` })
+        .catch((err: unknown) => this.ctx.log.warn({ err }, 'could not store the leak alert'));
       this.ctx.events.publish({
         id: alert.id,
         time: this.ctx.now().toISOString(),

@@ -81,6 +81,11 @@ describe('containment end to end', () => {
     assert.ok(actions.includes('respond.step.done'));
     assert.ok(actions.includes('incident.open'));
 
+    // The leak is an alert like any other.
+    const alerts = await s.server.call('GET', '/v1/alerts?rule_id=leaked-secret');
+    assert.equal(alerts.body.items[0].id, m.alertId);
+    assert.equal(alerts.body.items[0].credential, 'cred-support-leaky');
+
     // Importing the same report again does not open a second incident or revoke twice.
     const again = await s.server.call('POST', '/v1/leaks', { body: report });
     assert.equal(again.body.matched[0].incidentId, m.incidentId);

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/main.js';
 import { startRespondServer, type RespondServer } from './helpers.js';
@@ -95,6 +98,40 @@ describe('dependency-aware rotation', () => {
       ['notification-svc', 'svc-mobile-push'],
     );
     assert.equal((await s.server.call('GET', '/v1/credentials/cred-notify-sms')).body.status, 'revoked');
+  });
+
+  it('CLI: playbooks put reports the line of a mistake; dry-run shows the plan', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulkhead-pb-'));
+    try {
+      const file = join(dir, 'bad.yaml');
+      writeFileSync(
+        file,
+        'apiVersion: bulkhead/v1\nkind: Playbook\nid: bad\nmatch: {}\nsteps:\n  - action: nuke\n',
+      );
+      const bad = await cli(['playbooks', 'put', file]);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /BULKHEAD_RESPOND_PLAYBOOK_INVALID/);
+      assert.match(bad.stderr, /line 6/);
+      const dry = await cli([
+        'playbooks',
+        'dry-run',
+        '--rule',
+        'credential-replay',
+        '--identity',
+        'payments-api',
+        '--credential',
+        'cred-payments-api-psp',
+        '--json',
+      ]);
+      assert.equal(dry.code, 0, dry.stderr);
+      const plan = JSON.parse(dry.stdout);
+      assert.equal(plan.playbook.id, 'credential-misuse');
+      assert.equal(plan.tier.tier, 'T0');
+      const human = await cli(['playbooks', 'list']);
+      assert.match(human.stdout, /leaked-credential/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to rotate what is not active or does not exist', async () => {
