@@ -9,6 +9,7 @@ import { createGraphModule } from '../graph/index.js';
 import { registerInventoryRoutes } from '../inventory/routes.js';
 import { createPolicyModule } from '../policy/index.js';
 import { createPostureModule } from '../posture/index.js';
+import { createRespondModule } from '../respond/index.js';
 import { coreMigrations } from '../store/core-migrations.js';
 import type { BulkheadMigration } from '../store/migration-types.js';
 import type { BulkheadModule } from './types.js';
@@ -24,7 +25,10 @@ export const coreModule: BulkheadModule = {
 };
 
 export function allModules(): BulkheadModule[] {
-  return [coreModule, createPolicyModule(), createDetectModule(), createGraphModule(), createPostureModule()];
+  // Modules that need each other get explicit handles (no global registry); posture must come after graph.
+  const [policy, detect] = [createPolicyModule(), createDetectModule()];
+  const respond = createRespondModule({ pdp: () => policy.runtime().pdp, detect: () => detect.service() });
+  return [coreModule, policy, detect, respond, createGraphModule(), createPostureModule()];
 }
 
 /** All migrations of the given modules; a duplicate name is a programming error caught at start. */

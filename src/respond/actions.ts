@@ -1,0 +1,275 @@
+/**
+ * The step implementations. Each one is idempotent (running it twice leaves the same state and writes no
+ * second audit entry for a change already made), because a crash between "effect applied" and "step marked
+ * done" makes the executor run it again after a restart.
+ */
+import type { InventoryService } from '../inventory/service.js';
+import type { Identity } from '../inventory/types.js';
+import type { DecisionPoint, Notifier, TokenAuthority, WriteMeta } from './handles.js';
+import type { RunFacts } from './plan.js';
+import type { StepAction } from './playbook.js';
+import type { RotationService } from './rotation.js';
+import type { Incident, StepRecord } from './store.js';
+
+export type StepOutcome =
+  | { outcome: 'done'; detail: string; data?: Record<string, unknown> }
+  | { outcome: 'skipped'; detail: string };
+
+export interface ActionDeps {
+  inventory: Pick<
+    InventoryService,
+    'findIdentity' | 'findCredential' | 'revokeCredential' | 'setIdentityStatus' | 'listCredentials'
+  >;
+  pdp?: DecisionPoint | undefined;
+  broker?: TokenAuthority | undefined;
+  notifier?: Notifier | undefined;
+  rotations: Pick<RotationService, 'start'>;
+}
+
+export interface StepInput {
+  facts: RunFacts;
+  step: StepRecord;
+  incident: Incident;
+  /** Containment steps of the same run that completed before this one. */
+  done: StepRecord[];
+  meta: WriteMeta;
+  /** Saves what a step decided before acting, so a retry acts on the same choice. */
+  saveIntent(intent: Record<string, unknown>): Promise<void>;
+}
+
+// Built-in invariants that refuse the principal whatever the policy says (no active policy refuses everything).
+const REFUSED_REASONS = new Set([
+  'bulkhead.principal_quarantined',
+  'bulkhead.principal_disabled',
+  'bulkhead.no_policy',
+]);
+
+/** Is the identity refused by the PDP right now (built-in invariant, not a policy that may change)? */
+export async function pdpRefuses(pdp: DecisionPoint, identityId: string): Promise<boolean> {
+  const r = await pdp.decide(
+    {
+      principal: { id: identityId },
+      action: 'bulkhead.verify_contained',
+      resource: { id: 'bulkhead.verify' },
+    },
+    undefined,
+    { sideEffects: false },
+  );
+  return !r.decision && r.reasons.some((x) => REFUSED_REASONS.has(x.id));
+}
+
+function credentialOf(input: StepInput): string | undefined {
+  const p = input.step.params.credential;
+  return typeof p === 'string' ? p : (input.facts.credentialId ?? undefined);
+}
+
+export async function runAction(deps: ActionDeps, input: StepInput): Promise<StepOutcome> {
+  const { facts, meta } = input;
+  const reason = `incident ${input.incident.id}: ${facts.ruleId}`;
+  const action = input.step.action as StepAction;
+  switch (action) {
+    case 'open_incident':
+      return {
+        outcome: 'done',
+        detail: `incident ${input.incident.id} opened, owner ${input.incident.owner ?? 'none'}`,
+      };
+
+    case 'revoke_credential': {
+      const id = credentialOf(input)!;
+      const c = await deps.inventory.findCredential(id);
+      if (!c) return { outcome: 'skipped', detail: `credential ${id} is not in the inventory` };
+      if (c.status === 'revoked') return { outcome: 'done', detail: `credential ${id} already revoked` };
+      await deps.inventory.revokeCredential(id, meta);
+      return { outcome: 'done', detail: `credential ${id} revoked`, data: { credentialId: id } };
+    }
+
+    case 'quarantine_identity': {
+      const identity = await requireIdentity(deps, facts);
+      if (!identity)
+        return { outcome: 'skipped', detail: `identity ${facts.identityId} is not in the inventory` };
+      if (identity.status === 'quarantined' || identity.status === 'disabled') {
+        return { outcome: 'done', detail: `identity ${identity.id} already ${identity.status}` };
+      }
+      await deps.inventory.setIdentityStatus(identity.id, 'quarantined', meta, reason);
+      return {
+        outcome: 'done',
+        detail: `identity ${identity.id} quarantined (reversible: set status active)`,
+      };
+    }
+
+    case 'revoke_tokens': {
+      if (!deps.broker) return { outcome: 'skipped', detail: 'no token broker attached' };
+      const r = await deps.broker.revokeTokensOf(facts.identityId!, meta, reason);
+      return {
+        outcome: 'done',
+        detail: `${r.revoked} task token(s) of ${facts.identityId} revoked`,
+        data: r,
+      };
+    }
+
+    case 'disable_task': {
+      if (!deps.broker) return { outcome: 'skipped', detail: 'no token broker attached' };
+      const task = typeof input.step.params.task === 'string' ? input.step.params.task : facts.taskId!;
+      await deps.broker.disableTask(task, meta, reason);
+      return { outcome: 'done', detail: `task ${task} disabled` };
+    }
+
+    case 'rotate_credential': {
+      const id = credentialOf(input)!;
+      const overlap = input.step.params.overlap_minutes;
+      const r = await deps.rotations.start(
+        id,
+        {
+          leaked: facts.leaked,
+          overlapMs: typeof overlap === 'number' && overlap >= 0 ? overlap * 60_000 : undefined,
+          incidentId: input.incident.id,
+        },
+        meta,
+      );
+      return {
+        outcome: 'done',
+        detail: r.leaked
+          ? `credential ${id} replaced by ${r.newCredentialId} and revoked at once (leaked)`
+          : `rotation ${r.id}: ${r.newCredentialId} issued, ${id} stays valid until ${r.overlapEndsAt}`,
+        data: { rotationId: r.id, newCredentialId: r.newCredentialId, willBreak: r.consumers },
+      };
+    }
+
+    case 'isolate_integration': {
+      const identity = await requireIdentity(deps, facts);
+      if (!identity)
+        return { outcome: 'skipped', detail: `identity ${facts.identityId} is not in the inventory` };
+      if (identity.kind !== 'third_party_integration') {
+        return {
+          outcome: 'skipped',
+          detail: `${identity.id} is a ${identity.kind}, not a third-party integration`,
+        };
+      }
+      const page = await deps.inventory.listCredentials({
+        identity_id: identity.id,
+        status: 'active',
+        limit: 500,
+      });
+      const cut = page.items.filter((c) => c.labels['bulkhead.health-check'] !== 'true');
+      for (const c of cut) await deps.inventory.revokeCredential(c.id, meta);
+      return {
+        outcome: 'done',
+        detail: `${identity.id} cut off: ${cut.length} credential(s) revoked, health-check credentials kept`,
+        data: { revoked: cut.map((c) => c.id) },
+      };
+    }
+
+    case 'narrow_permissions':
+      return { outcome: 'skipped', detail: "needs the graph module's used-vs-granted data (not attached)" };
+
+    case 'rollback_policy': {
+      if (!deps.pdp) return { outcome: 'skipped', detail: 'no policy decision point attached' };
+      let target =
+        typeof input.step.result === 'object' && input.step.result !== null
+          ? (input.step.result as { intent?: { version?: number } }).intent?.version
+          : undefined;
+      if (target === undefined) {
+        const versions = await deps.pdp.listVersions();
+        const active = versions.find((v) => v.active);
+        const previous = versions
+          .filter((v) => active && v.version < active.version)
+          .sort((a, b) => b.version - a.version)[0];
+        if (!active || !previous)
+          return { outcome: 'skipped', detail: 'no previous policy version to roll back to' };
+        target = previous.version;
+        await input.saveIntent({ version: target });
+      }
+      await deps.pdp.activate(target, meta);
+      return { outcome: 'done', detail: `policy version ${target} re-activated`, data: { version: target } };
+    }
+
+    case 'notify': {
+      if (!deps.notifier) return { outcome: 'skipped', detail: 'no notification receiver configured' };
+      const identity = facts.identityId ? await deps.inventory.findIdentity(facts.identityId) : undefined;
+      const channel = typeof input.step.params.channel === 'string' ? input.step.params.channel : 'page';
+      const r = await deps.notifier.send(
+        {
+          type: 'bulkhead.incident',
+          channel,
+          incidentId: input.incident.id,
+          title: input.incident.title,
+          tier: facts.tier,
+          severity: facts.severity,
+          identityId: facts.identityId,
+          credentialId: facts.credentialId,
+          owners: identity?.owners ?? [],
+          summary: input.done.map((s) => `${s.action}: ${s.status}`).join('; ') || 'no containment yet',
+        },
+        `${input.step.runId}:${input.step.stepId}`,
+      );
+      return { outcome: 'done', detail: `notified ${r.delivered} receiver(s) on ${channel}`, data: r };
+    }
+
+    case 'require_approval':
+      return { outcome: 'done', detail: 'approved' };
+
+    case 'verify_contained':
+      return verifyContained(deps, input);
+  }
+}
+
+async function requireIdentity(deps: ActionDeps, facts: RunFacts): Promise<Identity | undefined> {
+  return facts.identityId ? deps.inventory.findIdentity(facts.identityId) : undefined;
+}
+
+/**
+ * Re-checks every containment this run applied: the credential is revoked in the store (durable), the PDP
+ * refuses the quarantined identity, the broker holds no live token. Throws while something is still accepted,
+ * so the executor retries with backoff and finally fails the step loudly.
+ */
+async function verifyContained(deps: ActionDeps, input: StepInput): Promise<StepOutcome> {
+  const checks: { check: string; refused: boolean }[] = [];
+  for (const s of input.done) {
+    const data = (s.result as { data?: Record<string, unknown> } | null)?.data ?? {};
+    switch (s.action) {
+      case 'revoke_credential': {
+        const id = typeof data.credentialId === 'string' ? data.credentialId : input.facts.credentialId;
+        if (!id) break;
+        const c = await deps.inventory.findCredential(id);
+        checks.push({ check: `credential ${id} revoked`, refused: c?.status === 'revoked' });
+        break;
+      }
+      case 'rotate_credential': {
+        const id = input.facts.credentialId;
+        if (!id || !input.facts.leaked) break;
+        const c = await deps.inventory.findCredential(id);
+        checks.push({ check: `credential ${id} revoked`, refused: c?.status === 'revoked' });
+        break;
+      }
+      case 'quarantine_identity': {
+        const id = input.facts.identityId!;
+        if (deps.pdp) checks.push({ check: `PDP refuses ${id}`, refused: await pdpRefuses(deps.pdp, id) });
+        else {
+          const identity = await deps.inventory.findIdentity(id);
+          checks.push({
+            check: `${id} quarantined in the inventory`,
+            refused: identity?.status !== 'active',
+          });
+        }
+        break;
+      }
+      case 'revoke_tokens':
+        if (deps.broker && (s.result as { outcome?: string } | null)?.outcome !== 'skipped') {
+          const live = await deps.broker.identityHasActiveTokens(input.facts.identityId!);
+          checks.push({ check: `no live task token of ${input.facts.identityId}`, refused: !live });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (checks.length === 0)
+    return { outcome: 'skipped', detail: 'no containment step ran in this run: nothing to verify' };
+  const open = checks.filter((c) => !c.refused);
+  if (open.length > 0) throw new Error(`still accepted: ${open.map((c) => c.check).join(', ')}`);
+  return {
+    outcome: 'done',
+    detail: `verified: ${checks.map((c) => c.check).join(', ')}`,
+    data: { checks, verified: true },
+  };
+}

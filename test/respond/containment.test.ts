@@ -1,0 +1,323 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { eventually, FakeBroker, startRespondServer, type RespondServer } from './helpers.js';
+
+const SECRET = 'sk_live_example_4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c';
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+describe('containment end to end', () => {
+  let s: RespondServer;
+  const broker = new FakeBroker();
+
+  before(async () => {
+    s = await startRespondServer({ broker: () => broker });
+    const pushed = await s.server.call('POST', '/v1/policies', {
+      body: { policies: 'permit (principal, action == Action::"read", resource);' },
+    });
+    assert.equal(pushed.status, 201);
+  });
+  after(async () => s.server.stop());
+
+  const decide = (id: string) =>
+    s.policy.runtime().pdp.decide({ principal: { id }, action: 'read', resource: { id: 'crm' } });
+
+  it('leaked-key report → alert → playbook → credential revoked, incident timeline and time to contain', async () => {
+    const created = await s.server.call('POST', '/v1/credentials', {
+      body: {
+        id: 'cred-support-leaky',
+        identityId: 'agent-support-bot',
+        type: 'api_key',
+        fingerprint: `sha256:${sha(SECRET)}`,
+        scopes: ['crm:read'],
+        consumers: ['agent-support-bot', 'agent-finops'],
+      },
+    });
+    assert.equal(created.status, 201);
+    const committed = new Date(Date.now() - 3_600_000).toISOString();
+    const report = [
+      {
+        RuleID: 'generic-api-key',
+        Secret: SECRET,
+        Match: `key=${SECRET}`,
+        File: 'config/.env',
+        StartLine: 3,
+        Commit: 'a1b2c3d4e5f6a7b8',
+        Date: committed,
+      },
+      { RuleID: 'aws-access-token', Secret: 'not-in-the-inventory-0000', File: 'x.txt', StartLine: 1 },
+    ];
+    const res = await s.server.call('POST', '/v1/leaks', { body: report });
+    assert.equal(res.status, 200);
+    assert.ok(!JSON.stringify(res.body).includes(SECRET), 'the secret never comes back');
+    assert.equal(res.body.findings, 2);
+    assert.equal(res.body.unmatched.length, 1);
+    const m = res.body.matched[0];
+    assert.equal(m.credentialId, 'cred-support-leaky');
+    assert.equal(m.state, 'contained');
+    assert.ok(m.timeToContainMs < 1000, `time to contain ${m.timeToContainMs} ms`);
+    // Leaked: no overlap, and the report names the other workload that used it.
+    assert.deepEqual(m.willBreak, ['agent-finops']);
+
+    const cred = await s.server.call('GET', '/v1/credentials/cred-support-leaky');
+    assert.equal(cred.body.status, 'revoked');
+
+    const inc = await s.server.call('GET', `/v1/incidents/${m.incidentId}`);
+    assert.equal(inc.status, 200);
+    assert.equal(inc.body.state, 'contained');
+    assert.equal(inc.body.firstEventAt, committed);
+    assert.ok(inc.body.timeToDetectMs >= 3_600_000);
+    assert.equal(typeof inc.body.timeToContainMs, 'number');
+    const kinds = inc.body.timeline.map((t: { kind: string }) => t.kind);
+    for (const k of ['alert', 'playbook.started', 'step.done', 'incident.contained'])
+      assert.ok(kinds.includes(k), k);
+    const steps = inc.body.runs[0].steps;
+    assert.equal(steps.find((x: { action: string }) => x.action === 'verify_contained').status, 'done');
+
+    // Every step is in the audit log.
+    const audit = await s.server.call('GET', '/v1/audit?limit=200');
+    const actions = (audit.body.items as { action: string; targetId: string }[]).map((e) => e.action);
+    assert.ok(actions.includes('credential.revoke'));
+    assert.ok(actions.includes('respond.step.done'));
+    assert.ok(actions.includes('incident.open'));
+
+    // The leak is an alert like any other.
+    const alerts = await s.server.call('GET', '/v1/alerts?rule_id=leaked-secret');
+    assert.equal(alerts.body.items[0].id, m.alertId);
+    assert.equal(alerts.body.items[0].credential, 'cred-support-leaky');
+
+    // Importing the same report again does not open a second incident or revoke twice.
+    const again = await s.server.call('POST', '/v1/leaks', { body: report });
+    assert.equal(again.body.matched[0].incidentId, m.incidentId);
+  });
+
+  it('replayed task token → detection → quarantine: the PDP refuses the identity, tokens are revoked', async () => {
+    assert.equal((await decide('payments-api')).decision, true);
+    broker.live.set('payments-api', 3);
+    s.server.ctx.events.publish({
+      id: 'tok-replay-1',
+      time: new Date().toISOString(),
+      type: 'token.replayed',
+      source: 'broker',
+      identityId: 'payments-api',
+      credentialId: 'jti-replayed-1',
+      action: 'payments.refund',
+      outcome: 'deny',
+      data: { sourceIp: '203.0.113.9', taskId: 'task-42' },
+    });
+    const inc = await eventually(async () => {
+      const r = await s.server.call('GET', '/v1/incidents?identity_id=payments-api');
+      const i = (r.body.items as { state: string; id: string }[])[0];
+      return i?.state === 'contained' ? i : undefined;
+    });
+    const detail = await s.server.call('GET', `/v1/incidents/${inc.id}`);
+    assert.equal(detail.body.tier, 'T0');
+    assert.deepEqual(detail.body.ruleIds, ['credential-replay']);
+    const byAction = Object.fromEntries(
+      (detail.body.runs[0].steps as { action: string; status: string }[]).map((x) => [x.action, x.status]),
+    );
+    assert.equal(byAction.quarantine_identity, 'done');
+    assert.equal(byAction.revoke_tokens, 'done');
+    assert.equal(byAction.verify_contained, 'done');
+    assert.equal(byAction.revoke_credential, 'skipped'); // a task token is not an inventory credential
+    assert.deepEqual(broker.revocations, ['payments-api']);
+    const d = await decide('payments-api');
+    assert.equal(d.decision, false);
+    assert.equal(d.reasons[0]?.id, 'bulkhead.principal_quarantined');
+    assert.ok(detail.body.timeToContainMs < 1000);
+  });
+
+  it('verification that keeps failing is retried, then fails loudly and leaves the incident open', async () => {
+    broker.live.set('ci-web-build', 2);
+    broker.stuck.add('ci-web-build');
+    const r = await s.server.call('POST', '/v1/incidents', {
+      body: {
+        id: 'alert-stuck-1',
+        rule_id: 'credential-replay',
+        severity: 'critical',
+        identity_id: 'ci-web-build',
+      },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.state, 'open');
+    assert.equal(r.body.timeToContainMs, null);
+    const run = r.body.runs[0];
+    assert.equal(run.state, 'failed');
+    const verify = run.steps.find((x: { action: string }) => x.action === 'verify_contained');
+    assert.equal(verify.status, 'failed');
+    assert.equal(verify.attempts, 4); // first try + 3 retries with backoff
+    assert.match(verify.result.detail, /still accepted: no live task token of ci-web-build/);
+  });
+
+  it('a T3 alert waits for approval; approving runs the step and contains', async () => {
+    const r = await s.server.call('POST', '/v1/incidents', {
+      body: {
+        id: 'alert-t3-1',
+        rule_id: 'credential-replay',
+        severity: 'high',
+        identity_id: 'svc-staging-smoke',
+        credential: 'cred-staging-smoke',
+      },
+    });
+    assert.equal(r.status, 200);
+    const steps = r.body.runs[0].steps as { stepId: string; status: string; reason: string }[];
+    const waiting = steps.filter((x) => x.status === 'awaiting_approval').map((x) => x.stepId);
+    assert.deepEqual(waiting, ['revoke-tokens', 'quarantine', 'revoke-credential']);
+    assert.equal(r.body.state, 'open');
+    const bad = await s.server.call('POST', `/v1/incidents/${r.body.id}/steps/open/approve`);
+    assert.equal(bad.body.code, 'BULKHEAD_RESPOND_STEP_NOT_AWAITING_APPROVAL');
+    const missing = await s.server.call('POST', `/v1/incidents/${r.body.id}/steps/nope/approve`);
+    assert.equal(missing.status, 404);
+    await s.server.call('POST', `/v1/incidents/${r.body.id}/steps/revoke-tokens/approve`);
+    await s.server.call('POST', `/v1/incidents/${r.body.id}/steps/quarantine/approve`);
+    const done = await s.server.call('POST', `/v1/incidents/${r.body.id}/steps/revoke-credential/approve`);
+    assert.equal(done.body.state, 'contained');
+    const ack = await s.server.call('POST', `/v1/incidents/${r.body.id}/ack`, { body: { owner: 'carol' } });
+    assert.equal(ack.body.owner, 'carol');
+    const resolved = await s.server.call('POST', `/v1/incidents/${r.body.id}/resolve`, {
+      body: { note: 'drill' },
+    });
+    assert.equal(resolved.body.state, 'resolved');
+    const twice = await s.server.call('POST', `/v1/incidents/${r.body.id}/resolve`, { body: {} });
+    assert.equal(twice.body.code, 'BULKHEAD_RESPOND_BAD_TRANSITION');
+  });
+
+  it('stages a revocation that would break another workload instead of cascading', async () => {
+    const r = await s.server.call('POST', '/v1/playbooks/dry-run', {
+      body: {
+        alert: {
+          id: 'x',
+          rule_id: 'credential-replay',
+          severity: 'high',
+          identity_id: 'payments-api',
+          credential: 'cred-payments-api-db',
+        },
+      },
+    });
+    assert.equal(r.status, 200);
+    const revoke = (r.body.steps as { action: string; disposition: string; reason: string }[]).find(
+      (x) => x.action === 'revoke_credential',
+    );
+    assert.equal(revoke?.disposition, 'approval');
+    assert.match(revoke?.reason ?? '', /staged: would break payments-worker/);
+  });
+
+  it('tiers: break-glass is T0 with its reason; bad ids are refused', async () => {
+    const t = await s.server.call('GET', '/v1/identities/breakglass-root/tier');
+    assert.equal(t.body.tier, 'T0');
+    assert.equal(t.body.reasons[0].code, 'break_glass');
+    // Third party with confidential (not regulated) reach: T1.
+    assert.equal((await s.server.call('GET', '/v1/identities/saas-crm-sync/tier')).body.tier, 'T1');
+    assert.equal((await s.server.call('GET', '/v1/identities/nobody/tier')).status, 404);
+    const bad = await s.server.call('GET', '/v1/identities/%20bad/tier');
+    assert.equal(bad.status, 400);
+    const all = await s.server.call('GET', '/v1/tiers?tier=T0');
+    assert.ok((all.body.items as { identityId: string }[]).some((x) => x.identityId === 'shared-ops'));
+    assert.equal((await s.server.call('GET', '/v1/tiers?tier=T9')).status, 400);
+  });
+
+  it('refuses bad input with stable codes and fields', async () => {
+    const leak = await s.server.call('POST', '/v1/leaks', { body: { nothing: 'here' } });
+    assert.equal(leak.status, 400);
+    assert.equal(leak.body.code, 'BULKHEAD_RESPOND_LEAK_REPORT_INVALID');
+    const leak2 = await s.server.call('POST', '/v1/leaks', { body: 42 });
+    assert.equal(leak2.body.code, 'BULKHEAD_RESPOND_LEAK_REPORT_INVALID');
+    const pb = await s.server.call('POST', '/v1/playbooks', {
+      body: {
+        yaml: 'apiVersion: bulkhead/v1\nkind: Playbook\nid: x\nmatch: {}\nsteps:\n  - action: explode\n',
+      },
+    });
+    assert.equal(pb.status, 400);
+    assert.equal(pb.body.code, 'BULKHEAD_RESPOND_PLAYBOOK_INVALID');
+    assert.equal(pb.body.problems[0].line, 6);
+    const inc = await s.server.call('POST', '/v1/incidents', {
+      body: { id: 'a', rule_id: 'r', severity: 'apocalyptic' },
+    });
+    assert.equal(inc.status, 400);
+    assert.equal(inc.body.field, 'body.severity');
+    assert.equal(
+      (await s.server.call('GET', '/v1/incidents/inc-nope')).body.code,
+      'BULKHEAD_RESPOND_INCIDENT_NOT_FOUND',
+    );
+    assert.equal((await s.server.call('GET', '/v1/incidents?state=exploded')).status, 400);
+    assert.equal((await s.server.call('GET', '/v1/incidents', { token: null })).status, 401);
+  });
+
+  it('rollback_policy re-activates the previous policy version; isolate_integration keeps only the health check', async () => {
+    const v2 = await s.server.call('POST', '/v1/policies', {
+      body: { policies: 'permit (principal, action, resource);', comment: 'too broad' },
+    });
+    assert.equal(v2.status, 201);
+    const put = (yaml: string) => s.server.call('POST', '/v1/playbooks', { body: { yaml } });
+    const head = (id: string, rule: string) =>
+      `apiVersion: bulkhead/v1\nkind: Playbook\nid: ${id}\nmode: enforce\nmatch:\n  rules: [${rule}]\nsteps:\n`;
+    assert.equal(
+      (
+        await put(
+          `${head('policy-regression', 'policy-regression')}  - id: rollback\n    action: rollback_policy\n    approval: never\n`,
+        )
+      ).status,
+      201,
+    );
+    assert.equal(
+      (
+        await put(
+          `${head('vendor-compromise', 'vendor-compromise')}  - id: isolate\n    action: isolate_integration\n    approval: never\n`,
+        )
+      ).status,
+      201,
+    );
+    const rb = await s.server.call('POST', '/v1/incidents', {
+      body: { id: 'alert-policy-1', rule_id: 'policy-regression', severity: 'high' },
+    });
+    assert.equal(rb.body.runs[0].steps[0].status, 'done');
+    const policies = await s.server.call('GET', '/v1/policies');
+    assert.equal(policies.body.active, v2.body.version - 1);
+
+    await s.server.call('POST', '/v1/credentials', {
+      body: {
+        id: 'cred-crm-health',
+        identityId: 'saas-crm-sync',
+        type: 'token',
+        fingerprint: 'sha256:crm-health-check',
+        labels: { 'bulkhead.health-check': 'true' },
+      },
+    });
+    const iso = await s.server.call('POST', '/v1/incidents', {
+      body: {
+        id: 'alert-vendor-1',
+        rule_id: 'vendor-compromise',
+        severity: 'critical',
+        identity_id: 'saas-crm-sync',
+      },
+    });
+    assert.equal(iso.body.runs[0].steps[0].status, 'done');
+    const status = async (id: string) => (await s.server.call('GET', `/v1/credentials/${id}`)).body.status;
+    assert.equal(await status('cred-crm-sync-oauth'), 'revoked');
+    assert.equal(await status('cred-crm-sync-refresh'), 'revoked');
+    assert.equal(await status('cred-crm-health'), 'active');
+  });
+
+  it('stores playbook versions, dry-run first', async () => {
+    const yaml =
+      'apiVersion: bulkhead/v1\nkind: Playbook\nid: my-pb\nmatch:\n  rules: [dormant-credential]\nsteps:\n  - action: revoke_credential\n';
+    const v1 = await s.server.call('POST', '/v1/playbooks', { body: { yaml } });
+    assert.equal(v1.status, 201);
+    assert.equal(v1.body.version, 1);
+    assert.equal(v1.body.playbook.mode, 'dry_run');
+    const same = await s.server.call('POST', '/v1/playbooks', { body: { yaml } });
+    assert.equal(same.body.version, 1);
+    const r = await s.server.call('POST', '/v1/incidents', {
+      body: {
+        id: 'alert-dormant',
+        rule_id: 'dormant-credential',
+        severity: 'medium',
+        identity_id: 'svc-old-billing',
+        credential: 'cred-old-billing-key',
+      },
+    });
+    assert.equal(r.body.runs[0].dryRun, true);
+    assert.equal(r.body.runs[0].steps[0].status, 'dry_run');
+    assert.equal((await s.server.call('GET', '/v1/credentials/cred-old-billing-key')).body.status, 'active');
+  });
+});
