@@ -4,6 +4,7 @@
  */
 import { registerAdminRoutes } from '../admin/routes.js';
 import { registerAuditRoutes } from '../audit/routes.js';
+import { createBrokerModule } from '../broker/index.js';
 import { createDetectModule } from '../detect/index.js';
 import { registerInventoryRoutes } from '../inventory/routes.js';
 import { createPolicyModule } from '../policy/index.js';
@@ -22,7 +23,8 @@ export const coreModule: BulkheadModule = {
 };
 
 export function allModules(): BulkheadModule[] {
-  return [coreModule, createPolicyModule(), createDetectModule()];
+  const policy = createPolicyModule();
+  return [coreModule, policy, createBrokerModule({ pdp: () => policy.runtime().pdp }), createDetectModule()];
 }
 
 /** All migrations of the given modules; a duplicate name is a programming error caught at start. */
