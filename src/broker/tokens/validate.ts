@@ -100,13 +100,17 @@ export class TokenValidator {
         payload.client_id,
         typeof payload.iat === 'number' ? payload.iat : 0,
       ) ?? (payload.parents ?? []).find((p) => this.deps.revocations.has('token', p));
+    if (revoked === 'task') {
+      // The task ended (completed, expired or revoked): reuse after the task is its own refusal.
+      throw brokerError('TOKEN_TASK_ENDED', `task ${payload.task} has ended`, { field: 'token' });
+    }
     if (revoked !== undefined) {
       throw brokerError(
         'TOKEN_REVOKED',
-        `the token is revoked (${revoked === 'token' || revoked === 'task' || revoked === 'identity' ? revoked : 'parent token'})`,
+        `the token is revoked (${revoked === 'token' || revoked === 'identity' ? revoked : 'parent token'})`,
         {
           field: 'token',
-          extra: { revoked_by: revoked },
+          extra: { revoked_by: revoked === 'token' || revoked === 'identity' ? revoked : 'parent' },
         },
       );
     }
