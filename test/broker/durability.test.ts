@@ -35,7 +35,6 @@ function startServer(dataDir: string, configPath: string): Promise<{ child: Chil
   return new Promise((resolve, reject) => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => console.error('OUT', d.toString().slice(0, 200)));
     child.once('exit', (code) => reject(new Error(`server exited early (${code}): ${stderr}`)));
     createInterface({ input: child.stdout }).once('line', (line) => {
       try {
@@ -66,7 +65,7 @@ async function call(url: string, method: string, path: string, body?: unknown, t
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as any) : undefined };
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
 async function form(url: string, path: string, params: Record<string, string>) {
@@ -76,7 +75,7 @@ async function form(url: string, path: string, params: Record<string, string>) {
     body: new URLSearchParams(params).toString(),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as any) : undefined };
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
 void describe('broker durability under kill -9', () => {
