@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import {
   BROKER_AUD,
-  CI_ISSUER,
   keyPair,
   PAYMENTS_API,
   SPIFFE_TD,
