@@ -66,6 +66,8 @@ export const brokerConfigSchema = z.strictObject({
   key_overlap_seconds: z.number().int().min(1).default(900),
   key_rotation_days: z.number().min(0).default(30),
   dpop_iat_window_seconds: z.number().int().min(1).max(600).default(60),
+  /** How far ahead of our clock a DPoP `iat` may be. */
+  dpop_clock_skew_seconds: z.number().int().min(0).max(60).default(5),
   /** Refuse bearer (unbound) tokens at the token endpoint. */
   require_dpop: z.boolean().default(false),
   max_delegation_depth: z.number().int().min(1).max(10).default(3),

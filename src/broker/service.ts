@@ -95,6 +95,7 @@ export class Broker {
       now: deps.now,
       issuer: c.issuer,
       dpopWindowSeconds: c.dpop_iat_window_seconds,
+      dpopSkewSeconds: c.dpop_clock_skew_seconds,
     });
     this.proofs = new WorkloadProofVerifier(c, {
       findIdentity: deps.findIdentity,
@@ -296,6 +297,7 @@ export class Broker {
       url: ctx.endpointUrl,
       now: this.deps.now(),
       iatWindowSeconds: this.deps.config.dpop_iat_window_seconds,
+      skewSeconds: this.deps.config.dpop_clock_skew_seconds,
       replay: this.replay,
     });
     return jkt;

@@ -42,11 +42,11 @@ void describe('DPoP proof (RFC 9449 §4.3)', () => {
   void it('iat window boundaries on a frozen clock', async () => {
     const { proof } = await setup();
     await verifyDpopProof(await proof({ iat: NOW_S - 60 }), check());
-    await verifyDpopProof(await proof({ iat: NOW_S + 60 }), check());
+    await verifyDpopProof(await proof({ iat: NOW_S + 5 }), check());
     await assert.rejects(verifyDpopProof(await proof({ iat: NOW_S - 61 }), check()), {
       code: 'BULKHEAD_DPOP_IAT_OUT_OF_WINDOW',
     });
-    await assert.rejects(verifyDpopProof(await proof({ iat: NOW_S + 61 }), check()), {
+    await assert.rejects(verifyDpopProof(await proof({ iat: NOW_S + 6 }), check()), {
       code: 'BULKHEAD_DPOP_IAT_OUT_OF_WINDOW',
     });
   });

@@ -16,7 +16,10 @@ export interface DpopCheck {
   method: string;
   url: string;
   now: Date;
+  /** How old a proof may be. */
   iatWindowSeconds: number;
+  /** How far in the future `iat` may be (clock skew); small, since it lengthens how long a jti is remembered. */
+  skewSeconds?: number | undefined;
   replay: ExpiringSet;
   /** The access token presented with the proof (resource requests); its hash must be `ath`. */
   accessToken?: string | undefined;
@@ -82,10 +85,11 @@ export async function verifyDpopProof(
     throw brokerError('DPOP_HTU_MISMATCH', `DPoP htu must be ${expected ?? check.url}`, field);
   }
   const nowS = check.now.getTime() / 1000;
-  if (typeof iat !== 'number' || iat < nowS - check.iatWindowSeconds || iat > nowS + check.iatWindowSeconds) {
+  const skew = check.skewSeconds ?? 5;
+  if (typeof iat !== 'number' || iat < nowS - check.iatWindowSeconds || iat > nowS + skew) {
     throw brokerError(
       'DPOP_IAT_OUT_OF_WINDOW',
-      `DPoP iat must be within ${check.iatWindowSeconds} s of now`,
+      `DPoP iat must be at most ${check.iatWindowSeconds} s old and ${skew} s ahead`,
       field,
     );
   }

@@ -42,6 +42,7 @@ export interface ValidatorDeps {
   now: () => Date;
   issuer: string;
   dpopWindowSeconds: number;
+  dpopSkewSeconds: number;
 }
 
 /** Codes that mean "someone else is holding this token" rather than "it is stale". */
@@ -152,6 +153,7 @@ export class TokenValidator {
           url: req.url,
           now: this.deps.now(),
           iatWindowSeconds: this.deps.dpopWindowSeconds,
+          skewSeconds: this.deps.dpopSkewSeconds,
           replay: this.deps.replay,
           accessToken: req.token,
         });
