@@ -87,7 +87,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: { config?: Partial<BrokerConfigInput>; masterKey?: string; dataDir?: string } = {},
+  options: { config?: Partial<BrokerConfigInput>; masterKey?: string; postgres?: boolean } = {},
 ): Promise<Harness> {
   const clock = new Clock();
   const [spiffe, ci, k8s, client] = await Promise.all([keyPair(), keyPair('ES256'), keyPair(), keyPair()]);
@@ -145,7 +145,12 @@ export async function startHarness(
     config,
     masterKey: options.masterKey ?? randomBytes(32).toString('base64'),
   });
-  const server = await startTestServer({ demo: true, modules: [coreModule, policy, broker], now: clock.now });
+  const server = await startTestServer({
+    demo: true,
+    modules: [coreModule, policy, broker],
+    now: clock.now,
+    postgres: options.postgres ?? false,
+  });
   const events: BulkheadEvent[] = [];
   server.ctx.events.subscribe('token.*', (e) => events.push(e));
   const push = await server.call('POST', '/v1/policies', {
