@@ -68,6 +68,7 @@ export async function startBroker(ctx: AppContext, options: BrokerModuleOptions 
     masterKey: key,
     config,
     findIdentity: (id) => ctx.inventory.findIdentity(id),
+    revokeCredential: (id, meta) => ctx.inventory.revokeCredential(id, meta),
     async findIdentityBySpiffeId(spiffeId) {
       const row = await ctx.db
         .selectFrom('identities')

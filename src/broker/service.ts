@@ -41,6 +41,11 @@ export interface BrokerDeps {
   config: BrokerConfig;
   findIdentity: (id: string) => Promise<Identity | undefined>;
   findIdentityBySpiffeId: (spiffeId: string) => Promise<Identity | undefined>;
+  /** Marks an inventory credential revoked (so revocation by credential reaches the inventory too). */
+  revokeCredential?: (
+    id: string,
+    meta: { actor: string; requestId?: string | undefined },
+  ) => Promise<unknown>;
 }
 
 export interface TokenRequestContext {
@@ -428,6 +433,9 @@ export class Broker {
         .orderBy('revoked_at', 'desc')
         .executeTakeFirstOrThrow();
       return found as Revocation;
+    }
+    if (input.kind === 'credential' && this.deps.revokeCredential) {
+      await this.deps.revokeCredential(input.target, { actor: input.actor, requestId: input.requestId });
     }
     const r = await this.revocations.revoke({
       kind: input.kind,

@@ -137,6 +137,21 @@ void describe('broker: task lifecycle', () => {
     assert.equal((await validate(fresh)).status, 200);
   });
 
+  void it('revocation by credential reaches the inventory and is durable', async () => {
+    const creds = await h.server.ctx.inventory.listCredentials({ identity_id: 'payments-api', limit: 1 });
+    const cred = creds.items[0];
+    assert.ok(cred);
+    const r = await h.server.call('POST', '/v1/broker/revocations', {
+      body: { kind: 'credential', target: cred.id },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal((await h.server.ctx.inventory.getCredential(cred.id)).status, 'revoked');
+    const missing = await h.server.call('POST', '/v1/broker/revocations', {
+      body: { kind: 'credential', target: 'nope' },
+    });
+    assert.equal(missing.status, 404);
+  });
+
   void it('CLI: task create/list/show/complete, token introspect/revoke, broker keys rotate (--json)', async () => {
     const run = async (...argv: string[]) => {
       let out = '';
