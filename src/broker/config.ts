@@ -54,6 +54,17 @@ const clientSchema = z
   })
   .refine((c) => (c.jwks_file === undefined) !== (c.jwks === undefined), 'exactly one of jwks_file, jwks');
 
+const postgresTargetSchema = z.strictObject({
+  resource: z.string().min(1),
+  url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  privileges: z.record(
+    z.string(),
+    z.array(z.enum(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'])),
+  ),
+  tables: z.array(z.string().regex(/^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$/, 'must be schema.table')).min(1),
+  connection_limit: z.number().int().min(1).max(100).optional(),
+});
+
 export const brokerConfigSchema = z.strictObject({
   /** `iss` of minted tokens and the audience workload proofs must name (besides the token endpoint URL). */
   issuer: z.string().min(1).default('urn:bulkhead:broker'),
@@ -74,6 +85,10 @@ export const brokerConfigSchema = z.strictObject({
   sweep_interval_ms: z.number().int().min(0).default(1000),
   trust_bundles: z.array(trustBundleSchema).default([]),
   clients: z.array(clientSchema).default([]),
+  /** Downstream dynamic credentials (one PostgreSQL login role per task). */
+  downstream: z
+    .strictObject({ postgres: z.array(postgresTargetSchema).default([]) })
+    .default({ postgres: [] }),
 });
 
 export type BrokerConfig = z.infer<typeof brokerConfigSchema>;

@@ -115,7 +115,7 @@ export function createBrokerModule(
     },
     async stop() {
       unsubscribe?.();
-      broker?.stop();
+      await broker?.stop();
     },
     runtime: get,
   };

@@ -56,4 +56,24 @@ export const brokerMigrations: Record<string, BulkheadMigration> = {
         .execute();
     },
   },
+  '3000-broker-0002-downstream': {
+    async up(db) {
+      await db.schema
+        .createTable('broker_downstream')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('plugin', 'text', (c) => c.notNull())
+        .addColumn('resource', 'text', (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('dropped_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('broker_downstream_task_idx')
+        .on('broker_downstream')
+        .column('task_id')
+        .execute();
+    },
+  },
 };

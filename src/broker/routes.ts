@@ -188,6 +188,25 @@ export function registerBrokerRoutes(app: FastifyInstance, broker: () => Broker)
 
   addRoute(app, {
     method: 'POST',
+    url: '/v1/tasks/:id/credentials',
+    summary:
+      "Issue the task's downstream credentials (e.g. a PostgreSQL role limited to the intent, dropped when the task ends); the task's workload only, once",
+    tags: ['broker'],
+    scope: 'public',
+    params: taskParams,
+    successStatus: 201,
+    handler: async ({ params, request, requestId, reply }) => {
+      const b = broker();
+      const auth = request.headers.authorization;
+      const jwt = typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
+      const proof = await b.proveWorkload(jwt, requestUrl(request));
+      void reply.header('cache-control', 'no-store');
+      return { items: await b.issueDownstream(params.id, proof.identity.id, requestId) };
+    },
+  });
+
+  addRoute(app, {
+    method: 'POST',
     url: '/v1/tasks/:id/revoke',
     summary: 'Revoke a task and every token minted for it',
     tags: ['broker'],

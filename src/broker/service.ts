@@ -2,11 +2,13 @@
  * The broker runtime: keys, workload proofs, tasks, minting, validation, exchange and revocation wired
  * together. Routes and the CLI call only this; tests and benchmarks build it in-process.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { EventBus } from '../events/bus.js';
 import type { Identity } from '../inventory/types.js';
 import type { BrokerConfig } from './config.js';
+import type { DownstreamPlugin, ProvisionedCredential } from './downstream/plugin.js';
+import { PostgresPlugin } from './downstream/postgres.js';
 import { ExpiringSet } from './dpop/expiring-set.js';
 import { verifyDpopProof } from './dpop/proof.js';
 import { brokerError } from './errors.js';
@@ -18,7 +20,7 @@ import {
 } from './exchange/token-exchange.js';
 import { SigningKeys } from './keys/signing-keys.js';
 import { RevocationSet, type Revocation, type RevocationKind } from './revocation/revocation-set.js';
-import type { BrokerDb } from './tables.js';
+import { coreTrx, type BrokerDb } from './tables.js';
 import { TaskService, type DecisionPoint } from './tasks/task-service.js';
 import type { Task } from './tasks/task.js';
 import type { TaskTokenClaims } from './tokens/claims.js';
@@ -41,6 +43,8 @@ export interface BrokerDeps {
   config: BrokerConfig;
   findIdentity: (id: string) => Promise<Identity | undefined>;
   findIdentityBySpiffeId: (spiffeId: string) => Promise<Identity | undefined>;
+  /** Downstream credential plugins; default: PostgreSQL when `downstream.postgres` is configured. */
+  plugins?: DownstreamPlugin[];
   /** Marks an inventory credential revoked (so revocation by credential reaches the inventory too). */
   revokeCredential?: (
     id: string,
@@ -72,6 +76,7 @@ export class Broker {
   readonly proofs: WorkloadProofVerifier;
   /** DPoP `jti`s seen at the token endpoint and by validations (entries expire with the proof window). */
   readonly replay = new ExpiringSet();
+  readonly plugins: DownstreamPlugin[];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(readonly deps: BrokerDeps) {
@@ -90,7 +95,12 @@ export class Broker {
         defaultTtlSeconds: c.default_task_ttl_seconds,
         defaultAudience: c.default_audience,
       },
+      onEnded: async (task) => {
+        await this.dropDownstream(task.id);
+      },
     });
+    this.plugins =
+      deps.plugins ?? (c.downstream.postgres.length > 0 ? [new PostgresPlugin(c.downstream.postgres)] : []);
     this.validator = new TokenValidator({
       keys: this.keys,
       revocations: this.revocations,
@@ -121,9 +131,119 @@ export class Broker {
     }
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await Promise.all(this.plugins.map((p) => p.close()));
+  }
+
+  /**
+   * Creates the downstream credentials (e.g. a PostgreSQL role) for every resource of an active task that a
+   * plugin serves. Once per task and resource; the secret is in this response only.
+   */
+  async issueDownstream(
+    taskId: string,
+    identityId: string,
+    requestId?: string,
+  ): Promise<ProvisionedCredential[]> {
+    const task = await this.tasks.get(taskId);
+    if (task.identity !== identityId) {
+      throw brokerError('TASK_IDENTITY_MISMATCH', `task ${task.id} belongs to another identity`, {
+        field: 'params.id',
+      });
+    }
+    this.assertLive(task);
+    const existing = await this.deps.db
+      .selectFrom('broker_downstream')
+      .select('resource')
+      .where('task_id', '=', task.id)
+      .execute();
+    const out: ProvisionedCredential[] = [];
+    for (const resource of task.resources) {
+      const plugin = this.plugins.find((p) => p.handles(resource));
+      if (!plugin) continue;
+      if (existing.some((e) => e.resource === resource)) {
+        throw brokerError(
+          'TASK_NOT_ACTIVE',
+          `downstream credentials for ${resource} were already issued for ${task.id}`,
+          {
+            field: 'params.id',
+          },
+        );
+      }
+      const cred = await plugin.provision(task, resource);
+      const row = {
+        id: `dsc-${randomBytes(9).toString('base64url')}`,
+        task_id: task.id,
+        plugin: plugin.name,
+        resource,
+        principal: cred.principal,
+        created_at: this.deps.now().toISOString(),
+        expires_at: cred.expires_at,
+        dropped_at: null,
+      };
+      await this.deps.db.transaction().execute(async (trx) => {
+        await trx.insertInto('broker_downstream').values(row).execute();
+        await this.deps.audit.record(coreTrx(trx), {
+          actor: `workload:${identityId}`,
+          action: 'broker.downstream.issue',
+          targetType: 'task',
+          targetId: task.id,
+          requestId,
+          after: { ...row, grants: cred.grants },
+        });
+      });
+      out.push(cred);
+    }
+    // A task that ended while we were provisioning must not keep what we just made.
+    const now = await this.tasks.get(task.id);
+    if (now.status !== 'active') await this.dropDownstream(task.id);
+    return out;
+  }
+
+  /** Drops every live downstream credential of a task; failures stay for the sweeper to retry. */
+  async dropDownstream(taskId: string): Promise<number> {
+    const rows = await this.deps.db
+      .selectFrom('broker_downstream')
+      .selectAll()
+      .where('task_id', '=', taskId)
+      .where('dropped_at', 'is', null)
+      .execute();
+    let dropped = 0;
+    for (const r of rows) {
+      const plugin = this.plugins.find((p) => p.name === r.plugin);
+      if (!plugin) continue;
+      try {
+        await plugin.deprovision(r.resource, r.principal);
+        await this.deps.db
+          .updateTable('broker_downstream')
+          .set({ dropped_at: this.deps.now().toISOString() })
+          .where('id', '=', r.id)
+          .execute();
+        dropped++;
+      } catch {
+        /* retried by the sweeper */
+      }
+    }
+    return dropped;
+  }
+
+  private async retryDownstreamDrops(): Promise<void> {
+    if (this.plugins.length === 0) return;
+    const rows = await this.deps.db
+      .selectFrom('broker_downstream')
+      .innerJoin('broker_tasks', 'broker_tasks.id', 'broker_downstream.task_id')
+      .select('broker_downstream.task_id as task_id')
+      .where('broker_downstream.dropped_at', 'is', null)
+      .where((eb) =>
+        eb.or([
+          eb('broker_tasks.status', 'not in', ['active', 'pending_approval']),
+          eb('broker_downstream.expires_at', '<=', this.deps.now().toISOString()),
+        ]),
+      )
+      .limit(100)
+      .execute();
+    for (const id of new Set(rows.map((r) => r.task_id))) await this.dropDownstream(id);
   }
 
   /**
@@ -132,6 +252,7 @@ export class Broker {
    */
   async sweep(): Promise<{ expired: number }> {
     const expired = await this.tasks.sweep();
+    await this.retryDownstreamDrops();
     await this.revocations.poll();
     this.revocations.prune();
     this.replay.prune(this.deps.now().getTime());

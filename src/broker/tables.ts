@@ -52,7 +52,20 @@ export interface BrokerRevocationTable {
   actor: string;
 }
 
+/** A downstream credential made by a plugin for a task; the secret itself is never stored. */
+export interface BrokerDownstreamTable {
+  id: string;
+  task_id: string;
+  plugin: string;
+  resource: string;
+  principal: string;
+  created_at: string;
+  expires_at: string;
+  dropped_at: string | null;
+}
+
 export type BrokerTables = {
+  broker_downstream: BrokerDownstreamTable;
   broker_signing_keys: BrokerSigningKeyTable;
   broker_tasks: BrokerTaskTable;
   broker_revocations: BrokerRevocationTable;

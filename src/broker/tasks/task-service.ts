@@ -25,6 +25,8 @@ export interface TaskServiceDeps {
   pdp: () => DecisionPoint;
   revocations: RevocationSet;
   limits: { maxTtlSeconds: number; defaultTtlSeconds: number; defaultAudience: string };
+  /** Called once a task has ended (after its revocation is stored), e.g. to drop downstream credentials. */
+  onEnded?: (task: Task) => Promise<void>;
 }
 
 export interface CreateTaskInput {
@@ -247,6 +249,7 @@ export class TaskService {
     });
     if (revocation) {
       this.deps.revocations.apply(revocation);
+      await this.deps.onEnded?.(task);
       this.deps.events.publish({
         id: revocation.id,
         time: now,
