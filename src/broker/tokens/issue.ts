@@ -1,8 +1,8 @@
-/** Minting task tokens: short-lived EdDSA JWTs signed with the current broker key. */
+/** Minting task tokens: short-lived EdDSA JWTs signed with the current broker key (see jws.ts). */
 import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
 import type { SigningKeys } from '../keys/signing-keys.js';
 import type { Task } from '../tasks/task.js';
+import { signCompact } from './jws.js';
 import { TASK_DETAIL_TYPE, type ActClaim, type AuthorizationDetail, type TaskTokenClaims } from './claims.js';
 
 export interface IssueInput {
@@ -59,8 +59,6 @@ export async function issueTaskToken(
     ...(input.parents && input.parents.length > 0 ? { parents: input.parents } : {}),
   };
   const { kid, key } = keys.signer();
-  const token = await new SignJWT(claims as unknown as Record<string, unknown>)
-    .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid })
-    .sign(key);
+  const token = signCompact(claims, kid, key);
   return { token, claims, expiresIn: exp - iat };
 }
