@@ -159,7 +159,7 @@ export async function run(): Promise<BenchResult[]> {
       2000,
     );
     results.push({
-      name: 'mint end to end in-process (SVID proof + task + sign)',
+      name: 'mint end to end in-process (token request: SVID proof (verified once, then cached) + task row + sign)',
       value: round(e2e),
       unit: 'ops/s',
       baseline: { name: 'raw node:crypto Ed25519 sign', value: round(rawNodeSign) },

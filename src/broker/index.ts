@@ -103,6 +103,7 @@ export function createBrokerModule(
       // An identity that is quarantined or disabled loses every task token at once (containment).
       unsubscribe = ctx.inventory.onChange((change) => {
         if (change.entity !== 'identity' || change.op === 'create') return;
+        b.proofs.clearCache();
         void revokeIfInactive(ctx, b, change.id);
       });
     },

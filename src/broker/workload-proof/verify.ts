@@ -74,7 +74,37 @@ export class WorkloadProofVerifier {
    * Verifies a proof and returns the identity it proves.
    * @param audiences what this broker accepts as `aud` for client assertions (issuer, token endpoint URL).
    */
+  /**
+   * Verified SVID / SA / CI proofs, reused while they are valid (for at most 5 s, so a changed trust bundle or
+   * identity takes effect quickly; identity changes also clear it). Workloads present the same JWT-SVID for
+   * many requests; client assertions are single-use and never cached.
+   */
+  private readonly cache = new Map<string, { proof: WorkloadProof; until: number; audiences: string }>();
+
+  clearCache(): void {
+    this.cache.clear();
+  }
+
   async verify(jwt: string | undefined, audiences: string[]): Promise<WorkloadProof> {
+    const now = this.deps.now().getTime();
+    const aud = audiences.join(' ');
+    if (jwt) {
+      const hit = this.cache.get(jwt);
+      if (hit && hit.until > now && hit.audiences === aud) return hit.proof;
+    }
+    const proof = await this.verifyUncached(jwt, audiences);
+    if (jwt && proof.kind !== 'private_key_jwt') {
+      const exp = decodeJwt(jwt).exp;
+      const until = Math.min(typeof exp === 'number' ? exp * 1000 : 0, now + 5000);
+      if (this.cache.size >= 5000) {
+        for (const [k, v] of this.cache) if (v.until <= now || this.cache.size >= 5000) this.cache.delete(k);
+      }
+      if (until > now) this.cache.set(jwt, { proof, until, audiences: aud });
+    }
+    return proof;
+  }
+
+  private async verifyUncached(jwt: string | undefined, audiences: string[]): Promise<WorkloadProof> {
     if (!jwt)
       throw brokerError('PROOF_MISSING', 'a workload identity proof is required', {
         field: 'client_assertion',
