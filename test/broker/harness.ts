@@ -56,6 +56,8 @@ export class Clock {
 
 export interface Harness {
   server: TestServer;
+  masterKey: string;
+  config: BrokerConfigInput;
   clock: Clock;
   events: BulkheadEvent[];
   broker: ReturnType<typeof createBrokerModule>;
@@ -139,11 +141,12 @@ export async function startHarness(
     clients: [{ identity: 'agent-finops', jwks: { keys: [client.publicJwk] } }],
     ...options.config,
   };
+  const masterKey = options.masterKey ?? randomBytes(32).toString('base64');
   const policy = createPolicyModule({ pollMs: 0 });
   const broker = createBrokerModule({
     pdp: () => policy.runtime().pdp,
     config,
-    masterKey: options.masterKey ?? randomBytes(32).toString('base64'),
+    masterKey,
   });
   const server = await startTestServer({
     demo: true,
@@ -161,6 +164,8 @@ export async function startHarness(
 
   const h: Harness = {
     server,
+    masterKey,
+    config,
     clock,
     events,
     broker,
