@@ -23,7 +23,7 @@ void describe('PEP task-token verifier (local checks + broker for revocation and
       audience: 'payments',
       now: h.clock.now,
       fetch: (input, init) => {
-        calls.push(String(input));
+        calls.push(input instanceof Request ? input.url : input.toString());
         return fetch(input, init);
       },
     });
