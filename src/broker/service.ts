@@ -448,6 +448,7 @@ export class Broker {
       type: 'token.issued',
       source: 'broker',
       identityId: proof.identity.id,
+      credentialId: c.jti,
       outcome: 'success',
       data: {
         jti: c.jti,
@@ -473,6 +474,7 @@ export class Broker {
       type: 'token.refused',
       source: 'broker',
       identityId: subject?.client_id,
+      credentialId: subject?.jti,
       outcome: 'failure',
       data: {
         stage,

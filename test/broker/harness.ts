@@ -12,6 +12,7 @@ import { createBrokerModule } from '../../src/broker/index.js';
 import { accessTokenHash } from '../../src/broker/dpop/proof.js';
 import type { BrokerConfigInput } from '../../src/broker/config.js';
 import type { BulkheadEvent } from '../../src/events/bus.js';
+import { createDetectModule } from '../../src/detect/index.js';
 import { coreModule } from '../../src/modules/index.js';
 import { createPolicyModule } from '../../src/policy/index.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
@@ -89,7 +90,12 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: { config?: Partial<BrokerConfigInput>; masterKey?: string; postgres?: boolean } = {},
+  options: {
+    config?: Partial<BrokerConfigInput>;
+    masterKey?: string;
+    postgres?: boolean;
+    detect?: boolean;
+  } = {},
 ): Promise<Harness> {
   const clock = new Clock();
   const [spiffe, ci, k8s, client] = await Promise.all([keyPair(), keyPair('ES256'), keyPair(), keyPair()]);
@@ -150,7 +156,7 @@ export async function startHarness(
   });
   const server = await startTestServer({
     demo: true,
-    modules: [coreModule, policy, broker],
+    modules: [coreModule, policy, broker, ...(options.detect ? [createDetectModule()] : [])],
     now: clock.now,
     postgres: options.postgres ?? false,
   });

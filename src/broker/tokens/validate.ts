@@ -216,6 +216,7 @@ export class TokenValidator {
       type,
       source: 'broker',
       identityId: claims?.client_id,
+      credentialId: claims?.jti,
       action: req.action,
       resource: req.resource,
       outcome,
