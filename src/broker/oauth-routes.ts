@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { coreError, isBulkheadError } from '../errors.js';
+import { isBulkheadError } from '../errors.js';
 import { addRoute } from '../http/route.js';
 import { DPOP_ALGORITHMS } from './dpop/proof.js';
 import { brokerError, oauthErrorFor } from './errors.js';
@@ -19,6 +19,7 @@ import {
 import { TASK_DETAIL_TYPE } from './tokens/claims.js';
 
 const FORM = 'application/x-www-form-urlencoded';
+const DUPLICATE = Symbol('duplicate-parameter');
 
 /** Registers the form parser once; a parameter given twice is invalid (RFC 6749 §3.2). */
 export function registerFormParser(app: FastifyInstance): void {
@@ -27,11 +28,9 @@ export function registerFormParser(app: FastifyInstance): void {
     const out: Record<string, string> = {};
     for (const [k, v] of new URLSearchParams(body as string)) {
       if (Object.hasOwn(out, k)) {
-        done(
-          coreError('VALIDATION_FAILED', `parameter ${k} appears more than once`, { field: `body.${k}` }),
-          undefined,
-        );
-        return;
+        // Answered as an OAuth invalid_request by the route, not as a parser failure.
+        Object.defineProperty(out, DUPLICATE, { value: k, enumerable: false });
+        continue;
       }
       out[k] = v;
     }
@@ -54,7 +53,12 @@ function formParams(request: FastifyRequest): Record<string, string> {
   if (!type.startsWith(FORM) || request.body === null || typeof request.body !== 'object') {
     throw brokerError('OAUTH_INVALID_REQUEST', `the body must be ${FORM}`, { field: 'body' });
   }
-  return request.body as Record<string, string>;
+  const params = request.body as Record<string, string> & { [DUPLICATE]?: string };
+  const dup = params[DUPLICATE];
+  if (dup !== undefined) {
+    throw brokerError('OAUTH_INVALID_REQUEST', `parameter ${dup} appears more than once`, { field: dup });
+  }
+  return params;
 }
 
 function sendOAuthError(reply: FastifyReply, err: unknown): FastifyReply {

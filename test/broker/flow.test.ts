@@ -111,5 +111,65 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const t = await h.server.call('GET', `/v1/tasks/${task.body.id}`);
       assert.equal(t.body.status, 'expired');
     });
+    void it('token endpoint: OAuth errors for bad requests; require_dpop refuses bearer minting', async () => {
+      const bad = async (params: Record<string, string>, raw?: string) => {
+        if (raw !== undefined) {
+          const res = await fetch(h.tokenUrl, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: raw,
+          });
+          return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+        }
+        return h.form('/oauth2/token', params);
+      };
+      let r = await bad({});
+      assert.equal(r.status, 400);
+      assert.equal(r.body.error, 'invalid_request');
+      r = await bad({ grant_type: 'password', username: 'x' });
+      assert.equal(r.body.error, 'unsupported_grant_type');
+      r = await bad({ grant_type: 'client_credentials', client_assertion_type: 'nope' });
+      assert.equal(r.body.field, 'client_assertion_type');
+      r = await bad(
+        {},
+        'grant_type=client_credentials&grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer',
+      );
+      assert.equal(r.body.error, 'invalid_request');
+      assert.equal(r.body.field, 'grant_type');
+      const json = await h.server.call('POST', '/oauth2/token', {
+        body: { grant_type: 'client_credentials' },
+      });
+      assert.equal(json.status, 400);
+      assert.equal(json.body.error, 'invalid_request');
+      r = await bad({
+        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        assertion: await h.svid(PAYMENTS_API),
+      });
+      assert.equal(r.body.field, 'task');
+      r = await bad({
+        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        assertion: await h.svid(PAYMENTS_API),
+        task: 'task-missing',
+      });
+      assert.equal(r.body.bulkhead_code, 'BULKHEAD_TASK_NOT_FOUND');
+      const task = await h.createTask(await h.svid(PAYMENTS_API), {
+        purpose: 'dpop only',
+        actions: ['read'],
+        resources: ['payments-db'],
+        max_uses: 1,
+      });
+      const config = h.broker.runtime().deps.config;
+      config.require_dpop = true;
+      try {
+        const bearer = await h.mint(await h.svid(PAYMENTS_API), task.body.id as string);
+        assert.equal(bearer.body.bulkhead_code, 'BULKHEAD_DPOP_REQUIRED');
+        assert.equal(bearer.body.error, 'invalid_dpop_proof');
+        const bound = await h.mint(await h.svid(PAYMENTS_API), task.body.id as string, await keyPair());
+        assert.equal(bound.status, 200);
+        assert.equal(bound.body.token_type, 'DPoP');
+      } finally {
+        config.require_dpop = false;
+      }
+    });
   });
 }

@@ -226,7 +226,13 @@ export class TaskService {
     const ending = isEnded(status);
     const update = { status, approvals: JSON.stringify(pending), ...(ending ? { ended_at: now } : {}) };
     const revocation = await this.deps.db.transaction().execute(async (trx) => {
-      await trx.updateTable('broker_tasks').set(update).where('id', '=', task.id).execute();
+      let q = trx.updateTable('broker_tasks').set(update).where('id', '=', task.id);
+      // Ending is once: a concurrent end (another replica's sweeper, a racing complete) loses here.
+      if (ending) q = q.where('ended_at', 'is', null);
+      const r = await q.executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) {
+        throw brokerError('TASK_NOT_ACTIVE', `task ${task.id} has already ended`, { field: 'params.id' });
+      }
       await this.deps.audit.record(coreTrx(trx), {
         actor,
         action: `broker.task.${status}`,
