@@ -560,10 +560,16 @@ export class Broker {
     if (input.kind === 'credential' && this.deps.revokeCredential) {
       await this.deps.revokeCredential(input.target, { actor: input.actor, requestId: input.requestId });
     }
+    // Tokens live at most one TTL after issue, and every token a jti or identity revocation covers was issued
+    // before it: after TTL (+ skew) the entry can match nothing, so the set stays bounded by token lifetime.
+    const bounded =
+      input.kind === 'token' || input.kind === 'identity'
+        ? new Date(this.deps.now().getTime() + (this.deps.config.token_ttl_seconds + 60) * 1000).toISOString()
+        : null;
     const r = await this.revocations.revoke({
       kind: input.kind,
       target: input.target,
-      expiresAt: input.expiresAt ?? null,
+      expiresAt: input.expiresAt ?? bounded,
       reason: input.reason,
       actor: input.actor,
       requestId: input.requestId,

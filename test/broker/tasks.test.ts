@@ -152,6 +152,21 @@ void describe('broker: task lifecycle', () => {
     assert.equal(missing.status, 404);
   });
 
+  void it('revocation entries are forgotten once every token they cover has expired (bounded set)', async () => {
+    const b = h.broker.runtime();
+    const r = await h.server.call('POST', '/v1/broker/revocations', {
+      body: { kind: 'token', target: 'jti-bounded' },
+    });
+    assert.equal(r.status, 201);
+    assert.ok(b.revocations.has('token', 'jti-bounded'));
+    h.clock.advance(300 + 59);
+    await b.sweep();
+    assert.ok(b.revocations.has('token', 'jti-bounded'));
+    h.clock.advance(2);
+    await b.sweep();
+    assert.ok(!b.revocations.has('token', 'jti-bounded'));
+  });
+
   void it('CLI: task create/list/show/complete, token introspect/revoke, broker keys rotate (--json)', async () => {
     const run = async (...argv: string[]) => {
       let out = '';
