@@ -18,11 +18,13 @@ import { registerOAuthRoutes } from './oauth-routes.js';
 import { registerBrokerRoutes } from './routes.js';
 import { Broker } from './service.js';
 import { brokerDb } from './tables.js';
-import type { DecisionPoint } from './tasks/task-service.js';
+import type { ApprovalLookup, DecisionPoint } from './tasks/task-service.js';
 
 export interface BrokerModuleOptions {
   /** The policy decision point (required to start tasks; without it every task is denied). */
   pdp?: () => DecisionPoint;
+  /** The PDP's approval store, to follow pending tasks' approvals (`() => policyModule.runtime().approvals`). */
+  approvals?: () => ApprovalLookup;
   /** Config object; otherwise the file named by `BULKHEAD_BROKER_CONFIG`; otherwise defaults. */
   config?: BrokerConfigInput | BrokerConfig;
   /** base64 of 32 bytes; otherwise `BULKHEAD_MASTER_KEY`; otherwise `<dataDir>/master.key`. */
@@ -65,6 +67,7 @@ export async function startBroker(ctx: AppContext, options: BrokerModuleOptions 
     events: ctx.events,
     now: ctx.now,
     pdp: options.pdp ?? (() => denyAll),
+    approvals: options.approvals,
     masterKey: key,
     config,
     findIdentity: (id) => ctx.inventory.findIdentity(id),

@@ -21,7 +21,7 @@ import {
 import { SigningKeys } from './keys/signing-keys.js';
 import { RevocationSet, type Revocation, type RevocationKind } from './revocation/revocation-set.js';
 import { coreTrx, type BrokerDb } from './tables.js';
-import { TaskService, type DecisionPoint } from './tasks/task-service.js';
+import { TaskService, type ApprovalLookup, type DecisionPoint } from './tasks/task-service.js';
 import type { Task } from './tasks/task.js';
 import type { TaskTokenClaims } from './tokens/claims.js';
 import { issueTaskToken, type IssuedToken } from './tokens/issue.js';
@@ -39,6 +39,7 @@ export interface BrokerDeps {
   events: EventBus;
   now: () => Date;
   pdp: () => DecisionPoint;
+  approvals?: (() => ApprovalLookup) | undefined;
   masterKey: Buffer;
   config: BrokerConfig;
   findIdentity: (id: string) => Promise<Identity | undefined>;
@@ -89,6 +90,7 @@ export class Broker {
       events: deps.events,
       now: deps.now,
       pdp: deps.pdp,
+      approvals: deps.approvals,
       revocations: this.revocations,
       limits: {
         maxTtlSeconds: c.max_task_ttl_seconds,

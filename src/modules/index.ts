@@ -24,7 +24,11 @@ export const coreModule: BulkheadModule = {
 
 export function allModules(): BulkheadModule[] {
   const policy = createPolicyModule();
-  return [coreModule, policy, createBrokerModule({ pdp: () => policy.runtime().pdp }), createDetectModule()];
+  const broker = createBrokerModule({
+    pdp: () => policy.runtime().pdp,
+    approvals: () => policy.runtime().approvals,
+  });
+  return [coreModule, policy, broker, createDetectModule()];
 }
 
 /** All migrations of the given modules; a duplicate name is a programming error caught at start. */

@@ -151,6 +151,7 @@ export async function startHarness(
   const policy = createPolicyModule({ pollMs: 0 });
   const broker = createBrokerModule({
     pdp: () => policy.runtime().pdp,
+    approvals: () => policy.runtime().approvals,
     config,
     masterKey,
   });

@@ -17,7 +17,14 @@ export interface DecisionPoint {
   decide(req: DecisionRequest, requestId?: string): Promise<DecisionResult>;
 }
 
+/** Read access to the PDP's approval requests (`ApprovalStore` in src/policy/approvals.ts). */
+export interface ApprovalLookup {
+  get(id: string): Promise<{ status: string }>;
+}
+
 export interface TaskServiceDeps {
+  /** Lets a pending task learn an owner's verdict without asking the PDP again while nothing changed. */
+  approvals?: (() => ApprovalLookup) | undefined;
   db: BrokerDb;
   audit: AuditLog;
   events: EventBus;
@@ -168,6 +175,21 @@ export class TaskService {
     const still: PendingApproval[] = [];
     let denied: PendingApproval | undefined;
     for (const p of task.pending_approvals) {
+      if (this.deps.approvals) {
+        const a = await this.deps
+          .approvals()
+          .get(p.approval_id)
+          .catch(() => undefined);
+        if (a?.status === 'pending') {
+          still.push(p);
+          continue;
+        }
+        if (a?.status !== 'approved') {
+          denied = p;
+          break;
+        }
+      }
+      // An approved grant: the PDP decides again with it (and consumes it, once).
       const d = await this.deps.pdp().decide(
         {
           principal: { id: p.principal },
