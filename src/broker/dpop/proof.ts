@@ -5,12 +5,29 @@
  * key's RFC 7638 thumbprint is what a token's `cnf.jkt` binds to.
  */
 import { createHash } from 'node:crypto';
-import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
+import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
 import { brokerError } from '../errors.js';
 import type { ExpiringSet } from './expiring-set.js';
 
 export const DPOP_ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256'] as const;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
+
+/**
+ * Imported DPoP keys and their thumbprints, by JWK: a client proves with the same key for every request, so
+ * import and RFC 7638 hashing are done once per key, not per proof. Bounded; cleared when full.
+ */
+const importedKeys = new Map<string, { key: Awaited<ReturnType<typeof importJWK>>; jkt: string }>();
+
+async function importProofKey(jwk: JWK, alg: string) {
+  const id = `${alg}|${JSON.stringify(jwk)}`;
+  let hit = importedKeys.get(id);
+  if (!hit) {
+    hit = { key: await importJWK(jwk, alg), jkt: await calculateJwkThumbprint(jwk, 'sha256') };
+    if (importedKeys.size >= 10_000) importedKeys.clear();
+    importedKeys.set(id, hit);
+  }
+  return hit;
+}
 
 export interface DpopCheck {
   method: string;
@@ -65,9 +82,11 @@ export async function verifyDpopProof(
     throw brokerError('DPOP_INVALID', 'DPoP proof header must carry a public jwk', field);
   }
   let payload: Record<string, unknown>;
+  let jkt: string;
   try {
-    const key = await importJWK(jwk, header.alg);
-    ({ payload } = await jwtVerify(proof, key, {
+    const imported = await importProofKey(jwk, header.alg);
+    jkt = imported.jkt;
+    ({ payload } = await jwtVerify(proof, imported.key, {
       typ: 'dpop+jwt',
       algorithms: [...DPOP_ALGORITHMS],
       currentDate: check.now,
@@ -96,7 +115,6 @@ export async function verifyDpopProof(
   if (check.accessToken !== undefined && ath !== accessTokenHash(check.accessToken)) {
     throw brokerError('DPOP_ATH_MISMATCH', 'DPoP ath does not match the presented access token', field);
   }
-  const jkt = await calculateJwkThumbprint(jwk, 'sha256');
   // Last, so a proof that fails another check does not burn its jti. Entries expire when the proof would.
   const expires = (iat + check.iatWindowSeconds) * 1000;
   if (!check.replay.addIfAbsent(`${jkt}|${jti}`, expires, check.now.getTime())) {
