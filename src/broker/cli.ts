@@ -44,8 +44,8 @@ async function postForm(cli: CliContext, path: string, params: Record<string, st
   const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
   if (!res.ok) {
     throw new CliError(
-      `${str(body.bulkhead_code) ?? str(body.error) ?? res.status}: ${str(body.error_description) ?? str(body.detail) ?? ''}`,
-      typeof body.bulkhead_code === 'string' ? body.bulkhead_code : 'BULKHEAD_CLI_REQUEST_FAILED',
+      `${str(body.code) ?? str(body.error) ?? res.status}: ${str(body.error_description) ?? str(body.detail) ?? ''}`,
+      typeof body.code === 'string' ? body.code : 'BULKHEAD_CLI_REQUEST_FAILED',
     );
   }
   return body;

@@ -130,6 +130,16 @@ async function revokeIfInactive(ctx: AppContext, broker: Broker, identityId: str
   try {
     const identity = await ctx.inventory.findIdentity(identityId);
     if (identity && identity.status === 'active') return;
+    // Only an identity with a live task can hold live tokens (tokens never outlive their task).
+    const live = await broker.deps.db
+      .selectFrom('broker_tasks')
+      .select('id')
+      .where('identity_id', '=', identityId)
+      .where('status', '=', 'active')
+      .where('expires_at', '>', ctx.now().toISOString())
+      .limit(1)
+      .executeTakeFirst();
+    if (!live) return;
     const ttlMs = broker.deps.config.token_ttl_seconds * 1000;
     await broker.revoke({
       kind: 'identity',

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { isBulkheadError } from '../errors.js';
+import { BulkheadError, isBulkheadError } from '../errors.js';
 import { addRoute } from '../http/route.js';
 import { DPOP_ALGORITHMS } from './dpop/proof.js';
 import { brokerError, oauthErrorFor } from './errors.js';
@@ -61,16 +61,19 @@ function formParams(request: FastifyRequest): Record<string, string> {
   return params;
 }
 
-function sendOAuthError(reply: FastifyReply, err: unknown): FastifyReply {
+/**
+ * OAuth errors as RFC 9457 problem documents that also carry the RFC 6749 §5.2 members (`error`,
+ * `error_description`), so OAuth clients and the rest of the API read the same body. The status follows
+ * OAuth (400 for grant problems, 401 for client authentication).
+ */
+function oauthError(reply: FastifyReply, err: unknown): never {
   if (!isBulkheadError(err)) throw err;
   const { status, error } = oauthErrorFor(err);
   void reply.header('cache-control', 'no-store');
   if (status === 401) void reply.header('www-authenticate', 'Bearer error="invalid_client"');
-  return reply.code(status).send({
-    error,
-    error_description: err.message,
-    bulkhead_code: err.code,
+  throw new BulkheadError(err.code, status, err.title, err.message, {
     ...(err.field ? { field: err.field } : {}),
+    extra: { ...err.extra, error, error_description: err.message },
   });
 }
 
@@ -140,7 +143,7 @@ export function registerOAuthRoutes(app: FastifyInstance, broker: () => Broker):
         void reply.header('cache-control', 'no-store');
         return res;
       } catch (err) {
-        return sendOAuthError(reply, err);
+        return oauthError(reply, err);
       }
     },
   });
@@ -160,7 +163,7 @@ export function registerOAuthRoutes(app: FastifyInstance, broker: () => Broker):
         void reply.header('cache-control', 'no-store');
         return await broker().introspect(params.token);
       } catch (err) {
-        return sendOAuthError(reply, err);
+        return oauthError(reply, err);
       }
     },
   });
@@ -180,7 +183,7 @@ export function registerOAuthRoutes(app: FastifyInstance, broker: () => Broker):
         await broker().revokeToken(params.token, actor?.name ?? 'token-holder', requestId);
         return reply.code(200).send();
       } catch (err) {
-        return sendOAuthError(reply, err);
+        return oauthError(reply, err);
       }
     },
   });

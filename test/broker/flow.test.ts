@@ -151,7 +151,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assertion: await h.svid(PAYMENTS_API),
         task: 'task-missing',
       });
-      assert.equal(r.body.bulkhead_code, 'BULKHEAD_TASK_NOT_FOUND');
+      assert.equal(r.body.code, 'BULKHEAD_TASK_NOT_FOUND');
       const task = await h.createTask(await h.svid(PAYMENTS_API), {
         purpose: 'dpop only',
         actions: ['read'],
@@ -162,7 +162,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       config.require_dpop = true;
       try {
         const bearer = await h.mint(await h.svid(PAYMENTS_API), task.body.id as string);
-        assert.equal(bearer.body.bulkhead_code, 'BULKHEAD_DPOP_REQUIRED');
+        assert.equal(bearer.body.code, 'BULKHEAD_DPOP_REQUIRED');
         assert.equal(bearer.body.error, 'invalid_dpop_proof');
         const bound = await h.mint(await h.svid(PAYMENTS_API), task.body.id as string, await keyPair());
         assert.equal(bound.status, 200);

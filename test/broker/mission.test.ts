@@ -128,7 +128,7 @@ void describe('mission: a task token is useless outside its task', () => {
     const again = await h.mint(await h.svid(PAYMENTS_API), id, key);
     assert.equal(again.status, 400);
     assert.equal(again.body.error, 'invalid_grant');
-    assert.equal(again.body.bulkhead_code, 'BULKHEAD_TASK_NOT_ACTIVE');
+    assert.equal(again.body.code, 'BULKHEAD_TASK_NOT_ACTIVE');
     const intro = await h.form(
       '/oauth2/introspect',
       { token },
@@ -177,16 +177,16 @@ void describe('mission: a task token is useless outside its task', () => {
     });
     assert.equal(w.status, 400);
     assert.equal(w.body.error, 'invalid_scope');
-    assert.equal(w.body.bulkhead_code, 'BULKHEAD_EXCHANGE_WIDENS');
+    assert.equal(w.body.code, 'BULKHEAD_EXCHANGE_WIDENS');
     const wr = JSON.stringify([{ type: 'urn:bulkhead:task', actions: ['read'], locations: ['customer-db'] }]);
     const w2 = await exchange({
       subject_token: subject,
       actor_token: await actor(),
       authorization_details: wr,
     });
-    assert.equal(w2.body.bulkhead_code, 'BULKHEAD_EXCHANGE_WIDENS');
+    assert.equal(w2.body.code, 'BULKHEAD_EXCHANGE_WIDENS');
     const aud = await exchange({ subject_token: subject, actor_token: await actor(), audience: 'ledger' });
-    assert.equal(aud.body.bulkhead_code, 'BULKHEAD_EXCHANGE_WIDENS');
+    assert.equal(aud.body.code, 'BULKHEAD_EXCHANGE_WIDENS');
     // The actor's own rights cap the result: the support bot may not write even though the subject may.
     const writeOnly = JSON.stringify([
       { type: 'urn:bulkhead:task', actions: ['write'], locations: ['payments-db'] },
@@ -196,12 +196,12 @@ void describe('mission: a task token is useless outside its task', () => {
       actor_token: await actor(),
       authorization_details: writeOnly,
     });
-    assert.equal(denied.body.bulkhead_code, 'BULKHEAD_EXCHANGE_ACTOR_DENIED');
+    assert.equal(denied.body.code, 'BULKHEAD_EXCHANGE_ACTOR_DENIED');
 
     const otherTask = await task();
     const t = await exchange({ subject_token: subject, actor_token: await actor(), task: otherTask });
     assert.equal(t.status, 400);
-    assert.equal(t.body.bulkhead_code, 'BULKHEAD_EXCHANGE_TASK_MISMATCH');
+    assert.equal(t.body.code, 'BULKHEAD_EXCHANGE_TASK_MISMATCH');
     assert.ok(
       h.events.some((e) => e.type === 'token.refused' && e.data?.code === 'BULKHEAD_EXCHANGE_WIDENS'),
     );
@@ -217,7 +217,7 @@ void describe('mission: a task token is useless outside its task', () => {
       tok = r.body.access_token;
     }
     const deep = await exchange({ subject_token: tok, actor_token: await actor() });
-    assert.equal(deep.body.bulkhead_code, 'BULKHEAD_EXCHANGE_DEPTH_EXCEEDED');
+    assert.equal(deep.body.code, 'BULKHEAD_EXCHANGE_DEPTH_EXCEEDED');
 
     // Revoking the subject token revokes what was exchanged from it.
     const child: string = ok.body.access_token;
@@ -233,9 +233,9 @@ void describe('mission: a task token is useless outside its task', () => {
       { subject_token: subject, actor_token: await h.svid(SUPPORT_BOT) },
       { dpop: await h.dpop(thief, 'POST', h.tokenUrl) },
     );
-    assert.equal(r.body.bulkhead_code, 'BULKHEAD_DPOP_KEY_MISMATCH');
+    assert.equal(r.body.code, 'BULKHEAD_DPOP_KEY_MISMATCH');
     const none = await exchange({ subject_token: subject, actor_token: await h.svid(SUPPORT_BOT) });
-    assert.equal(none.body.bulkhead_code, 'BULKHEAD_DPOP_REQUIRED');
+    assert.equal(none.body.code, 'BULKHEAD_DPOP_REQUIRED');
   });
 
   void it('an expired token (frozen clock: valid one second before exp, refused at exp)', async () => {
@@ -278,6 +278,6 @@ void describe('mission: a task token is useless outside its task', () => {
   void it("another workload cannot mint with someone else's task", async () => {
     const id = await task();
     const res = await h.mint(await h.svid(SUPPORT_BOT), id, key);
-    assert.equal(res.body.bulkhead_code, 'BULKHEAD_TASK_IDENTITY_MISMATCH');
+    assert.equal(res.body.code, 'BULKHEAD_TASK_IDENTITY_MISMATCH');
   });
 });

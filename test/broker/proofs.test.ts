@@ -81,16 +81,16 @@ void describe('broker: workload identity proofs', () => {
     // The finops agent is not permitted by the test policy to read, so use the token endpoint path: the proof
     // verifies (identity mismatch is the next check).
     const r = await h.mint(assertion, task.body.id as string);
-    assert.equal(r.body.bulkhead_code, 'BULKHEAD_TASK_IDENTITY_MISMATCH');
+    assert.equal(r.body.code, 'BULKHEAD_TASK_IDENTITY_MISMATCH');
     const again = await h.mint(assertion, task.body.id as string);
     assert.equal(again.status, 401);
     assert.equal(again.body.error, 'invalid_client');
-    assert.equal(again.body.bulkhead_code, 'BULKHEAD_PROOF_REPLAYED');
+    assert.equal(again.body.code, 'BULKHEAD_PROOF_REPLAYED');
     const wrongAud = await h.mint(
       await h.clientAssertion('agent-finops', { aud: 'https://elsewhere' }),
       task.body.id as string,
     );
-    assert.equal(wrongAud.body.bulkhead_code, 'BULKHEAD_PROOF_WRONG_AUDIENCE');
+    assert.equal(wrongAud.body.code, 'BULKHEAD_PROOF_WRONG_AUDIENCE');
   });
 
   void it('refuses unknown issuer, bad signature, wrong audience, expired, unmapped, malformed, missing', async () => {

@@ -49,7 +49,7 @@ void describe('broker: task lifecycle', () => {
     assert.equal(r.body.status, 'pending_approval');
     const approvalId: string = r.body.pending_approvals[0].approval_id;
     const early = await mintBearer(r.body.id as string);
-    assert.equal(early.body.bulkhead_code, 'BULKHEAD_TASK_PENDING_APPROVAL');
+    assert.equal(early.body.code, 'BULKHEAD_TASK_PENDING_APPROVAL');
     const ok = await h.server.call('POST', `/v1/approvals/${approvalId}/approve`, {
       body: { approver: 'heidi' },
     });
@@ -130,7 +130,7 @@ void describe('broker: task lifecycle', () => {
     }
     assert.equal(code, 'BULKHEAD_TOKEN_REVOKED');
     const blocked = await mintBearer(r.body.id as string);
-    assert.equal(blocked.body.bulkhead_code, 'BULKHEAD_PROOF_IDENTITY_INACTIVE');
+    assert.equal(blocked.body.code, 'BULKHEAD_PROOF_IDENTITY_INACTIVE');
     await h.server.ctx.inventory.setIdentityStatus('payments-api', 'active', { actor: 'test' });
     h.clock.advance(1);
     const fresh: string = (await mintBearer(r.body.id as string)).body.access_token;
