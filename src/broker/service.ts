@@ -2,12 +2,12 @@
  * The broker runtime: keys, workload proofs, tasks, minting, validation, exchange and revocation wired
  * together. Routes and the CLI call only this; tests and benchmarks build it in-process.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { EventBus } from '../events/bus.js';
 import type { Identity } from '../inventory/types.js';
 import type { BrokerConfig } from './config.js';
 import type { DownstreamPlugin, ProvisionedCredential } from './downstream/plugin.js';
+import { DownstreamCredentials } from './downstream/downstream-service.js';
 import { PostgresPlugin } from './downstream/postgres.js';
 import { ExpiringSet } from './dpop/expiring-set.js';
 import { verifyDpopProof } from './dpop/proof.js';
@@ -20,12 +20,14 @@ import {
 } from './exchange/token-exchange.js';
 import { SigningKeys } from './keys/signing-keys.js';
 import { RevocationSet, type Revocation, type RevocationKind } from './revocation/revocation-set.js';
-import { coreTrx, type BrokerDb } from './tables.js';
+import type { BrokerDb } from './tables.js';
 import { TaskService, type ApprovalLookup, type DecisionPoint } from './tasks/task-service.js';
 import type { Task } from './tasks/task.js';
 import type { TaskTokenClaims } from './tokens/claims.js';
 import { issueTaskToken, type IssuedToken } from './tokens/issue.js';
+import { tokenIssuedEvent, tokenRefusedEvent } from './tokens/events.js';
 import { TokenValidator } from './tokens/validate.js';
+import { introspectToken } from './introspection/introspect.js';
 import { WorkloadProofVerifier, type WorkloadProof } from './workload-proof/verify.js';
 
 export const GRANT_CLIENT_CREDENTIALS = 'client_credentials';
@@ -78,6 +80,7 @@ export class Broker {
   /** DPoP `jti`s seen at the token endpoint and by validations (entries expire with the proof window). */
   readonly replay = new ExpiringSet();
   readonly plugins: DownstreamPlugin[];
+  readonly downstream: DownstreamCredentials;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(readonly deps: BrokerDeps) {
@@ -98,11 +101,18 @@ export class Broker {
         defaultAudience: c.default_audience,
       },
       onEnded: async (task) => {
-        await this.dropDownstream(task.id);
+        await this.downstream.drop(task.id);
       },
     });
     this.plugins =
       deps.plugins ?? (c.downstream.postgres.length > 0 ? [new PostgresPlugin(c.downstream.postgres)] : []);
+    this.downstream = new DownstreamCredentials({
+      db: deps.db,
+      audit: deps.audit,
+      now: deps.now,
+      plugins: this.plugins,
+      tasks: this.tasks,
+    });
     this.validator = new TokenValidator({
       keys: this.keys,
       revocations: this.revocations,
@@ -139,113 +149,9 @@ export class Broker {
     await Promise.all(this.plugins.map((p) => p.close()));
   }
 
-  /**
-   * Creates the downstream credentials (e.g. a PostgreSQL role) for every resource of an active task that a
-   * plugin serves. Once per task and resource; the secret is in this response only.
-   */
-  async issueDownstream(
-    taskId: string,
-    identityId: string,
-    requestId?: string,
-  ): Promise<ProvisionedCredential[]> {
-    const task = await this.tasks.get(taskId);
-    if (task.identity !== identityId) {
-      throw brokerError('TASK_IDENTITY_MISMATCH', `task ${task.id} belongs to another identity`, {
-        field: 'params.id',
-      });
-    }
-    this.assertLive(task);
-    const existing = await this.deps.db
-      .selectFrom('broker_downstream')
-      .select('resource')
-      .where('task_id', '=', task.id)
-      .execute();
-    const out: ProvisionedCredential[] = [];
-    for (const resource of task.resources) {
-      const plugin = this.plugins.find((p) => p.handles(resource));
-      if (!plugin) continue;
-      if (existing.some((e) => e.resource === resource)) {
-        throw brokerError(
-          'TASK_NOT_ACTIVE',
-          `downstream credentials for ${resource} were already issued for ${task.id}`,
-          {
-            field: 'params.id',
-          },
-        );
-      }
-      const cred = await plugin.provision(task, resource);
-      const row = {
-        id: `dsc-${randomBytes(9).toString('base64url')}`,
-        task_id: task.id,
-        plugin: plugin.name,
-        resource,
-        principal: cred.principal,
-        created_at: this.deps.now().toISOString(),
-        expires_at: cred.expires_at,
-        dropped_at: null,
-      };
-      await this.deps.db.transaction().execute(async (trx) => {
-        await trx.insertInto('broker_downstream').values(row).execute();
-        await this.deps.audit.record(coreTrx(trx), {
-          actor: `workload:${identityId}`,
-          action: 'broker.downstream.issue',
-          targetType: 'task',
-          targetId: task.id,
-          requestId,
-          after: { ...row, grants: cred.grants },
-        });
-      });
-      out.push(cred);
-    }
-    // A task that ended while we were provisioning must not keep what we just made.
-    const now = await this.tasks.get(task.id);
-    if (now.status !== 'active') await this.dropDownstream(task.id);
-    return out;
-  }
-
-  /** Drops every live downstream credential of a task; failures stay for the sweeper to retry. */
-  async dropDownstream(taskId: string): Promise<number> {
-    const rows = await this.deps.db
-      .selectFrom('broker_downstream')
-      .selectAll()
-      .where('task_id', '=', taskId)
-      .where('dropped_at', 'is', null)
-      .execute();
-    let dropped = 0;
-    for (const r of rows) {
-      const plugin = this.plugins.find((p) => p.name === r.plugin);
-      if (!plugin) continue;
-      try {
-        await plugin.deprovision(r.resource, r.principal);
-        await this.deps.db
-          .updateTable('broker_downstream')
-          .set({ dropped_at: this.deps.now().toISOString() })
-          .where('id', '=', r.id)
-          .execute();
-        dropped++;
-      } catch {
-        /* retried by the sweeper */
-      }
-    }
-    return dropped;
-  }
-
-  private async retryDownstreamDrops(): Promise<void> {
-    if (this.plugins.length === 0) return;
-    const rows = await this.deps.db
-      .selectFrom('broker_downstream')
-      .innerJoin('broker_tasks', 'broker_tasks.id', 'broker_downstream.task_id')
-      .select('broker_downstream.task_id as task_id')
-      .where('broker_downstream.dropped_at', 'is', null)
-      .where((eb) =>
-        eb.or([
-          eb('broker_tasks.status', 'not in', ['active', 'pending_approval']),
-          eb('broker_downstream.expires_at', '<=', this.deps.now().toISOString()),
-        ]),
-      )
-      .limit(100)
-      .execute();
-    for (const id of new Set(rows.map((r) => r.task_id))) await this.dropDownstream(id);
+  /** See DownstreamCredentials.issue. */
+  issueDownstream(taskId: string, identityId: string, requestId?: string): Promise<ProvisionedCredential[]> {
+    return this.downstream.issue(taskId, identityId, requestId);
   }
 
   /**
@@ -254,7 +160,7 @@ export class Broker {
    */
   async sweep(): Promise<{ expired: number }> {
     const expired = await this.tasks.sweep();
-    await this.retryDownstreamDrops();
+    await this.downstream.retryDrops();
     await this.revocations.poll();
     this.revocations.prune();
     this.replay.prune(this.deps.now().getTime());
@@ -443,75 +349,16 @@ export class Broker {
   }
 
   private publishIssued(issued: IssuedToken, task: Task, proof: WorkloadProof, exchange: boolean): void {
-    const c = issued.claims;
-    this.deps.events.publish({
-      id: randomUUID(),
-      time: this.deps.now().toISOString(),
-      type: 'token.issued',
-      source: 'broker',
-      identityId: proof.identity.id,
-      credentialId: c.jti,
-      outcome: 'success',
-      data: {
-        jti: c.jti,
-        taskId: task.id,
-        sub: c.sub,
-        boundJkt: c.cnf?.jkt,
-        intentActions: c.authorization_details.flatMap((d) => d.actions),
-        resources: c.authorization_details.flatMap((d) => d.locations),
-        workflow: task.workflow ?? task.purpose,
-        proof: proof.kind,
-        exchange,
-        ...(c.act ? { actor: c.act.sub, delegationChain: chain(c.act) } : {}),
-        expiresAt: new Date(c.exp * 1000).toISOString(),
-      },
-    });
+    this.deps.events.publish(tokenIssuedEvent(issued.claims, task, proof, exchange, this.deps.now()));
   }
 
   private publishRefused(subject: TaskTokenClaims | undefined, err: unknown, stage: string): void {
-    const code = (err as { code?: unknown }).code;
-    this.deps.events.publish({
-      id: randomUUID(),
-      time: this.deps.now().toISOString(),
-      type: 'token.refused',
-      source: 'broker',
-      identityId: subject?.client_id,
-      credentialId: subject?.jti,
-      outcome: 'failure',
-      data: {
-        stage,
-        code: typeof code === 'string' ? code : 'BULKHEAD_INTERNAL',
-        ...(subject ? { jti: subject.jti, taskId: subject.task, boundJkt: subject.cnf?.jkt } : {}),
-      },
-    });
+    this.deps.events.publish(tokenRefusedEvent(subject, err, stage, this.deps.now()));
   }
 
-  /** RFC 7662: metadata of a token, `active: false` for anything that would not validate now. */
-  async introspect(token: string): Promise<Record<string, unknown>> {
-    let claims: TaskTokenClaims;
-    try {
-      claims = await this.validator.verify(token);
-    } catch {
-      return { active: false };
-    }
-    const task = await this.tasks.get(claims.task).catch(() => undefined);
-    if (!task || task.status !== 'active' || task.uses >= task.max_uses) return { active: false };
-    return {
-      active: true,
-      token_type: claims.cnf ? 'DPoP' : 'Bearer',
-      iss: claims.iss,
-      sub: claims.sub,
-      aud: claims.aud,
-      exp: claims.exp,
-      iat: claims.iat,
-      jti: claims.jti,
-      client_id: claims.client_id,
-      task: claims.task,
-      authorization_details: claims.authorization_details,
-      ...(claims.cnf ? { cnf: claims.cnf } : {}),
-      ...(claims.act ? { act: claims.act } : {}),
-      uses_left: task.max_uses - task.uses,
-    };
+  /** RFC 7662 (see introspection/introspect.ts). */
+  introspect(token: string): Promise<Record<string, unknown>> {
+    return introspectToken(token, this.validator, this.tasks);
   }
 
   /**
@@ -587,10 +434,4 @@ export class Broker {
     });
     return r;
   }
-}
-
-function chain(act: TaskTokenClaims['act']): string[] {
-  const out: string[] = [];
-  for (let a = act; a; a = a.act) out.push(a.sub);
-  return out;
 }
