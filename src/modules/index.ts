@@ -4,6 +4,7 @@
  */
 import { registerAdminRoutes } from '../admin/routes.js';
 import { registerAuditRoutes } from '../audit/routes.js';
+import { createBrokerModule } from '../broker/index.js';
 import { createDetectModule } from '../detect/index.js';
 import { createGraphModule } from '../graph/index.js';
 import { registerInventoryRoutes } from '../inventory/routes.js';
@@ -27,8 +28,12 @@ export const coreModule: BulkheadModule = {
 export function allModules(): BulkheadModule[] {
   // Modules that need each other get explicit handles (no global registry); posture must come after graph.
   const [policy, detect] = [createPolicyModule(), createDetectModule()];
+  const broker = createBrokerModule({
+    pdp: () => policy.runtime().pdp,
+    approvals: () => policy.runtime().approvals,
+  });
   const respond = createRespondModule({ pdp: () => policy.runtime().pdp, detect: () => detect.service() });
-  return [coreModule, policy, detect, respond, createGraphModule(), createPostureModule()];
+  return [coreModule, policy, broker, detect, respond, createGraphModule(), createPostureModule()];
 }
 
 /** All migrations of the given modules; a duplicate name is a programming error caught at start. */

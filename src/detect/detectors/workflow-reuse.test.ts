@@ -27,6 +27,18 @@ describe('workflow-reuse', () => {
     assert.deepEqual(alerts[0]?.event_ids, ['use-2']);
   });
 
+  it('does not mistake the broker issuing a task token for a use outside its intent', () => {
+    const issued = {
+      ...use(1, 'unused', { intentActions: ['read'], workflow: 'nightly' }),
+      type: 'token.issued',
+    };
+    delete (issued as { action?: string }).action;
+    assert.deepEqual(
+      rules(detect([issued, use(2, 'read', { intentActions: ['read'], workflow: 'nightly' })])),
+      [],
+    );
+  });
+
   it('alerts when a task token shows up in another workflow', () => {
     const alerts = detect([
       use(1, 'payments.refund', { workflow: 'refunds' }),

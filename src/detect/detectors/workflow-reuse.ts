@@ -15,7 +15,15 @@ export function workflowReuseDetector(): Detector {
       const t = event.token;
       let why: string | undefined;
       let discriminator: string | undefined;
-      if (t?.intentActions && t.intentActions.length > 0 && !t.intentActions.includes(event.action)) {
+      // Broker lifecycle events (issued, revoked, ...) carry the intent but are not a use of the token: their
+      // action is the event type itself, which is never part of a task's intent.
+      const lifecycle = event.source === 'bulkhead' && /^token\.(issued|revoked|expired)$/.test(event.action);
+      if (
+        !lifecycle &&
+        t?.intentActions &&
+        t.intentActions.length > 0 &&
+        !t.intentActions.includes(event.action)
+      ) {
         why = `was used for ${event.action}, outside its task's declared intent (${t.intentActions.join(', ')})`;
         discriminator = `intent:${event.action}`;
       } else if (t?.workflow && credentialBaseline?.workflow && t.workflow !== credentialBaseline.workflow) {

@@ -1,0 +1,79 @@
+import type { BulkheadMigration } from '../store/migration-types.js';
+
+export const brokerMigrations: Record<string, BulkheadMigration> = {
+  '3000-broker-0001-initial': {
+    async up(db) {
+      await db.schema
+        .createTable('broker_signing_keys')
+        .addColumn('kid', 'text', (c) => c.primaryKey())
+        .addColumn('alg', 'text', (c) => c.notNull())
+        .addColumn('public_jwk', 'text', (c) => c.notNull())
+        .addColumn('private_enc', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('retired_at', 'text')
+        .addColumn('expires_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('broker_tasks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('identity_id', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('on_behalf_of', 'text')
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('actions', 'text', (c) => c.notNull())
+        .addColumn('resources', 'text', (c) => c.notNull())
+        .addColumn('audience', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('max_uses', 'integer', (c) => c.notNull())
+        .addColumn('uses', 'integer', (c) => c.notNull())
+        .addColumn('approvals', 'text', (c) => c.notNull())
+        .addColumn('workflow', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('policy_version', 'integer')
+        .execute();
+      await db.schema
+        .createIndex('broker_tasks_status_idx')
+        .on('broker_tasks')
+        .columns(['status', 'expires_at'])
+        .execute();
+      await db.schema
+        .createTable('broker_revocations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('broker_revocations_at_idx')
+        .on('broker_revocations')
+        .column('revoked_at')
+        .execute();
+    },
+  },
+  '3000-broker-0002-downstream': {
+    async up(db) {
+      await db.schema
+        .createTable('broker_downstream')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('plugin', 'text', (c) => c.notNull())
+        .addColumn('resource', 'text', (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('dropped_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('broker_downstream_task_idx')
+        .on('broker_downstream')
+        .column('task_id')
+        .execute();
+    },
+  },
+};

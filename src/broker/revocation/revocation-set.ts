@@ -1,0 +1,145 @@
+/**
+ * Durable revocations (invariant 3). A revocation is written to the store (and audited) before it is
+ * acknowledged, then held in memory as a hash set so the check is O(1) whatever its size. Other replicas pick
+ * new rows up by polling the `revoked_at` watermark; a restart reloads everything still relevant. Entries
+ * that can no longer match anything (every token they could cover has expired) are forgotten.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AuditLog } from '../../audit/audit-log.js';
+import { coreTrx, type BrokerDb, type BrokerDatabase } from '../tables.js';
+import type { Transaction } from 'kysely';
+
+export type RevocationKind = 'token' | 'task' | 'identity' | 'credential';
+
+export interface Revocation {
+  id: string;
+  kind: RevocationKind;
+  target: string;
+  revoked_at: string;
+  expires_at: string | null;
+  reason: string | null;
+  actor: string;
+}
+
+export class RevocationSet {
+  /** `kind|target` → when it may be forgotten and when it was revoked (epoch ms). */
+  private readonly entries = new Map<string, { exp: number; at: number }>();
+  private watermark = '';
+  private readonly seenAtWatermark = new Set<string>();
+
+  constructor(
+    private readonly db: BrokerDb,
+    private readonly audit: AuditLog,
+    private readonly now: () => Date,
+  ) {}
+
+  /** Loads every revocation that can still match (and those with no expiry). */
+  async load(): Promise<void> {
+    await this.poll();
+  }
+
+  /** Picks up rows written since the last poll (by this or another replica). */
+  async poll(): Promise<number> {
+    const rows = await this.db
+      .selectFrom('broker_revocations')
+      .selectAll()
+      .where('revoked_at', '>=', this.watermark)
+      .orderBy('revoked_at')
+      .execute();
+    let added = 0;
+    for (const r of rows) {
+      if (r.revoked_at === this.watermark && this.seenAtWatermark.has(r.id)) continue;
+      if (r.revoked_at > this.watermark) {
+        this.watermark = r.revoked_at;
+        this.seenAtWatermark.clear();
+      }
+      this.seenAtWatermark.add(r.id);
+      this.remember(r.kind as RevocationKind, r.target, r.expires_at, r.revoked_at);
+      added++;
+    }
+    return added;
+  }
+
+  private remember(kind: RevocationKind, target: string, expiresAt: string | null, revokedAt: string): void {
+    const exp = expiresAt === null ? Infinity : Date.parse(expiresAt);
+    const at = Date.parse(revokedAt);
+    const key = `${kind}|${target}`;
+    const prev = this.entries.get(key);
+    this.entries.set(key, {
+      exp: Math.max(prev?.exp ?? -Infinity, exp),
+      at: Math.max(prev?.at ?? -Infinity, at),
+    });
+  }
+
+  has(kind: RevocationKind, target: string): boolean {
+    return this.entries.has(`${kind}|${target}`);
+  }
+
+  /**
+   * Which of a token's handles (jti, task, identity) is revoked, if any. An identity revocation covers the
+   * tokens issued up to it (`iat`), so a reinstated identity can work again with fresh tokens.
+   */
+  match(jti: string, taskId: string, identityId: string, iatSeconds: number): RevocationKind | undefined {
+    if (this.entries.has(`token|${jti}`)) return 'token';
+    if (this.entries.has(`task|${taskId}`)) return 'task';
+    const id = this.entries.get(`identity|${identityId}`);
+    if (id && iatSeconds * 1000 <= id.at) return 'identity';
+    return undefined;
+  }
+
+  /** Forgets entries whose covered tokens have all expired. */
+  prune(): void {
+    const now = this.now().getTime();
+    for (const [k, e] of this.entries) if (e.exp <= now) this.entries.delete(k);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Records a revocation durably (and audits it) in `trx`, then applies it in memory. Only call `apply`
+   * after the transaction committed; `revoke` does both.
+   */
+  async insert(
+    trx: Transaction<BrokerDatabase>,
+    input: {
+      kind: RevocationKind;
+      target: string;
+      expiresAt: string | null;
+      reason: string | null;
+      actor: string;
+      requestId?: string | undefined;
+    },
+  ): Promise<Revocation> {
+    const row: Revocation = {
+      id: `rev-${randomBytes(9).toString('base64url')}`,
+      kind: input.kind,
+      target: input.target,
+      revoked_at: this.now().toISOString(),
+      expires_at: input.expiresAt,
+      reason: input.reason,
+      actor: input.actor,
+    };
+    await trx.insertInto('broker_revocations').values(row).execute();
+    await this.audit.record(coreTrx(trx), {
+      actor: input.actor,
+      action: `broker.revoke.${input.kind}`,
+      targetType: input.kind,
+      targetId: input.target,
+      requestId: input.requestId,
+      after: row,
+    });
+    return row;
+  }
+
+  apply(r: Revocation): void {
+    this.remember(r.kind, r.target, r.expires_at, r.revoked_at);
+  }
+
+  async revoke(input: Parameters<RevocationSet['insert']>[1]): Promise<Revocation> {
+    const r = await this.db.transaction().execute((trx) => this.insert(trx, input));
+    this.apply(r);
+    return r;
+  }
+}
