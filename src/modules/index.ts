@@ -5,6 +5,7 @@
 import { registerAdminRoutes } from '../admin/routes.js';
 import { registerAuditRoutes } from '../audit/routes.js';
 import { createBrokerModule } from '../broker/index.js';
+import { brokerTokenAuthority } from '../broker/token-authority.js';
 import { createDetectModule } from '../detect/index.js';
 import { createGraphModule } from '../graph/index.js';
 import { registerInventoryRoutes } from '../inventory/routes.js';
@@ -32,7 +33,12 @@ export function allModules(): BulkheadModule[] {
     pdp: () => policy.runtime().pdp,
     approvals: () => policy.runtime().approvals,
   });
-  const respond = createRespondModule({ pdp: () => policy.runtime().pdp, detect: () => detect.service() });
+  const tokens = brokerTokenAuthority(() => broker.runtime());
+  const respond = createRespondModule({
+    pdp: () => policy.runtime().pdp,
+    detect: () => detect.service(),
+    broker: () => tokens,
+  });
   return [coreModule, policy, broker, detect, respond, createGraphModule(), createPostureModule()];
 }
 

@@ -12,7 +12,9 @@ import { createBrokerModule } from '../../src/broker/index.js';
 import { accessTokenHash } from '../../src/broker/dpop/proof.js';
 import type { BrokerConfigInput } from '../../src/broker/config.js';
 import type { BulkheadEvent } from '../../src/events/bus.js';
+import { brokerTokenAuthority } from '../../src/broker/token-authority.js';
 import { createDetectModule } from '../../src/detect/index.js';
+import { createRespondModule } from '../../src/respond/index.js';
 import { coreModule } from '../../src/modules/index.js';
 import { createPolicyModule } from '../../src/policy/index.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
@@ -95,6 +97,8 @@ export async function startHarness(
     masterKey?: string;
     postgres?: boolean;
     detect?: boolean;
+    /** Adds detect + respond wired to this broker (containment end to end). */
+    respond?: boolean;
   } = {},
 ): Promise<Harness> {
   const clock = new Clock();
@@ -155,9 +159,21 @@ export async function startHarness(
     config,
     masterKey,
   });
+  const containment = () => {
+    if (!options.detect && !options.respond) return [];
+    const detect = createDetectModule();
+    if (!options.respond) return [detect];
+    const tokens = brokerTokenAuthority(() => broker.runtime());
+    const respond = createRespondModule({
+      pdp: () => policy.runtime().pdp,
+      detect: () => detect.service(),
+      broker: () => tokens,
+    });
+    return [detect, respond];
+  };
   const server = await startTestServer({
     demo: true,
-    modules: [coreModule, policy, broker, ...(options.detect ? [createDetectModule()] : [])],
+    modules: [coreModule, policy, broker, ...containment()],
     now: clock.now,
     postgres: options.postgres ?? false,
   });
