@@ -4,13 +4,15 @@
  */
 import type { InventoryService } from '../inventory/service.js';
 import type { Credential, Resource } from '../inventory/types.js';
-import type { Reach } from './tiers.js';
+import type { GraphTierFacts, Reach } from './tiers.js';
 
 export interface Dependent {
   /** The workload / identity that would lose access. */
   identityId: string;
-  /** Through which credential. */
-  credentialId: string;
+  /** Through which credential (null when the dependency is not a credential, e.g. code that runs as it). */
+  credentialId: string | null;
+  /** Where this was found when not the inventory's credential consumers (e.g. `graph: runs as …`). */
+  via?: string | undefined;
 }
 
 export interface DependencyMap {
@@ -27,6 +29,8 @@ export interface DependencyMap {
    * falls back to the resources named in credential scopes.
    */
   reachOf?(identityId: string): Promise<Reach[] | undefined>;
+  /** Admin-equivalent reach and privilege-escalation paths (the graph); undefined when unknown. */
+  graphFactsOf?(identityId: string): Promise<GraphTierFacts | undefined>;
 }
 
 type InventoryReader = Pick<InventoryService, 'listCredentials' | 'findCredential' | 'listResources'>;

@@ -6,7 +6,9 @@ import type { DetectService } from '../detect/service.js';
 import { detectDb, upsertAlert } from '../detect/store.js';
 import type { BulkheadModule } from '../modules/types.js';
 import { registerRespondCommands } from './commands.js';
-import type { DependencyMap } from './dependency-map.js';
+import { graphServiceOf } from '../graph/index.js';
+import { InventoryDependencyMap, type DependencyMap } from './dependency-map.js';
+import { GraphDependencyMap } from './graph-map.js';
 import type { DecisionPoint, Notifier, TokenAuthority } from './handles.js';
 import { respondMigrations } from './migrations.js';
 import { receiversFromEnv, WebhookNotifier } from './notifier.js';
@@ -47,7 +49,11 @@ export function createRespondModule(
         broker: options.broker,
         notifier:
           options.notifier ?? (receivers.length > 0 ? new WebhookNotifier(receivers, ctx.now) : undefined),
-        dependencyMap: options.dependencyMap,
+        // The graph (when its module runs in this server) adds reach, escalation paths and dependents found
+        // through it; the inventory answers the rest and everything when there is no graph.
+        dependencyMap:
+          options.dependencyMap ??
+          new GraphDependencyMap(new InventoryDependencyMap(ctx.inventory), () => graphServiceOf(ctx)),
         retryBaseMs: options.retryBaseMs,
         rotationTickMs: options.rotationTickMs,
         recordAlert: detect

@@ -10,7 +10,7 @@ import type { AppContext } from '../app-context.js';
 import type { Severity } from '../detect/alert.js';
 import { SEVERITIES } from '../detect/alert.js';
 import type { BulkheadEvent } from '../events/bus.js';
-import type { Credential } from '../inventory/types.js';
+import type { Credential, Identity, Resource } from '../inventory/types.js';
 import type { Database } from '../store/database.js';
 import { BreakGlassService } from './breakglass.js';
 import { DEFAULT_PLAYBOOKS } from './default-playbooks.js';
@@ -25,6 +25,9 @@ import { RotationService } from './rotation.js';
 import * as store from './store.js';
 import { respondDb, type RespondDb } from './tables.js';
 import { computeTier, reachFromScopes, type Tier, type TierResult } from './tiers.js';
+
+/** Write actions asked of the PDP for regulated resources (names used by Bulkhead's policies and demo). */
+const POLICY_WRITE_ACTIONS = ['write', 'update', 'delete'];
 
 export interface RespondOptions {
   pdp?: (() => DecisionPoint) | undefined;
@@ -227,14 +230,52 @@ export class RespondService {
 
   async tier(identityId: string): Promise<TierResult> {
     const identity = await this.ctx.inventory.getIdentity(identityId);
-    const credentials = await this.dependencies.credentialsOf(identityId);
-    const resources = await this.dependencies.resources();
+    return this.tierOf(identity, await this.dependencies.resources());
+  }
+
+  private async tierOf(identity: Identity, resources: Map<string, Resource>): Promise<TierResult> {
+    const credentials = await this.dependencies.credentialsOf(identity.id);
+    const reach = (await this.dependencies.reachOf?.(identity.id)) ?? reachFromScopes(credentials, resources);
     return computeTier({
       identity,
       credentials,
-      reach: (await this.dependencies.reachOf?.(identity.id)) ?? reachFromScopes(credentials, resources),
+      reach,
+      graph: await this.dependencies.graphFactsOf?.(identity.id),
+      policyRegulatedWrites: await this.policyRegulatedWrites(identity.id, resources),
       now: this.ctx.now(),
     });
+  }
+
+  /**
+   * Regulated resources the active policy set lets the identity write to: one side-effect-free decision per
+   * regulated resource and write action (bounded; skipped without a PDP or an active policy).
+   */
+  private async policyRegulatedWrites(
+    identityId: string,
+    resources: Map<string, Resource>,
+  ): Promise<{ resource: string; action: string }[] | undefined> {
+    const pdp = this.options.pdp?.();
+    if (!pdp) return undefined;
+    const regulated = [...resources.values()].filter((r) => r.sensitivity === 'regulated').slice(0, 50);
+    const out: { resource: string; action: string }[] = [];
+    for (const r of regulated) {
+      for (const action of POLICY_WRITE_ACTIONS) {
+        try {
+          const d = await pdp.decide(
+            { principal: { id: identityId }, action, resource: { id: r.id } },
+            undefined,
+            { sideEffects: false },
+          );
+          if (d.decision) {
+            out.push({ resource: r.id, action });
+            break;
+          }
+        } catch {
+          return out; // no policy / unknown entity: nothing the policy set grants can be read here
+        }
+      }
+    }
+    return out;
   }
 
   /** Tiers of every identity (bounded by the inventory size), most critical first. */
@@ -245,13 +286,7 @@ export class RespondService {
     do {
       const page = await this.ctx.inventory.listIdentities({ limit: 500, cursor });
       for (const identity of page.items) {
-        const credentials = await this.dependencies.credentialsOf(identity.id);
-        const t = computeTier({
-          identity,
-          credentials,
-          reach: (await this.dependencies.reachOf?.(identity.id)) ?? reachFromScopes(credentials, resources),
-          now: this.ctx.now(),
-        });
+        const t = await this.tierOf(identity, resources);
         if (!only || t.tier === only) out.push(t);
       }
       cursor = page.next_cursor ?? undefined;

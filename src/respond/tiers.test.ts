@@ -161,4 +161,37 @@ describe('crisis tiers', () => {
     ]);
     assert.equal(t.tier, 'T3');
   });
+
+  it('graph facts: an escalation path to admin makes a read-only identity T0 with the path as the reason', () => {
+    const i = identity({ id: 'svc', kind: 'service_account' });
+    const creds = [credential({ id: 'r', identityId: 'svc', scopes: ['status-page:read'] })];
+    const base = { identity: i, credentials: creds, reach: reachFromScopes(creds, resources), now: NOW };
+    assert.equal(computeTier(base).tier, 'T3');
+    assert.equal(computeTier({ ...base, graph: { escalations: [], admin: [] } }).tier, 'T3');
+    const t = computeTier({
+      ...base,
+      graph: {
+        escalations: [
+          {
+            method: 'iam:CreatePolicyVersion',
+            target: 'admin:aws:1',
+            path: 'svc -[iam:CreatePolicyVersion]-> p',
+          },
+        ],
+        admin: [],
+      },
+    });
+    assert.equal(t.tier, 'T0');
+    assert.equal(t.reasons[0]?.code, 'privilege_escalation');
+    assert.match(t.reasons[0]?.message ?? '', /svc -\[iam:CreatePolicyVersion\]-> p/);
+  });
+
+  it('policy note: the active policy set permitting writes to regulated data is a T0 reason', () => {
+    const i = identity({ id: 'svc', kind: 'service_account' });
+    const base = { identity: i, credentials: [], reach: [], now: NOW };
+    assert.equal(computeTier({ ...base, policyRegulatedWrites: [] }).tier, 'T3');
+    const t = computeTier({ ...base, policyRegulatedWrites: [{ resource: 'payments-db', action: 'write' }] });
+    assert.equal(t.tier, 'T0');
+    assert.equal(t.reasons[0]?.code, 'policy_regulated_write');
+  });
 });

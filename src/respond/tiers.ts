@@ -30,11 +30,22 @@ export interface Reach {
   via: string;
 }
 
+/** What the identity graph knows about an identity's path to admin (absent without the graph module). */
+export interface GraphTierFacts {
+  /** Privilege-escalation methods (e.g. `iam:CreatePolicyVersion`) that lead to an admin-equivalent node. */
+  escalations: { method: string; target: string; path: string }[];
+  /** Admin-equivalent nodes held by plain grants (no escalation step needed). */
+  admin: { target: string; path: string }[];
+}
+
 export interface TierInput {
   identity: Identity;
   credentials: Credential[];
   /** What the identity reaches (from credential scopes, or from the graph when it is present). */
   reach: Reach[];
+  graph?: GraphTierFacts | undefined;
+  /** Regulated resources the active policy set lets the identity write to (when a PDP was asked). */
+  policyRegulatedWrites?: { resource: string; action: string }[] | undefined;
   now: Date;
 }
 
@@ -118,6 +129,19 @@ export function computeTier(input: TierInput): TierResult {
     } else if (PIPELINE_SCOPE.test(scope)) {
       add('T0', 'pipeline_release', `${credential.id} grants ${scope}: alters pipeline or release state`);
     }
+  }
+  for (const e of input.graph?.escalations ?? []) {
+    add('T0', 'privilege_escalation', `can escalate to admin ${e.target} via ${e.method} (graph): ${e.path}`);
+  }
+  for (const a of input.graph?.admin ?? []) {
+    add('T0', 'admin_equivalent', `admin-equivalent: reaches ${a.target} (graph): ${a.path}`);
+  }
+  for (const w of input.policyRegulatedWrites ?? []) {
+    add(
+      'T0',
+      'policy_regulated_write',
+      `the active policy set permits ${w.action} on regulated ${w.resource}`,
+    );
   }
   for (const r of input.reach) {
     if (r.resource.sensitivity === 'regulated') {
