@@ -34,12 +34,14 @@ export function allModules(): BulkheadModule[] {
     approvals: () => policy.runtime().approvals,
   });
   const tokens = brokerTokenAuthority(() => broker.runtime());
+  const posture = createPostureModule();
   const respond = createRespondModule({
     pdp: () => policy.runtime().pdp,
     detect: () => detect.service(),
     broker: () => tokens,
+    usage: () => posture.service(),
   });
-  return [coreModule, policy, broker, detect, respond, createGraphModule(), createPostureModule()];
+  return [coreModule, policy, broker, detect, respond, createGraphModule(), posture];
 }
 
 /** All migrations of the given modules; a duplicate name is a programming error caught at start. */

@@ -9,11 +9,13 @@ import { postureMigrations } from './migrations.js';
 import { registerPostureRoutes } from './routes.js';
 import { PostureService } from './service.js';
 
-export function createPostureModule(): BulkheadModule {
+export function createPostureModule(): BulkheadModule & { service(): PostureService | undefined } {
   let service: PostureService | undefined;
   return {
     name: 'posture',
     migrations: postureMigrations,
+    /** The running service (for modules that read granted vs used, e.g. respond's narrow_permissions). */
+    service: () => service,
     async start(ctx) {
       service = new PostureService(ctx);
       service.start();

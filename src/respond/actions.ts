@@ -5,7 +5,8 @@
  */
 import type { InventoryService } from '../inventory/service.js';
 import type { Identity } from '../inventory/types.js';
-import type { DecisionPoint, Notifier, TokenAuthority, WriteMeta } from './handles.js';
+import type { DecisionPoint, Notifier, TokenAuthority, UsageSource, WriteMeta } from './handles.js';
+import { describeNarrowing, planNarrowing, sameScopes, type NarrowingPlan } from './narrow.js';
 import type { RunFacts } from './plan.js';
 import type { StepAction } from './playbook.js';
 import type { RotationService } from './rotation.js';
@@ -18,11 +19,18 @@ export type StepOutcome =
 export interface ActionDeps {
   inventory: Pick<
     InventoryService,
-    'findIdentity' | 'findCredential' | 'revokeCredential' | 'setIdentityStatus' | 'listCredentials'
+    | 'findIdentity'
+    | 'findCredential'
+    | 'revokeCredential'
+    | 'setIdentityStatus'
+    | 'listCredentials'
+    | 'updateCredential'
   >;
   pdp?: DecisionPoint | undefined;
   broker?: TokenAuthority | undefined;
   notifier?: Notifier | undefined;
+  /** Granted vs used (posture), for `narrow_permissions`. */
+  usage?: UsageSource | undefined;
   rotations: Pick<RotationService, 'start'>;
 }
 
@@ -160,7 +168,7 @@ export async function runAction(deps: ActionDeps, input: StepInput): Promise<Ste
     }
 
     case 'narrow_permissions':
-      return { outcome: 'skipped', detail: "needs the graph module's used-vs-granted data (not attached)" };
+      return narrowPermissions(deps, input);
 
     case 'rollback_policy': {
       if (!deps.pdp) return { outcome: 'skipped', detail: 'no policy decision point attached' };
@@ -211,6 +219,60 @@ export async function runAction(deps: ActionDeps, input: StepInput): Promise<Ste
     case 'verify_contained':
       return verifyContained(deps, input);
   }
+}
+
+/** Label on a narrowed credential: the incident that narrowed it (removed by a restore). */
+export const NARROWED_LABEL = 'bulkhead.narrowed-by';
+
+/**
+ * Least privilege from recorded use. The plan is saved in the step journal before anything changes, so a
+ * retry applies the same scopes, and the journal keeps every credential's previous scopes for a restore.
+ */
+async function narrowPermissions(deps: ActionDeps, input: StepInput): Promise<StepOutcome> {
+  const identityId = input.facts.identityId!;
+  const saved = (input.step.result as { intent?: { narrowing?: NarrowingPlan } } | null)?.intent?.narrowing;
+  let plan = saved;
+  if (!plan) {
+    if (!deps.usage) {
+      return {
+        outcome: 'skipped',
+        detail: 'no usage data: granted-vs-used (posture module) is not attached',
+      };
+    }
+    const usage = await deps.usage.usageOf(identityId);
+    if (!usage.observed) {
+      return { outcome: 'skipped', detail: `no usage data recorded for ${identityId}: nothing narrowed` };
+    }
+    const page = await deps.inventory.listCredentials({
+      identity_id: identityId,
+      status: 'active',
+      limit: 500,
+    });
+    plan = planNarrowing(page.items, usage);
+    if (plan.changes.length === 0) {
+      return {
+        outcome: 'done',
+        detail: `nothing to narrow: every scope of ${identityId} was used${plan.unusedCredentials.length || plan.policyGrantsUnused.length ? `; ${describeNarrowing(plan)}` : ''}`,
+        data: { narrowing: plan },
+      };
+    }
+    await input.saveIntent({ narrowing: plan });
+  }
+  for (const change of plan.changes) {
+    const c = await deps.inventory.findCredential(change.credentialId);
+    if (!c || c.status === 'revoked' || sameScopes(c.scopes, change.after)) continue;
+    await deps.inventory.updateCredential(
+      c.id,
+      { scopes: change.after, labels: { ...c.labels, [NARROWED_LABEL]: input.incident.id } },
+      input.meta,
+      'credential.narrow',
+    );
+  }
+  return {
+    outcome: 'done',
+    detail: `narrowed to recorded use: ${describeNarrowing(plan)} (reversible: restore from the step journal)`,
+    data: { narrowing: plan },
+  };
 }
 
 async function requireIdentity(deps: ActionDeps, facts: RunFacts): Promise<Identity | undefined> {

@@ -7,6 +7,7 @@ export const respondError = defineErrorCodes({
   RESPOND_INCIDENT_NOT_FOUND: { status: 404, title: 'No such incident' },
   RESPOND_STEP_NOT_FOUND: { status: 404, title: 'No such playbook step' },
   RESPOND_STEP_NOT_AWAITING_APPROVAL: { status: 409, title: 'Step is not waiting for approval' },
+  RESPOND_NOTHING_TO_RESTORE: { status: 409, title: 'The step changed nothing that could be restored' },
   RESPOND_BAD_TRANSITION: { status: 409, title: 'Incident state change not allowed' },
   RESPOND_LEAK_REPORT_INVALID: { status: 400, title: 'Leak report could not be read' },
   RESPOND_ROTATION_NOT_FOUND: { status: 404, title: 'No such rotation' },

@@ -40,3 +40,18 @@ export interface Notifier {
   /** Sends once per idempotency key as far as receivers honour the `Idempotency-Key` header. */
   send(n: Notification, idempotencyKey: string): Promise<{ delivered: number; failed: number }>;
 }
+
+/** Granted vs used for one identity (posture's `GET /v1/posture/identities/:id/usage`). */
+export interface GrantedVsUsed {
+  granted: string[];
+  used: string[];
+  /** Credential scopes as they are, and policy grants as `<action> on <resource>`. */
+  unused: string[];
+  leastPrivilegePolicy?: Record<string, unknown> | undefined;
+}
+
+/** Where `narrow_permissions` learns what an identity was seen using (the posture module). */
+export interface UsageSource {
+  /** `observed` is false when no event of the identity was recorded (no data is not "unused"). */
+  usageOf(identityId: string): Promise<GrantedVsUsed & { observed: boolean }>;
+}

@@ -9,7 +9,7 @@ import { registerRespondCommands } from './commands.js';
 import { graphServiceOf } from '../graph/index.js';
 import { InventoryDependencyMap, type DependencyMap } from './dependency-map.js';
 import { GraphDependencyMap } from './graph-map.js';
-import type { DecisionPoint, Notifier, TokenAuthority } from './handles.js';
+import type { DecisionPoint, Notifier, TokenAuthority, UsageSource } from './handles.js';
 import { respondMigrations } from './migrations.js';
 import { receiversFromEnv, WebhookNotifier } from './notifier.js';
 import { registerRespondRoutes } from './routes.js';
@@ -23,6 +23,8 @@ export interface RespondModuleOptions {
   /** Detection, for the first-event time of its alerts (time to detect). */
   detect?: () => DetectService;
   notifier?: Notifier;
+  /** Granted vs used per identity (the posture module), for `narrow_permissions`. */
+  usage?: () => UsageSource | undefined;
   /** Replaces the inventory-based dependency map (e.g. by the graph module). */
   dependencyMap?: DependencyMap;
   retryBaseMs?: number;
@@ -47,6 +49,7 @@ export function createRespondModule(
       const serviceOptions: RespondOptions = {
         pdp: options.pdp,
         broker: options.broker,
+        usage: options.usage,
         notifier:
           options.notifier ?? (receivers.length > 0 ? new WebhookNotifier(receivers, ctx.now) : undefined),
         // The graph (when its module runs in this server) adds reach, escalation paths and dependents found

@@ -36,6 +36,8 @@ export interface PlannedStep {
   disposition: Disposition;
   reason: string;
   breaks: Dependent[];
+  /** What the step would change, when known before it runs (e.g. `narrow_permissions`' scope diff). */
+  preview?: Record<string, unknown> | undefined;
 }
 
 /** Steps that change access (everything else records, pages or verifies). */

@@ -207,6 +207,16 @@ export function registerRespondRoutes(app: FastifyInstance, service: () => Respo
 
   addRoute(app, {
     method: 'POST',
+    url: '/v1/incidents/:id/steps/:step/restore',
+    summary: 'Undo a narrow_permissions step: put back the scopes it removed (kept in the step journal)',
+    tags,
+    scope: 'admin',
+    params: stepParams,
+    handler: async (c) => service().restoreNarrowed(c.params.id, c.params.step, who(c), c.requestId),
+  });
+
+  addRoute(app, {
+    method: 'POST',
     url: '/v1/leaks',
     summary:
       'Import a gitleaks or trufflehog report: matched credentials are revoked by the leaked-credential playbook',

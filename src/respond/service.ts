@@ -18,7 +18,9 @@ import type { LeakFinding } from './leaks.js';
 import { InventoryDependencyMap, type DependencyMap } from './dependency-map.js';
 import { respondError } from './errors.js';
 import { RunExecutor } from './executor.js';
-import type { DecisionPoint, Notifier, TokenAuthority } from './handles.js';
+import { NARROWED_LABEL } from './actions.js';
+import type { DecisionPoint, Notifier, TokenAuthority, UsageSource } from './handles.js';
+import { describeNarrowing, planNarrowing, sameScopes, type NarrowingPlan } from './narrow.js';
 import { planRun, type PlannedStep, type RunFacts } from './plan.js';
 import { parsePlaybook, playbookMatches, type ParsedPlaybook, type Playbook } from './playbook.js';
 import { RotationService } from './rotation.js';
@@ -33,6 +35,8 @@ export interface RespondOptions {
   pdp?: (() => DecisionPoint) | undefined;
   broker?: (() => TokenAuthority | undefined) | undefined;
   notifier?: Notifier | undefined;
+  /** Granted vs used per identity (posture), for `narrow_permissions`. */
+  usage?: (() => UsageSource | undefined) | undefined;
   dependencyMap?: DependencyMap | undefined;
   /** Stores an alert respond raised itself (a leak match) where alerts are listed (detect's store). */
   recordAlert?: ((alert: AlertInput & { detail: string }) => Promise<void>) | undefined;
@@ -135,6 +139,9 @@ export class RespondService {
             return options.broker?.();
           },
           notifier: options.notifier,
+          get usage() {
+            return options.usage?.();
+          },
           rotations: this.rotations,
         },
         onContained: async (incidentId, at, trx) => {
@@ -418,7 +425,96 @@ export class RespondService {
         )
       : [];
     const identityDependents = facts.identityId ? await this.dependencies.dependentsOf(facts.identityId) : [];
-    return planRun(p, facts, { credentialConsumers, identityDependents });
+    const steps = planRun(p, facts, { credentialConsumers, identityDependents });
+    for (const s of steps) {
+      if (s.action === 'narrow_permissions' && s.disposition !== 'skip' && facts.identityId) {
+        s.preview = await this.narrowingPreview(facts.identityId);
+        s.reason = `${s.reason}; ${String(s.preview.summary)}`;
+      }
+    }
+    return steps;
+  }
+
+  /** The scope diff `narrow_permissions` would apply now (dry runs and plans show it). */
+  private async narrowingPreview(identityId: string): Promise<Record<string, unknown>> {
+    const usage = await this.options.usage?.()?.usageOf(identityId);
+    if (!usage?.observed) return { summary: 'no usage data: would narrow nothing', usageData: false };
+    const credentials = await this.dependencies.credentialsOf(identityId);
+    const plan = planNarrowing(credentials, usage);
+    return {
+      summary:
+        plan.changes.length > 0
+          ? `would narrow ${describeNarrowing(plan)}`
+          : 'nothing to narrow: every scope was used',
+      usageData: true,
+      ...plan,
+    };
+  }
+
+  /**
+   * Undoes a `narrow_permissions` step: every credential it narrowed gets its previous scopes back (from the
+   * step journal), audited as `credential.restore`. A credential changed since (by someone else) is left alone
+   * and reported.
+   */
+  async restoreNarrowed(
+    incidentId: string,
+    stepId: string,
+    actor: string,
+    requestId?: string,
+  ): Promise<{ restored: string[]; skipped: { credentialId: string; why: string }[] }> {
+    const runs = await store.runsOfIncident(this.db, incidentId);
+    if (runs.length === 0) await this.incident(incidentId); // 404 when the incident does not exist
+    const step = runs.flatMap((r) => r.steps).find((x) => x.stepId === stepId);
+    if (!step || step.action !== 'narrow_permissions') {
+      throw respondError(
+        'RESPOND_STEP_NOT_FOUND',
+        `incident ${incidentId} has no narrow_permissions step ${stepId}`,
+        {
+          field: 'params.step',
+        },
+      );
+    }
+    const result = step.result as {
+      data?: { narrowing?: NarrowingPlan };
+      intent?: { narrowing?: NarrowingPlan };
+    } | null;
+    const plan = result?.data?.narrowing ?? result?.intent?.narrowing;
+    if (!plan) {
+      throw respondError('RESPOND_NOTHING_TO_RESTORE', `step ${stepId} narrowed nothing`, {
+        field: 'params.step',
+      });
+    }
+    const restored: string[] = [];
+    const skipped: { credentialId: string; why: string }[] = [];
+    for (const change of plan.changes) {
+      const c = await this.ctx.inventory.findCredential(change.credentialId);
+      if (!c) {
+        skipped.push({ credentialId: change.credentialId, why: 'no longer in the inventory' });
+      } else if (sameScopes(c.scopes, change.before)) {
+        skipped.push({ credentialId: c.id, why: 'already has its previous scopes' });
+      } else if (!sameScopes(c.scopes, change.after)) {
+        skipped.push({ credentialId: c.id, why: 'scopes changed since the step; not overwritten' });
+      } else {
+        const labels = { ...c.labels };
+        delete labels[NARROWED_LABEL];
+        await this.ctx.inventory.updateCredential(
+          c.id,
+          { scopes: change.before, labels },
+          { actor, requestId },
+          'credential.restore',
+        );
+        restored.push(c.id);
+      }
+    }
+    await this.db.transaction().execute(async (trx) => {
+      await store.appendTimeline(trx, incidentId, {
+        at: this.ctx.now().toISOString(),
+        kind: 'step.restored',
+        message: `${stepId} (narrow_permissions) undone by ${actor}: ${restored.length} credential(s) restored`,
+        data: { stepId, restored, skipped },
+      });
+    });
+    return { restored, skipped };
   }
 
   matchPlaybook(facts: RunFacts): StoredPlaybook | undefined {
@@ -581,6 +677,7 @@ export class RespondService {
             disposition: s.disposition,
             reason: s.reason,
             breaks: s.breaks,
+            ...(s.preview ? { preview: s.preview } : {}),
           })),
         },
       });
