@@ -21,6 +21,7 @@ import {
   pushSet,
   SetSigner,
   type DeliveryResult,
+  type SecuritySignal,
   type SsfOptions,
   type SsfReceiver,
 } from './ssf.js';
@@ -292,6 +293,26 @@ export class DetectService {
     });
     const push = this.pushSignals(alert).finally(() => this.pushes.delete(push));
     this.pushes.add(push);
+  }
+
+  /**
+   * Signs a signal and pushes it to every configured receiver (used by containment's `notify`); one result per
+   * receiver, none when no receiver is configured.
+   */
+  async pushSignal(signal: SecuritySignal): Promise<DeliveryResult[]> {
+    const ssf = this.options.ssf;
+    if (!ssf || ssf.receivers.length === 0) return [];
+    this.signer ??= await SetSigner.create();
+    const issuer = ssf.issuer ?? 'urn:bulkhead:detect';
+    const out: DeliveryResult[] = [];
+    for (const receiver of ssf.receivers) {
+      const set = await this.signer.signSignal(signal, issuer, audienceOf(receiver), this.ctx.now());
+      const result = await pushSet(set, receiver, { ...ssf, issuer });
+      this.deliveries.push(result);
+      if (this.deliveries.length > 1000) this.deliveries.shift();
+      out.push(result);
+    }
+    return out;
   }
 
   private async pushSignals(alert: Alert): Promise<void> {

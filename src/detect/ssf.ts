@@ -13,6 +13,17 @@ export const SET_EVENT_TYPES = {
   'session-revoked': 'https://schemas.openid.net/secevent/caep/event-type/session-revoked',
 } as const;
 
+/** One Shared Signals event about a credential or a session / identity, before signing. */
+export interface SecuritySignal {
+  signal: keyof typeof SET_EVENT_TYPES;
+  /** Opaque subject id: the credential (credential-compromise) or the identity (session-revoked). */
+  subject: string;
+  /** RFC 8417 `txn`: the same for every copy of one event, so a receiver drops duplicates. */
+  txn: string;
+  eventTime: Date;
+  reason: string;
+}
+
 export interface SsfReceiver {
   /** RFC 8935 push endpoint. */
   url: string;
@@ -59,20 +70,33 @@ export class SetSigner {
   /** Builds and signs the SET for an alert; returns undefined for alerts that map to no signal. */
   async sign(alert: Alert, issuer: string, audience: string, now: Date): Promise<string | undefined> {
     if (alert.signal !== 'credential-compromise' && alert.signal !== 'session-revoked') return undefined;
-    const subject = alert.credential
-      ? { format: 'opaque', id: alert.credential }
-      : { format: 'opaque', id: alert.identity_id ?? alert.identity };
-    const eventTimestamp = Math.floor(Date.parse(alert.last_seen) / 1000);
-    const reason = { en: `${alert.title} (${alert.rule_id}, ${alert.techniques.join(', ')})` };
+    return this.signSignal(
+      {
+        signal: alert.signal,
+        subject: alert.credential ?? alert.identity_id ?? alert.identity,
+        txn: alert.id,
+        eventTime: new Date(Date.parse(alert.last_seen)),
+        reason: `${alert.title} (${alert.rule_id}, ${alert.techniques.join(', ')})`,
+      },
+      issuer,
+      audience,
+      now,
+    );
+  }
+
+  /** Builds and signs one SET (RISC credential-compromise or CAEP session-revoked) about an opaque subject. */
+  async signSignal(signal: SecuritySignal, issuer: string, audience: string, now: Date): Promise<string> {
+    const eventTimestamp = Math.floor(signal.eventTime.getTime() / 1000);
+    const reason = { en: signal.reason };
     const payload =
-      alert.signal === 'credential-compromise'
+      signal.signal === 'credential-compromise'
         ? { credential_type: 'api_key', event_timestamp: eventTimestamp, reason_admin: reason }
         : { event_timestamp: eventTimestamp, reason_admin: reason, initiating_entity: 'policy' };
     return (
       new SignJWT({
-        sub_id: subject,
-        txn: alert.id,
-        events: { [SET_EVENT_TYPES[alert.signal]]: payload },
+        sub_id: { format: 'opaque', id: signal.subject },
+        txn: signal.txn,
+        events: { [SET_EVENT_TYPES[signal.signal]]: payload },
       })
         // RFC 8417 §2.3: explicit typing so a SET cannot be mistaken for an ID or access token.
         .setProtectedHeader({ alg: 'EdDSA', kid: this.kid, typ: 'secevent+jwt' })

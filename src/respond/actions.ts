@@ -5,7 +5,14 @@
  */
 import type { InventoryService } from '../inventory/service.js';
 import type { Identity } from '../inventory/types.js';
-import type { DecisionPoint, Notifier, TokenAuthority, UsageSource, WriteMeta } from './handles.js';
+import type {
+  DecisionPoint,
+  Notifier,
+  SignalSender,
+  TokenAuthority,
+  UsageSource,
+  WriteMeta,
+} from './handles.js';
 import { describeNarrowing, planNarrowing, sameScopes, type NarrowingPlan } from './narrow.js';
 import type { RunFacts } from './plan.js';
 import type { StepAction } from './playbook.js';
@@ -31,6 +38,8 @@ export interface ActionDeps {
   notifier?: Notifier | undefined;
   /** Granted vs used (posture), for `narrow_permissions`. */
   usage?: UsageSource | undefined;
+  /** Shared Signals (CAEP / RISC) push through detection's sender, for `notify`. */
+  signals?: SignalSender | undefined;
   rotations: Pick<RotationService, 'start'>;
 }
 
@@ -191,10 +200,37 @@ export async function runAction(deps: ActionDeps, input: StepInput): Promise<Ste
       return { outcome: 'done', detail: `policy version ${target} re-activated`, data: { version: target } };
     }
 
-    case 'notify': {
-      if (!deps.notifier) return { outcome: 'skipped', detail: 'no notification receiver configured' };
-      const identity = facts.identityId ? await deps.inventory.findIdentity(facts.identityId) : undefined;
-      const channel = typeof input.step.params.channel === 'string' ? input.step.params.channel : 'page';
+    case 'notify':
+      return notify(deps, input);
+
+    case 'require_approval':
+      return { outcome: 'done', detail: 'approved' };
+
+    case 'verify_contained':
+      return verifyContained(deps, input);
+  }
+}
+
+/**
+ * Pages through the signed webhooks and pushes a Security Event Token to the Shared Signals receivers: RISC
+ * `credential-compromise` when the alert names a credential, CAEP `session-revoked` for an identity. The SET's
+ * `txn` and the webhook `Idempotency-Key` are the run and step, so a retry is recognisable as the same event.
+ * Throws (retried) when nothing was delivered anywhere; skipped when no channel is configured at all.
+ */
+async function notify(deps: ActionDeps, input: StepInput): Promise<StepOutcome> {
+  const { facts } = input;
+  const key = `${input.step.runId}:${input.step.stepId}`;
+  const identity = facts.identityId ? await deps.inventory.findIdentity(facts.identityId) : undefined;
+  const channel = typeof input.step.params.channel === 'string' ? input.step.params.channel : 'page';
+  const summary = input.done.map((s) => `${s.action}: ${s.status}`).join('; ') || 'no containment yet';
+  const data: Record<string, unknown> = {};
+  const parts: string[] = [];
+  let delivered = 0;
+  let attempted = 0;
+  const errors: string[] = [];
+  if (deps.notifier) {
+    attempted++;
+    try {
       const r = await deps.notifier.send(
         {
           type: 'bulkhead.incident',
@@ -206,19 +242,45 @@ export async function runAction(deps: ActionDeps, input: StepInput): Promise<Ste
           identityId: facts.identityId,
           credentialId: facts.credentialId,
           owners: identity?.owners ?? [],
-          summary: input.done.map((s) => `${s.action}: ${s.status}`).join('; ') || 'no containment yet',
+          summary,
         },
-        `${input.step.runId}:${input.step.stepId}`,
+        key,
       );
-      return { outcome: 'done', detail: `notified ${r.delivered} receiver(s) on ${channel}`, data: r };
+      data.webhooks = r;
+      delivered += r.delivered;
+      parts.push(`notified ${r.delivered} webhook receiver(s) on ${channel}`);
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
     }
-
-    case 'require_approval':
-      return { outcome: 'done', detail: 'approved' };
-
-    case 'verify_contained':
-      return verifyContained(deps, input);
   }
+  const subject = facts.credentialId ?? facts.identityId;
+  if (deps.signals && subject) {
+    const signal = facts.credentialId ? 'credential-compromise' : 'session-revoked';
+    const results = await deps.signals.pushSignal({
+      signal,
+      subject,
+      txn: key,
+      eventTime: new Date(Date.parse(input.incident.detectedAt)),
+      reason: `${input.incident.title}: ${facts.ruleId} (${facts.tier}); ${summary}`,
+    });
+    if (results.length > 0) {
+      attempted++;
+      const ok = results.filter((r) => r.ok).length;
+      delivered += ok;
+      data.ssf = { signal, subject, delivered: ok, failed: results.length - ok, results };
+      if (ok > 0) parts.push(`pushed ${signal} SET to ${ok} of ${results.length} SSF receiver(s)`);
+      else
+        errors.push(
+          `SET push failed: ${results.map((r) => `${r.receiver} ${r.status ?? r.err ?? ''}`).join(', ')}`,
+        );
+    }
+  }
+  if (attempted === 0) {
+    return { outcome: 'skipped', detail: 'no notification receiver configured (webhooks or SSF)' };
+  }
+  if (delivered === 0) throw new Error(errors.join('; ') || 'no receiver accepted the notification');
+  if (errors.length > 0) parts.push(`failed: ${errors.join('; ')}`);
+  return { outcome: 'done', detail: parts.join('; '), data };
 }
 
 /** Label on a narrowed credential: the incident that narrowed it (removed by a restore). */

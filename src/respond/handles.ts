@@ -3,6 +3,7 @@
  * decision point (verification, policy rollback), the token broker (task tokens, introspection) and a
  * notifier. Each is optional; a step that needs a missing one is skipped with that reason, never faked.
  */
+import type { DeliveryResult, SecuritySignal } from '../detect/ssf.js';
 import type { PolicyDecisionPoint } from '../policy/service.js';
 
 export type DecisionPoint = Pick<PolicyDecisionPoint, 'decide' | 'listVersions' | 'activate'>;
@@ -54,4 +55,12 @@ export interface GrantedVsUsed {
 export interface UsageSource {
   /** `observed` is false when no event of the identity was recorded (no data is not "unused"). */
   usageOf(identityId: string): Promise<GrantedVsUsed & { observed: boolean }>;
+}
+
+/**
+ * Shared Signals push (detection's SET signer and receivers, RFC 8417 / RFC 8935): one result per configured
+ * receiver, none when no receiver is configured.
+ */
+export interface SignalSender {
+  pushSignal(signal: SecuritySignal): Promise<DeliveryResult[]>;
 }

@@ -50,6 +50,16 @@ export function createRespondModule(
         pdp: options.pdp,
         broker: options.broker,
         usage: options.usage,
+        // Detection's Shared Signals sender (its signing key and receivers) carries notify's SETs.
+        signals: detect
+          ? () => {
+              try {
+                return detect();
+              } catch {
+                return undefined; // detection not started in this process
+              }
+            }
+          : undefined,
         notifier:
           options.notifier ?? (receivers.length > 0 ? new WebhookNotifier(receivers, ctx.now) : undefined),
         // The graph (when its module runs in this server) adds reach, escalation paths and dependents found

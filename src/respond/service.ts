@@ -19,7 +19,7 @@ import { InventoryDependencyMap, type DependencyMap } from './dependency-map.js'
 import { respondError } from './errors.js';
 import { RunExecutor } from './executor.js';
 import { NARROWED_LABEL } from './actions.js';
-import type { DecisionPoint, Notifier, TokenAuthority, UsageSource } from './handles.js';
+import type { DecisionPoint, Notifier, SignalSender, TokenAuthority, UsageSource } from './handles.js';
 import { describeNarrowing, planNarrowing, sameScopes, type NarrowingPlan } from './narrow.js';
 import { planRun, type PlannedStep, type RunFacts } from './plan.js';
 import { parsePlaybook, playbookMatches, type ParsedPlaybook, type Playbook } from './playbook.js';
@@ -37,6 +37,8 @@ export interface RespondOptions {
   notifier?: Notifier | undefined;
   /** Granted vs used per identity (posture), for `narrow_permissions`. */
   usage?: (() => UsageSource | undefined) | undefined;
+  /** Shared Signals push (detection's SET sender), for `notify`. */
+  signals?: (() => SignalSender | undefined) | undefined;
   dependencyMap?: DependencyMap | undefined;
   /** Stores an alert respond raised itself (a leak match) where alerts are listed (detect's store). */
   recordAlert?: ((alert: AlertInput & { detail: string }) => Promise<void>) | undefined;
@@ -141,6 +143,9 @@ export class RespondService {
           notifier: options.notifier,
           get usage() {
             return options.usage?.();
+          },
+          get signals() {
+            return options.signals?.();
           },
           rotations: this.rotations,
         },
