@@ -1,5 +1,5 @@
 /**
- * CLI: `bulkhead tier`, `bulkhead incidents list|show|ack|resolve|approve`, `bulkhead playbooks
+ * CLI: `bulkhead tier`, `bulkhead incidents list|show|ack|resolve|approve|restore`, `bulkhead playbooks
  * list|show|put|dry-run`, `bulkhead leaks import FILE`, `bulkhead rotate CRED` and `bulkhead rotations`.
  */
 import { readFileSync } from 'node:fs';
@@ -193,6 +193,25 @@ export function registerRespondCommands(program: Command, cli: CliContext): void
           `/v1/incidents/${encodeURIComponent(id)}/steps/${encodeURIComponent(step)}/approve`,
         );
       cli.print(i, opts.json, () => renderIncident(i));
+    });
+  incidents
+    .command('restore')
+    .description('Undo a narrow_permissions step: give the credentials back the scopes it removed')
+    .argument('<id>', 'incident id')
+    .argument('<step>', 'step id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, step: string, opts: { json?: boolean }) => {
+      const r = await cli
+        .client()
+        .post<{ restored: string[]; skipped: { credentialId: string; why: string }[] }>(
+          `/v1/incidents/${encodeURIComponent(id)}/steps/${encodeURIComponent(step)}/restore`,
+        );
+      cli.print(r, opts.json, () =>
+        [
+          `restored: ${r.restored.join(', ') || 'none'}`,
+          ...r.skipped.map((x) => `  ${x.credentialId}: ${x.why}`),
+        ].join('\n'),
+      );
     });
 
   const playbooks = program.command('playbooks').description('Containment playbooks (YAML, versioned)');

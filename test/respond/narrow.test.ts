@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../src/cli/main.js';
 import { createDetectModule } from '../../src/detect/index.js';
 import { createGraphModule } from '../../src/graph/index.js';
 import { coreModule } from '../../src/modules/index.js';
@@ -149,9 +150,16 @@ void describe('narrow_permissions with granted-vs-used (posture)', () => {
     cred = await server.call('GET', '/v1/credentials/cred-narrow-main');
     assert.deepEqual(cred.body.scopes, ['crm:read', 'tickets:write', 'db:payments-db:rw']);
     assert.equal(cred.body.labels['bulkhead.narrowed-by'], undefined);
-    const again = await server.call('POST', `/v1/incidents/${res.body.id}/steps/narrow/restore`);
-    assert.deepEqual(again.body.restored, []);
-    assert.equal(again.body.skipped[0].why, 'already has its previous scopes');
+    let out = '';
+    const code = await runCli(['incidents', 'restore', res.body.id, 'narrow', '--json'], {
+      stdout: (t) => (out += t),
+      stderr: () => undefined,
+      env: { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: server.token },
+    });
+    assert.equal(code, 0);
+    const again = JSON.parse(out);
+    assert.deepEqual(again.restored, []);
+    assert.equal(again.skipped[0].why, 'already has its previous scopes');
     const audit2 = await server.call('GET', '/v1/audit?target_type=credential&target_id=cred-narrow-main');
     assert.ok(audit2.body.items.some((e: { action: string }) => e.action === 'credential.restore'));
   });
