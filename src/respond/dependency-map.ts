@@ -31,6 +31,8 @@ export interface DependencyMap {
   reachOf?(identityId: string): Promise<Reach[] | undefined>;
   /** Admin-equivalent reach and privilege-escalation paths (the graph); undefined when unknown. */
   graphFactsOf?(identityId: string): Promise<GraphTierFacts | undefined>;
+  /** The same for every identity at once (undefined without a graph). */
+  graphFactsAll?(): Promise<Map<string, GraphTierFacts> | undefined>;
 }
 
 type InventoryReader = Pick<InventoryService, 'listCredentials' | 'findCredential' | 'listResources'>;

@@ -108,14 +108,28 @@ export class GraphDependencyMap implements DependencyMap {
     const g = service.graph;
     const start = g.find(`identity:${identityId}`);
     if (start === undefined || g.isDeleted(start)) return undefined;
-    const facts: GraphTierFacts = { escalations: [], admin: [] };
-    for (const e of findEscalations(g, { principals: [start], includeDirect: true })) {
-      const path = e.path.map((s) => `${s.from} -[${s.method ?? s.via}]-> ${s.to}`).join(' ');
-      if (e.methods.length > 0) facts.escalations.push({ method: e.method, target: e.target, path });
-      else facts.admin.push({ target: e.target, path });
-    }
-    return facts;
+    return factsByIdentity(g, [start]).get(identityId) ?? { escalations: [], admin: [] };
   }
+
+  /** The same for every identity at once (one backward walk; for listing all tiers). */
+  async graphFactsAll(): Promise<Map<string, GraphTierFacts> | undefined> {
+    const service = await this.ready();
+    return service ? factsByIdentity(service.graph) : undefined;
+  }
+}
+
+function factsByIdentity(g: CompactGraph, principals?: number[]): Map<string, GraphTierFacts> {
+  const out = new Map<string, GraphTierFacts>();
+  for (const e of findEscalations(g, { includeDirect: true, ...(principals ? { principals } : {}) })) {
+    if (!e.node.startsWith('identity:')) continue;
+    const id = e.node.slice('identity:'.length);
+    let facts = out.get(id);
+    if (!facts) out.set(id, (facts = { escalations: [], admin: [] }));
+    const path = e.path.map((s) => `${s.from} -[${s.method ?? s.via}]-> ${s.to}`).join(' ');
+    if (e.methods.length > 0) facts.escalations.push({ method: e.method, target: e.target, path });
+    else facts.admin.push({ target: e.target, path });
+  }
+  return out;
 }
 
 function isWriteVia(via: string): boolean {

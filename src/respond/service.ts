@@ -26,7 +26,7 @@ import { parsePlaybook, playbookMatches, type ParsedPlaybook, type Playbook } fr
 import { RotationService } from './rotation.js';
 import * as store from './store.js';
 import { respondDb, type RespondDb } from './tables.js';
-import { computeTier, reachFromScopes, type Tier, type TierResult } from './tiers.js';
+import { computeTier, reachFromScopes, type GraphTierFacts, type Tier, type TierResult } from './tiers.js';
 
 /** Write actions asked of the PDP for regulated resources (names used by Bulkhead's policies and demo). */
 const POLICY_WRITE_ACTIONS = ['write', 'update', 'delete'];
@@ -245,14 +245,20 @@ export class RespondService {
     return this.tierOf(identity, await this.dependencies.resources());
   }
 
-  private async tierOf(identity: Identity, resources: Map<string, Resource>): Promise<TierResult> {
+  private async tierOf(
+    identity: Identity,
+    resources: Map<string, Resource>,
+    graphFacts?: Map<string, GraphTierFacts>,
+  ): Promise<TierResult> {
     const credentials = await this.dependencies.credentialsOf(identity.id);
     const reach = (await this.dependencies.reachOf?.(identity.id)) ?? reachFromScopes(credentials, resources);
     return computeTier({
       identity,
       credentials,
       reach,
-      graph: await this.dependencies.graphFactsOf?.(identity.id),
+      graph: graphFacts
+        ? (graphFacts.get(identity.id) ?? { escalations: [], admin: [] })
+        : await this.dependencies.graphFactsOf?.(identity.id),
       policyRegulatedWrites: await this.policyRegulatedWrites(identity.id, resources),
       now: this.ctx.now(),
     });
@@ -293,12 +299,13 @@ export class RespondService {
   /** Tiers of every identity (bounded by the inventory size), most critical first. */
   async allTiers(only?: Tier): Promise<TierResult[]> {
     const resources = await this.dependencies.resources();
+    const graphFacts = await this.dependencies.graphFactsAll?.();
     const out: TierResult[] = [];
     let cursor: string | undefined;
     do {
       const page = await this.ctx.inventory.listIdentities({ limit: 500, cursor });
       for (const identity of page.items) {
-        const t = await this.tierOf(identity, resources);
+        const t = await this.tierOf(identity, resources, graphFacts);
         if (!only || t.tier === only) out.push(t);
       }
       cursor = page.next_cursor ?? undefined;

@@ -74,6 +74,20 @@ void describe('respond with the identity graph', () => {
     assert.ok(!codes.includes('admin_equivalent'), JSON.stringify(res.body.reasons));
   });
 
+  void it('listing all tiers gives the same graph reasons (one walk for everyone)', async () => {
+    const res = await server.call('GET', '/v1/tiers');
+    assert.equal(res.status, 200);
+    type T = { identityId: string; tier: string; reasons: { code: string; message: string }[] };
+    const byId = new Map<string, T>(res.body.items.map((t: T) => [t.identityId, t]));
+    const cpv = byId.get(aws('user-cpv-user'))!;
+    assert.equal(cpv.tier, 'T0');
+    assert.equal(cpv.reasons[0]?.code, 'privilege_escalation');
+    const single = await server.call('GET', `/v1/identities/${aws('user-cpv-user')}/tier`);
+    assert.deepEqual(cpv.reasons, single.body.reasons);
+    const boundary = byId.get(aws('user-boundary-user'))!;
+    assert.ok(!boundary.reasons.some((r) => r.code === 'privilege_escalation'));
+  });
+
   void it('admin by a plain grant is T0 admin_equivalent', async () => {
     const res = await server.call('GET', `/v1/identities/${aws('user-admin-user')}/tier`);
     assert.equal(res.body.tier, 'T0');
@@ -107,6 +121,24 @@ void describe('respond without the graph (inventory fallback)', () => {
     assert.equal((await s.server.call('POST', '/v1/credentials', { body: LAPTOP_CREDENTIAL })).status, 201);
   });
   after(async () => s.server.stop());
+
+  void it('notes when the active policy set lets an identity write to regulated data', async () => {
+    const before = await s.server.call('GET', '/v1/identities/agent-finops/tier');
+    assert.ok(!before.body.reasons.some((r: { code: string }) => r.code === 'policy_regulated_write'));
+    const pushed = await s.server.call('POST', '/v1/policies', {
+      body: {
+        policies: 'permit (principal == AiAgent::"agent-finops", action == Action::"write", resource);',
+      },
+    });
+    assert.equal(pushed.status, 201, JSON.stringify(pushed.body));
+    const after = await s.server.call('GET', '/v1/identities/agent-finops/tier');
+    assert.equal(after.body.tier, 'T0');
+    const note = after.body.reasons.find((r: { code: string }) => r.code === 'policy_regulated_write');
+    assert.ok(note, JSON.stringify(after.body.reasons));
+    assert.match(note.message, /permits write on regulated /);
+    const other = await s.server.call('GET', '/v1/identities/agent-support-bot/tier');
+    assert.ok(!other.body.reasons.some((r: { code: string }) => r.code === 'policy_regulated_write'));
+  });
 
   void it('tiers and what-breaks come from the inventory alone', async () => {
     const tier = await s.server.call('GET', '/v1/identities/payments-api/tier');
