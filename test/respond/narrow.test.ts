@@ -119,6 +119,8 @@ void describe('narrow_permissions with granted-vs-used (posture)', () => {
     assert.match(step.reason, /would narrow cred-narrow-main: -tickets:write -db:payments-db:rw/);
     const cred = await server.call('GET', '/v1/credentials/cred-narrow-main');
     assert.equal(cred.body.scopes.length, 3);
+    const blast = await server.call('GET', '/v1/graph/blast-radius/svc-narrow');
+    assert.ok(JSON.stringify(blast.body).includes('resource:payments-db'));
   });
 
   void it('narrows to the used subset, audited with the previous scopes, and restores them', async () => {
@@ -140,6 +142,13 @@ void describe('narrow_permissions with granted-vs-used (posture)', () => {
     assert.ok(narrow, JSON.stringify(audit.body.items.map((e: { action: string }) => e.action)));
     assert.deepEqual(narrow.before.scopes, ['crm:read', 'tickets:write', 'db:payments-db:rw']);
     assert.deepEqual(narrow.after.scopes, ['crm:read']);
+    // The graph follows the inventory: payments-db is out of the blast radius.
+    const blast = await server.call('GET', '/v1/graph/blast-radius/svc-narrow');
+    assert.equal(blast.status, 200);
+    assert.ok(
+      !JSON.stringify(blast.body).includes('resource:payments-db'),
+      JSON.stringify(blast.body.totals),
+    );
     // The tier follows: the regulated write scope is gone.
     const tier = await server.call('GET', '/v1/identities/svc-narrow/tier');
     assert.ok(!tier.body.reasons.some((r: { message: string }) => /db:payments-db:rw/.test(r.message)));
