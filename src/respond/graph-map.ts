@@ -20,11 +20,25 @@ export class GraphDependencyMap implements DependencyMap {
   constructor(
     private readonly base: DependencyMap,
     private readonly graph: () => GraphService | undefined,
+    private readonly settleMs = 250,
   ) {}
 
+  /**
+   * The graph once the inventory changes queued so far are applied — waiting at most `settleMs`, so a long
+   * graph reload never holds up containment (the answer is then the graph as it stands).
+   */
   private async ready(): Promise<GraphService | undefined> {
     const service = this.graph();
-    if (service) await service.settled();
+    if (!service) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      service.settled(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.settleMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
     return service;
   }
 

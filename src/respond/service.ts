@@ -449,7 +449,13 @@ export class RespondService {
 
   /** The scope diff `narrow_permissions` would apply now (dry runs and plans show it). */
   private async narrowingPreview(identityId: string): Promise<Record<string, unknown>> {
-    const usage = await this.options.usage?.()?.usageOf(identityId);
+    let usage: Awaited<ReturnType<UsageSource['usageOf']>> | undefined;
+    try {
+      usage = await this.options.usage?.()?.usageOf(identityId);
+    } catch (err) {
+      // A preview never blocks containment; the step itself retries and reports.
+      return { summary: `usage data unavailable: ${err instanceof Error ? err.message : String(err)}` };
+    }
     if (!usage?.observed) return { summary: 'no usage data: would narrow nothing', usageData: false };
     const credentials = await this.dependencies.credentialsOf(identityId);
     const plan = planNarrowing(credentials, usage);
