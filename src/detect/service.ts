@@ -301,12 +301,12 @@ export class DetectService {
    */
   async pushSignal(signal: SecuritySignal): Promise<DeliveryResult[]> {
     const ssf = this.options.ssf;
-    if (!ssf || ssf.receivers.length === 0) return [];
-    this.signer ??= await SetSigner.create();
+    const signer = this.signer;
+    if (!ssf || ssf.receivers.length === 0 || !signer) return [];
     const issuer = ssf.issuer ?? 'urn:bulkhead:detect';
     const out: DeliveryResult[] = [];
     for (const receiver of ssf.receivers) {
-      const set = await this.signer.signSignal(signal, issuer, audienceOf(receiver), this.ctx.now());
+      const set = await signer.signSignal(signal, issuer, audienceOf(receiver), this.ctx.now());
       const result = await pushSet(set, receiver, { ...ssf, issuer });
       this.deliveries.push(result);
       if (this.deliveries.length > 1000) this.deliveries.shift();
