@@ -285,19 +285,25 @@ export class CompactGraph {
 
   /** Loads many origins at once and compacts once at the end (used for the initial build). */
   load(byOrigin: Iterable<[string, readonly GraphEdgeInput[]]>): void {
-    for (const [origin, edges] of byOrigin) {
-      const o = this.origins.intern(origin);
-      this.originHead = grow(this.originHead, o + 1, NONE);
-      for (let e = this.originHead[o] ?? NONE; e !== NONE; e = this.eOriginNext[e] ?? NONE) {
-        if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) {
-          this.eFlags[e] = (this.eFlags[e] ?? 0) & ~EDGE_ALIVE;
-          this.deadEdges++;
-        }
-      }
-      this.originHead[o] = NONE;
-      for (const edge of edges) this.appendEdge(o, edge);
-    }
+    for (const [origin, edges] of byOrigin) this.loadOrigin(origin, edges);
     this.compact();
+  }
+
+  /**
+   * Like `replaceOrigin` without the compaction check: for a bulk build that streams origins in and calls
+   * `compact()` once at the end.
+   */
+  loadOrigin(origin: string, edges: readonly GraphEdgeInput[]): void {
+    const o = this.origins.intern(origin);
+    this.originHead = grow(this.originHead, o + 1, NONE);
+    for (let e = this.originHead[o] ?? NONE; e !== NONE; e = this.eOriginNext[e] ?? NONE) {
+      if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) {
+        this.eFlags[e] = (this.eFlags[e] ?? 0) & ~EDGE_ALIVE;
+        this.deadEdges++;
+      }
+    }
+    this.originHead[o] = NONE;
+    for (const edge of edges) this.appendEdge(o, edge);
   }
 
   private appendEdge(origin: number, edge: GraphEdgeInput): void {

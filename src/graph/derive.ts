@@ -102,13 +102,13 @@ export function deriveCredential(
     const from = resource ? nodeKey.resource(resource) : nodeKey.location(location);
     edges.push({ from, to: key, kind: 'can_read_secret_of', via: `stored in ${location}` });
     // A secret on a person's laptop is readable by that person.
-    const laptop = /^laptop:([^/]+)\//.exec(location);
-    if (!resource && laptop?.[1] && lookup.identityExists(laptop[1])) {
+    const person = laptopOwnerOf(location);
+    if (!resource && person && lookup.identityExists(person)) {
       edges.push({
-        from: nodeKey.identity(laptop[1]),
+        from: nodeKey.identity(person),
         to: from,
         kind: 'can_read_secret_of',
-        via: `reads files on ${laptop[1]}'s machine`,
+        via: `reads files on ${person}'s machine`,
       });
     }
   }
@@ -130,6 +130,11 @@ export function deriveCredential(
     ],
     edges,
   };
+}
+
+/** The person whose machine a storage location is on (`laptop:<identity>/...`), else null. */
+export function laptopOwnerOf(location: string): string | null {
+  return /^laptop:([^/]+)\//.exec(location)?.[1] ?? null;
 }
 
 /** Node keys a scope string grants access to (see the module comment for the convention). */
