@@ -25,6 +25,37 @@ const EDGE_ALIVE = 1;
 const EDGE_CONDITIONAL = 2;
 const NONE = -1;
 
+/**
+ * Origin ids at or above this stand for a node (`NODE_ORIGIN + node`): the origin `inventory:<node key>`,
+ * the edges derived from the inventory record that node is. There is one per identity and credential, so
+ * keeping them as node indices instead of interned strings saves a string and a map entry per record.
+ */
+const NODE_ORIGIN = 0x80000000;
+const NODE_ORIGIN_PREFIX = 'inventory:';
+
+/**
+ * In a stored via text, the id part of the edge's target / source key (`credential:<id>`). Texts such as
+ * `holds credential cred-1` are unique per edge; with the endpoint ids cut out they are shared by every edge
+ * of that shape, and the table holds a few templates instead of one string per edge. A template starts with
+ * `VIA_TEMPLATE`; a text that itself contains these control characters is stored as is (escaped when it
+ * starts with `VIA_TEMPLATE`), so every text reads back exactly.
+ */
+const VIA_TEMPLATE = '\u0000';
+const VIA_TO = '\u0001';
+const VIA_FROM = '\u0002';
+/**
+ * Head-room left after a compaction for edges added later (the overlay); compaction runs again once the
+ * overlay outgrows an eighth of the graph, so the slack stays small in memory.
+ */
+const HEADROOM_MIN = 4096;
+
+/** Shorter ids are left in the text (templating them would only fragment the table). */
+const VIA_MIN_ID = 3;
+
+function keyId(key: string): string {
+  return key.slice(key.indexOf(':') + 1);
+}
+
 const KIND_INDEX = new Map<EdgeKind, number>(EDGE_KINDS.map((k, i) => [k, i]));
 const TYPE_INDEX = new Map<NodeType, number>(NODE_TYPES.map((t, i) => [t, i]));
 
@@ -77,7 +108,8 @@ export class CompactGraph {
   // ---- nodes ----
   private readonly keys: string[] = [];
   private readonly keyIndex = new Map<string, number>();
-  private readonly names: string[] = [];
+  /** null when the name is the key's id part (most nodes): computed on read instead of stored twice. */
+  private readonly names: (string | null)[] = [];
   private readonly externalIds: (string | null)[] = [];
   private readonly environments: (string | null)[] = [];
   private nodeType = new Uint8Array(0);
@@ -93,9 +125,11 @@ export class CompactGraph {
   private eKind = new Uint8Array(0);
   private eFlags = new Uint8Array(0);
   private eVia = new Uint32Array(0);
+  /** Empty until some edge has a method (most graphs: none); reads past its end mean "no method". */
   private eMethod = new Uint32Array(0);
   private eOrigin = new Uint32Array(0);
   private eOriginNext = new Int32Array(0);
+  /** Overlay adjacency lists, indexed by `edge - baseEdges` (base edges never need them). */
   private eOverlayOutNext = new Int32Array(0);
   private eOverlayInNext = new Int32Array(0);
 
@@ -109,6 +143,8 @@ export class CompactGraph {
   private readonly methods = new StringTable();
   private readonly origins = new StringTable();
   private originHead = new Int32Array(0);
+  /** First edge of each node-bound origin (see `NODE_ORIGIN`). */
+  private nodeOriginHead = new Int32Array(0);
   private deadEdges = 0;
   private compactions = 0;
 
@@ -131,7 +167,7 @@ export class CompactGraph {
     let i = this.keyIndex.get(input.key);
     if (i === undefined) i = this.addNode(input.key, input.type, input.name);
     this.nodeType[i] = TYPE_INDEX.get(input.type) ?? 0;
-    this.names[i] = input.name;
+    this.names[i] = input.name === keyId(input.key) ? null : input.name;
     this.externalIds[i] = input.externalId ?? null;
     this.environments[i] = input.environment ?? null;
     this.nodeSensitivity[i] = input.sensitivity ? SENSITIVITY_RANK[input.sensitivity] : 0;
@@ -156,7 +192,7 @@ export class CompactGraph {
     const i = this.keys.length;
     this.keys.push(key);
     this.keyIndex.set(key, i);
-    this.names.push(name);
+    this.names.push(name === keyId(key) ? null : name);
     this.externalIds.push(null);
     this.environments.push(null);
     const n = i + 1;
@@ -167,8 +203,10 @@ export class CompactGraph {
     this.nodeFlags = grow(this.nodeFlags, n);
     this.overlayOutHead = grow(this.overlayOutHead, n, NONE);
     this.overlayInHead = grow(this.overlayInHead, n, NONE);
+    this.nodeOriginHead = grow(this.nodeOriginHead, n, NONE);
     this.overlayOutHead[i] = NONE;
     this.overlayInHead[i] = NONE;
+    this.nodeOriginHead[i] = NONE;
     this.repack(i);
     return i;
   }
@@ -215,7 +253,7 @@ export class CompactGraph {
     return this.keys[i] ?? '';
   }
   name(i: number): string {
-    return this.names[i] ?? '';
+    return this.names[i] ?? keyId(this.keys[i] ?? '');
   }
   externalId(i: number): string | null {
     return this.externalIds[i] ?? null;
@@ -252,8 +290,28 @@ export class CompactGraph {
     return EDGE_KINDS[this.eKind[e] ?? 0] ?? 'has_permission';
   }
   edgeVia(e: number): string {
-    return this.via.get(this.eVia[e] ?? 0);
+    const text = this.via.get(this.eVia[e] ?? 0);
+    if (text[0] !== VIA_TEMPLATE) return text;
+    if (text[1] === VIA_TEMPLATE) return text.slice(2);
+    return text
+      .slice(1)
+      .split(VIA_FROM)
+      .join(keyId(this.keys[this.eFrom[e] ?? 0] ?? ''))
+      .split(VIA_TO)
+      .join(keyId(this.keys[this.eTo[e] ?? 0] ?? ''));
   }
+
+  private viaTemplate(via: string, from: number, to: number): string {
+    if (via.includes(VIA_TEMPLATE) || via.includes(VIA_TO) || via.includes(VIA_FROM))
+      return via[0] === VIA_TEMPLATE ? VIA_TEMPLATE + VIA_TEMPLATE + via : via;
+    const toId = keyId(this.keys[to] ?? '');
+    const fromId = keyId(this.keys[from] ?? '');
+    let t = via;
+    if (toId.length >= VIA_MIN_ID && t.includes(toId)) t = t.split(toId).join(VIA_TO);
+    if (fromId.length >= VIA_MIN_ID && t.includes(fromId)) t = t.split(fromId).join(VIA_FROM);
+    return t === via ? via : VIA_TEMPLATE + t;
+  }
+
   edgeMethod(e: number): string | null {
     const m = this.eMethod[e] ?? 0;
     return m === 0 ? null : this.methods.get(m);
@@ -270,16 +328,7 @@ export class CompactGraph {
 
   /** Replaces every edge of `origin` with `edges` (an empty list removes the origin). */
   replaceOrigin(origin: string, edges: readonly GraphEdgeInput[]): void {
-    const o = this.origins.intern(origin);
-    this.originHead = grow(this.originHead, o + 1, NONE);
-    for (let e = this.originHead[o] ?? NONE; e !== NONE; e = this.eOriginNext[e] ?? NONE) {
-      if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) {
-        this.eFlags[e] = (this.eFlags[e] ?? 0) & ~EDGE_ALIVE;
-        this.deadEdges++;
-      }
-    }
-    this.originHead[o] = NONE;
-    for (const edge of edges) this.appendEdge(o, edge);
+    this.loadOrigin(origin, edges);
     if (this.needsCompaction()) this.compact();
   }
 
@@ -294,16 +343,38 @@ export class CompactGraph {
    * `compact()` once at the end.
    */
   loadOrigin(origin: string, edges: readonly GraphEdgeInput[]): void {
-    const o = this.origins.intern(origin);
-    this.originHead = grow(this.originHead, o + 1, NONE);
-    for (let e = this.originHead[o] ?? NONE; e !== NONE; e = this.eOriginNext[e] ?? NONE) {
+    const o = this.originId(origin, edges.length > 0);
+    if (o === undefined) return;
+    for (let e = this.originHeadOf(o); e !== NONE; e = this.eOriginNext[e] ?? NONE) {
       if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) {
         this.eFlags[e] = (this.eFlags[e] ?? 0) & ~EDGE_ALIVE;
         this.deadEdges++;
       }
     }
-    this.originHead[o] = NONE;
+    this.setOriginHead(o, NONE);
     for (const edge of edges) this.appendEdge(o, edge);
+  }
+
+  /** The id of an origin; undefined when it has never had edges and `create` is false. */
+  private originId(origin: string, create: boolean): number | undefined {
+    if (origin.startsWith(NODE_ORIGIN_PREFIX)) {
+      const key = origin.slice(NODE_ORIGIN_PREFIX.length);
+      const node = create ? this.nodeFor(key) : this.keyIndex.get(key);
+      return node === undefined ? undefined : NODE_ORIGIN + node;
+    }
+    if (!create) return this.origins.find(origin);
+    const o = this.origins.intern(origin);
+    this.originHead = grow(this.originHead, o + 1, NONE);
+    return o;
+  }
+
+  private originHeadOf(o: number): number {
+    return (o >= NODE_ORIGIN ? this.nodeOriginHead[o - NODE_ORIGIN] : this.originHead[o]) ?? NONE;
+  }
+
+  private setOriginHead(o: number, e: number): void {
+    if (o >= NODE_ORIGIN) this.nodeOriginHead[o - NODE_ORIGIN] = e;
+    else this.originHead[o] = e;
   }
 
   private appendEdge(origin: number, edge: GraphEdgeInput): void {
@@ -318,31 +389,41 @@ export class CompactGraph {
       this.eKind = grow(this.eKind, n);
       this.eFlags = grow(this.eFlags, n);
       this.eVia = grow(this.eVia, n);
-      this.eMethod = grow(this.eMethod, n);
       this.eOrigin = grow(this.eOrigin, n);
       this.eOriginNext = grow(this.eOriginNext, n);
-      this.eOverlayOutNext = grow(this.eOverlayOutNext, n);
-      this.eOverlayInNext = grow(this.eOverlayInNext, n);
+    }
+    const k = e - this.baseEdges;
+    if (this.eOverlayOutNext.length <= k) {
+      this.eOverlayOutNext = grow(this.eOverlayOutNext, k + 1);
+      this.eOverlayInNext = grow(this.eOverlayInNext, k + 1);
     }
     this.eFrom[e] = from;
     this.eTo[e] = to;
     this.eKind[e] = KIND_INDEX.get(edge.kind) ?? 0;
     this.eFlags[e] = EDGE_ALIVE | (edge.conditional ? EDGE_CONDITIONAL : 0);
-    this.eVia[e] = this.via.intern(edge.via);
-    this.eMethod[e] = edge.method ? this.methods.intern(edge.method) : 0;
+    this.eVia[e] = this.via.intern(this.viaTemplate(edge.via, from, to));
+    if (edge.method) {
+      if (this.eMethod.length < this.eFrom.length) {
+        const methods = new Uint32Array(this.eFrom.length);
+        methods.set(this.eMethod);
+        this.eMethod = methods;
+      }
+      this.eMethod[e] = this.methods.intern(edge.method);
+    } else if (e < this.eMethod.length) this.eMethod[e] = 0;
     this.eOrigin[e] = origin;
-    this.eOriginNext[e] = this.originHead[origin] ?? NONE;
-    this.originHead[origin] = e;
-    this.eOverlayOutNext[e] = this.overlayOutHead[from] ?? NONE;
+    this.eOriginNext[e] = this.originHeadOf(origin);
+    this.setOriginHead(origin, e);
+    this.eOverlayOutNext[k] = this.overlayOutHead[from] ?? NONE;
     this.overlayOutHead[from] = e;
-    this.eOverlayInNext[e] = this.overlayInHead[to] ?? NONE;
+    this.eOverlayInNext[k] = this.overlayInHead[to] ?? NONE;
     this.overlayInHead[to] = e;
   }
 
   private needsCompaction(): boolean {
     const overlay = this.edgeCount - this.baseEdges;
     return (
-      overlay > Math.max(4096, this.baseEdges / 4) || this.deadEdges > Math.max(4096, this.edgeCount / 2)
+      overlay > Math.max(HEADROOM_MIN, this.baseEdges / 8) ||
+      this.deadEdges > Math.max(4096, this.edgeCount / 2)
     );
   }
 
@@ -366,13 +447,15 @@ export class CompactGraph {
       inOffsets[i + 1]! += inOffsets[i]!;
     }
     // Head-room for the overlay, so single updates never pay for growing the arrays.
-    const cap = m + Math.max(4096, m >> 2);
+    const cap = m + Math.max(HEADROOM_MIN, m >> 3) + 256;
+    const withMethods = this.eMethod.length > 0;
     const nFrom = new Uint32Array(cap);
     const nTo = new Uint32Array(cap);
     const nKind = new Uint8Array(cap);
     const nFlags = new Uint8Array(cap);
     const nVia = new Uint32Array(cap);
-    const nMethod = new Uint32Array(cap);
+    const nMethod = new Uint32Array(withMethods ? cap : 0);
+    let methods = 0;
     const nOrigin = new Uint32Array(cap);
     const outFill = outOffsets.slice(0, n);
     for (let e = 0; e < this.edgeCount; e++) {
@@ -383,7 +466,7 @@ export class CompactGraph {
       nKind[j] = this.eKind[e]!;
       nFlags[j] = this.eFlags[e]!;
       nVia[j] = this.eVia[e]!;
-      nMethod[j] = this.eMethod[e]!;
+      if (withMethods && (nMethod[j] = this.eMethod[e] ?? 0) !== 0) methods++;
       nOrigin[j] = this.eOrigin[e]!;
     }
     this.eFrom = nFrom;
@@ -391,14 +474,15 @@ export class CompactGraph {
     this.eKind = nKind;
     this.eFlags = nFlags;
     this.eVia = nVia;
-    this.eMethod = nMethod;
+    this.eMethod = methods > 0 ? nMethod : new Uint32Array(0);
     this.eOrigin = nOrigin;
     this.originHead = new Int32Array(Math.max(this.originHead.length, this.origins.values.length)).fill(NONE);
+    this.nodeOriginHead = new Int32Array(Math.max(n, this.nodeOriginHead.length)).fill(NONE);
     this.eOriginNext = new Int32Array(cap);
     for (let j = m - 1; j >= 0; j--) {
       const o = nOrigin[j]!;
-      this.eOriginNext[j] = this.originHead[o]!;
-      this.originHead[o] = j;
+      this.eOriginNext[j] = this.originHeadOf(o);
+      this.setOriginHead(o, j);
     }
     this.outOffsets = outOffsets;
     this.inOffsets = inOffsets;
@@ -407,8 +491,8 @@ export class CompactGraph {
     for (let j = 0; j < m; j++) this.inEdges[inFill[nTo[j]!]!++] = j;
     this.overlayOutHead = new Int32Array(Math.max(n, this.overlayOutHead.length)).fill(NONE);
     this.overlayInHead = new Int32Array(Math.max(n, this.overlayInHead.length)).fill(NONE);
-    this.eOverlayOutNext = new Int32Array(cap);
-    this.eOverlayInNext = new Int32Array(cap);
+    this.eOverlayOutNext = new Int32Array(cap - m);
+    this.eOverlayInNext = new Int32Array(cap - m);
     this.edgeCount = m;
     this.baseEdges = m;
     this.deadEdges = 0;
@@ -423,7 +507,11 @@ export class CompactGraph {
         if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) fn(e, this.eTo[e] ?? 0);
       }
     }
-    for (let e = this.overlayOutHead[node] ?? NONE; e !== NONE; e = this.eOverlayOutNext[e] ?? NONE) {
+    for (
+      let e = this.overlayOutHead[node] ?? NONE;
+      e !== NONE;
+      e = this.eOverlayOutNext[e - this.baseEdges] ?? NONE
+    ) {
       if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) fn(e, this.eTo[e] ?? 0);
     }
   }
@@ -437,17 +525,21 @@ export class CompactGraph {
         if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) fn(e, this.eFrom[e] ?? 0);
       }
     }
-    for (let e = this.overlayInHead[node] ?? NONE; e !== NONE; e = this.eOverlayInNext[e] ?? NONE) {
+    for (
+      let e = this.overlayInHead[node] ?? NONE;
+      e !== NONE;
+      e = this.eOverlayInNext[e - this.baseEdges] ?? NONE
+    ) {
       if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) fn(e, this.eFrom[e] ?? 0);
     }
   }
 
   /** Live edges of an origin (for tests and diffs). */
   originEdges(origin: string): number[] {
-    const o = this.origins.find(origin);
+    const o = this.originId(origin, false);
     const out: number[] = [];
     if (o === undefined) return out;
-    for (let e = this.originHead[o] ?? NONE; e !== NONE; e = this.eOriginNext[e] ?? NONE) {
+    for (let e = this.originHeadOf(o); e !== NONE; e = this.eOriginNext[e] ?? NONE) {
       if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) out.push(e);
     }
     return out;
@@ -493,7 +585,7 @@ export class CompactGraph {
           queue[tail++] = v;
         }
       }
-      for (let e = this.overlayOutHead[u]!; e !== NONE; e = this.eOverlayOutNext[e]!) {
+      for (let e = this.overlayOutHead[u]!; e !== NONE; e = this.eOverlayOutNext[e - this.baseEdges]!) {
         if ((eFlags[e]! & EDGE_ALIVE) === 0 || e === skipEdge) continue;
         const v = eTo[e]!;
         if (stamp[v] === gen || (checkBlocked && (flags[v]! & blocked) !== 0)) continue;
@@ -539,7 +631,7 @@ export class CompactGraph {
         const end = inOffsets[v + 1]!;
         for (let k = inOffsets[v]!; k < end; k++) visit(inEdges[k]!);
       }
-      for (let e = this.overlayInHead[v]!; e !== NONE; e = this.eOverlayInNext[e]!) visit(e);
+      for (let e = this.overlayInHead[v]!; e !== NONE; e = this.eOverlayInNext[e - this.baseEdges]!) visit(e);
     }
     return queue.subarray(0, tail);
   }
@@ -608,6 +700,7 @@ export class CompactGraph {
       this.inOffsets,
       this.inEdges,
       this.originHead,
+      this.nodeOriginHead,
       this.stamp,
       this.parentEdge,
       this.queue,
