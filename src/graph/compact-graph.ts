@@ -56,6 +56,11 @@ function keyId(key: string): string {
   return key.slice(key.indexOf(':') + 1);
 }
 
+/** Whether `name` is the id part of `key` (checked without slicing: this runs once per node on a load). */
+function isKeyId(name: string, key: string): boolean {
+  return key.length - name.length === key.indexOf(':') + 1 && key.endsWith(name);
+}
+
 const KIND_INDEX = new Map<EdgeKind, number>(EDGE_KINDS.map((k, i) => [k, i]));
 const TYPE_INDEX = new Map<NodeType, number>(NODE_TYPES.map((t, i) => [t, i]));
 
@@ -167,7 +172,7 @@ export class CompactGraph {
     let i = this.keyIndex.get(input.key);
     if (i === undefined) i = this.addNode(input.key, input.type, input.name);
     this.nodeType[i] = TYPE_INDEX.get(input.type) ?? 0;
-    this.names[i] = input.name === keyId(input.key) ? null : input.name;
+    this.names[i] = isKeyId(input.name, input.key) ? null : input.name;
     this.externalIds[i] = input.externalId ?? null;
     this.environments[i] = input.environment ?? null;
     this.nodeSensitivity[i] = input.sensitivity ? SENSITIVITY_RANK[input.sensitivity] : 0;
@@ -192,7 +197,7 @@ export class CompactGraph {
     const i = this.keys.length;
     this.keys.push(key);
     this.keyIndex.set(key, i);
-    this.names.push(name === keyId(key) ? null : name);
+    this.names.push(isKeyId(name, key) ? null : name);
     this.externalIds.push(null);
     this.environments.push(null);
     const n = i + 1;
@@ -295,10 +300,8 @@ export class CompactGraph {
     if (text[1] === VIA_TEMPLATE) return text.slice(2);
     return text
       .slice(1)
-      .split(VIA_FROM)
-      .join(keyId(this.keys[this.eFrom[e] ?? 0] ?? ''))
-      .split(VIA_TO)
-      .join(keyId(this.keys[this.eTo[e] ?? 0] ?? ''));
+      .replaceAll(VIA_FROM, () => keyId(this.keys[this.eFrom[e] ?? 0] ?? ''))
+      .replaceAll(VIA_TO, () => keyId(this.keys[this.eTo[e] ?? 0] ?? ''));
   }
 
   private viaTemplate(via: string, from: number, to: number): string {
@@ -307,8 +310,8 @@ export class CompactGraph {
     const toId = keyId(this.keys[to] ?? '');
     const fromId = keyId(this.keys[from] ?? '');
     let t = via;
-    if (toId.length >= VIA_MIN_ID && t.includes(toId)) t = t.split(toId).join(VIA_TO);
-    if (fromId.length >= VIA_MIN_ID && t.includes(fromId)) t = t.split(fromId).join(VIA_FROM);
+    if (toId.length >= VIA_MIN_ID && t.includes(toId)) t = t.replaceAll(toId, VIA_TO);
+    if (fromId.length >= VIA_MIN_ID && t.includes(fromId)) t = t.replaceAll(fromId, VIA_FROM);
     return t === via ? via : VIA_TEMPLATE + t;
   }
 

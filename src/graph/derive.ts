@@ -11,7 +11,8 @@
  *   `aws:*`, `aws:root`, `vault:admin`, `db:*:superuser`, `aws:dev:*` → the admin node `admin:<system>:<env>`;
  *   `vault:read:*`, `s3:*` → every resource whose id starts with `<system>-`.
  */
-import type { Credential, Identity, Resource } from '../inventory/types.js';
+import type { Resource } from '../inventory/types.js';
+import type { GraphCredential, GraphIdentity } from './inventory-pages.js';
 import { nodeKey, type GraphEdgeInput, type GraphNodeInput } from './model.js';
 
 const ADMIN_WORDS = new Set(['*', 'admin', 'root', 'superuser', 'owner']);
@@ -40,7 +41,7 @@ export const originOf = {
   resource: (id: string) => `inventory:resource:${id}`,
 };
 
-export function deriveIdentity(identity: Identity, lookup: DeriveLookup): DerivedRecord {
+export function deriveIdentity(identity: GraphIdentity, lookup: DeriveLookup): DerivedRecord {
   const key = nodeKey.identity(identity.id);
   const edges: GraphEdgeInput[] = [];
   for (const g of identity.groups) {
@@ -73,7 +74,7 @@ export function deriveIdentity(identity: Identity, lookup: DeriveLookup): Derive
 }
 
 export function deriveCredential(
-  credential: Credential,
+  credential: GraphCredential,
   holderEnvironment: string | null,
   lookup: DeriveLookup,
 ): DerivedRecord {
@@ -193,6 +194,8 @@ export function deriveResource(resource: Resource): DerivedRecord {
   };
 }
 
+const RESOLVED_LOCATIONS_CACHED = 10_000;
+
 /** Lower-cased, separators folded to `-`, for matching locations against resource ids and names. */
 function fold(s: string): string {
   return s
@@ -212,7 +215,17 @@ export function locationResolver(resources: readonly Resource[]): (location: str
       if (p) candidates.push({ prefix: fold(p), id: r.id });
   }
   candidates.sort((a, b) => b.prefix.length - a.prefix.length);
+  // Many credentials share a few storage locations (`vault:kv/payments`): resolve each once.
+  const cache = new Map<string, string | null>();
   return (location: string) => {
+    let id = cache.get(location);
+    if (id === undefined) {
+      if (cache.size >= RESOLVED_LOCATIONS_CACHED) cache.clear();
+      cache.set(location, (id = resolve(location)));
+    }
+    return id;
+  };
+  function resolve(location: string): string | null {
     const full = fold(location);
     const noScheme = fold(location.replace(/^[a-z0-9]+:/i, ''));
     for (const c of candidates) {
@@ -222,5 +235,5 @@ export function locationResolver(resources: readonly Resource[]): (location: str
       }
     }
     return null;
-  };
+  }
 }

@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { InventoryChange, InventoryService } from '../inventory/service.js';
-import type { Credential, Identity, Resource, Sensitivity } from '../inventory/types.js';
+import type { Resource, Sensitivity } from '../inventory/types.js';
 import type { Database } from '../store/database.js';
 import { CompactGraph } from './compact-graph.js';
 import {
@@ -19,6 +19,12 @@ import {
   type DerivedRecord,
 } from './derive.js';
 import { graphError } from './errors.js';
+import {
+  allGraphCredentials,
+  allGraphIdentities,
+  type GraphCredential,
+  type GraphIdentity,
+} from './inventory-pages.js';
 import {
   EDGE_KINDS,
   type EdgeKind,
@@ -200,11 +206,11 @@ export class GraphService {
       graph.loadOrigin(d.origin, d.edges);
     };
     for (const r of this.resources.values()) add(deriveResource(r));
-    for await (const i of paged((cursor) => this.inventory.listIdentities({ limit: PAGE, cursor }))) {
+    for await (const i of allGraphIdentities(this.db)) {
       this.indexIdentity(i);
       add(deriveIdentity(i, lookup));
     }
-    for await (const c of paged((cursor) => this.inventory.listCredentials({ limit: PAGE, cursor }))) {
+    for await (const c of allGraphCredentials(this.db)) {
       this.indexCredential(c.id, c);
       add(deriveCredential(c, this.envOf(c.identityId), lookup));
     }
@@ -256,7 +262,7 @@ export class GraphService {
     return e;
   }
 
-  private indexIdentity(identity: Identity): void {
+  private indexIdentity(identity: GraphIdentity): void {
     this.identityEnv.set(identity.id, this.internEnvironment(identity.environment));
     const sourceName = identity.labels['source.name'];
     if (sourceName !== undefined) this.sourceNames.set(identity.id, sourceName);
@@ -264,7 +270,7 @@ export class GraphService {
   }
 
   /** Keeps the laptop index in step with a credential (undefined: it was deleted). */
-  private indexCredential(id: string, credential: Credential | undefined): void {
+  private indexCredential(id: string, credential: GraphCredential | undefined): void {
     for (const person of this.credentialLaptops.get(id) ?? []) {
       const set = this.laptopCredentials.get(person);
       set?.delete(id);
@@ -355,7 +361,7 @@ export class GraphService {
         // Scopes and storage locations resolve against resource ids: re-derive credentials.
         this.resolveLocation = locationResolver([...this.resources.values()]);
         const l2 = this.lookup();
-        for await (const c of paged((cursor) => this.inventory.listCredentials({ limit: PAGE, cursor })))
+        for await (const c of allGraphCredentials(this.db))
           this.apply(deriveCredential(c, this.envOf(c.identityId), l2));
       }
     }

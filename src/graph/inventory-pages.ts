@@ -1,0 +1,106 @@
+/**
+ * The graph's bulk reads of the inventory: only the columns derivation uses, a page at a time in primary-key
+ * order. Whole records (timestamps, labels, display names) for 300k credentials would be fetched, parsed and
+ * thrown away again, which is most of a full load's time and garbage.
+ */
+import type { Kysely } from 'kysely';
+import type {
+  Credential,
+  CredentialStatus,
+  CredentialType,
+  Identity,
+  IdentityStatus,
+} from '../inventory/types.js';
+import type { Database } from '../store/database.js';
+
+/** The part of a credential its graph edges follow from. */
+export type GraphCredential = Pick<
+  Credential,
+  'id' | 'identityId' | 'type' | 'fingerprint' | 'status' | 'scopes' | 'storedIn' | 'consumers'
+>;
+
+/** The part of an identity its graph node and edges follow from. */
+export type GraphIdentity = Pick<
+  Identity,
+  | 'id'
+  | 'owners'
+  | 'groups'
+  | 'labels'
+  | 'k8sServiceAccount'
+  | 'cloudArn'
+  | 'spiffeId'
+  | 'status'
+  | 'environment'
+>;
+
+const ROWS_PER_PAGE = 5000;
+
+/** Every row of `fetch`, paging by id (`fetch(after)` returns up to ROWS_PER_PAGE rows with id > after). */
+async function* byId<R extends { id: string }>(fetch: (after: string) => Promise<R[]>): AsyncGenerator<R> {
+  for (let after = ''; ;) {
+    const rows = await fetch(after);
+    yield* rows;
+    const last = rows[rows.length - 1];
+    if (rows.length < ROWS_PER_PAGE || !last) return;
+    after = last.id;
+  }
+}
+
+export async function* allGraphCredentials(db: Kysely<Database>): AsyncGenerator<GraphCredential> {
+  const rows = byId((after) =>
+    db
+      .selectFrom('credentials')
+      .select(['id', 'identity_id', 'type', 'fingerprint', 'status', 'scopes', 'stored_in', 'consumers'])
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(ROWS_PER_PAGE)
+      .execute(),
+  );
+  for await (const r of rows) {
+    yield {
+      id: r.id,
+      identityId: r.identity_id,
+      type: r.type as CredentialType,
+      fingerprint: r.fingerprint,
+      status: r.status as CredentialStatus,
+      scopes: JSON.parse(r.scopes) as string[],
+      storedIn: JSON.parse(r.stored_in) as string[],
+      consumers: JSON.parse(r.consumers) as string[],
+    };
+  }
+}
+
+export async function* allGraphIdentities(db: Kysely<Database>): AsyncGenerator<GraphIdentity> {
+  const rows = byId((after) =>
+    db
+      .selectFrom('identities')
+      .select([
+        'id',
+        'owners',
+        'groups',
+        'labels',
+        'k8s_service_account',
+        'cloud_arn',
+        'spiffe_id',
+        'status',
+        'environment',
+      ])
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(ROWS_PER_PAGE)
+      .execute(),
+  );
+  for await (const r of rows) {
+    yield {
+      id: r.id,
+      owners: JSON.parse(r.owners) as string[],
+      groups: JSON.parse(r.groups) as string[],
+      labels: JSON.parse(r.labels) as Record<string, string>,
+      k8sServiceAccount: r.k8s_service_account,
+      cloudArn: r.cloud_arn,
+      spiffeId: r.spiffe_id,
+      status: r.status as IdentityStatus,
+      environment: r.environment,
+    };
+  }
+}
