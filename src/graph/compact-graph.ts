@@ -15,6 +15,9 @@ import {
   NODE_FLAG_DISABLED,
   NODE_TYPES,
   SENSITIVITY_RANK,
+  VIA_FROM_ID,
+  VIA_TEMPLATE_MARK,
+  VIA_TO_ID,
   type EdgeKind,
   type GraphEdgeInput,
   type GraphNodeInput,
@@ -40,9 +43,9 @@ const NODE_ORIGIN_PREFIX = 'inventory:';
  * `VIA_TEMPLATE`; a text that itself contains these control characters is stored as is (escaped when it
  * starts with `VIA_TEMPLATE`), so every text reads back exactly.
  */
-const VIA_TEMPLATE = '\u0000';
-const VIA_TO = '\u0001';
-const VIA_FROM = '\u0002';
+const VIA_TEMPLATE = VIA_TEMPLATE_MARK;
+const VIA_TO = VIA_TO_ID;
+const VIA_FROM = VIA_FROM_ID;
 /**
  * Head-room left after a compaction for edges added later (the overlay); compaction runs again once the
  * overlay outgrows an eighth of the graph, so the slack stays small in memory.
@@ -171,6 +174,7 @@ export class CompactGraph {
   upsertNode(input: GraphNodeInput): number {
     let i = this.keyIndex.get(input.key);
     if (i === undefined) i = this.addNode(input.key, input.type, input.name);
+    this.remember(input.key, i);
     this.nodeType[i] = TYPE_INDEX.get(input.type) ?? 0;
     this.names[i] = isKeyId(input.name, input.key) ? null : input.name;
     this.externalIds[i] = input.externalId ?? null;
@@ -216,10 +220,32 @@ export class CompactGraph {
     return i;
   }
 
+  /**
+   * The last few keys looked up and their nodes. A derived record names its own node in nearly every edge
+   * (`credential:c` → holder, holder → `credential:c`, ...), so most lookups hit here instead of hashing
+   * into a map of every node. Node indices never change, so entries never go stale.
+   */
+  private readonly recentKeys: string[] = ['', '', '', ''];
+  private readonly recentNodes = new Int32Array(4).fill(NONE);
+  private recentNext = 0;
+
+  private remember(key: string, node: number): void {
+    const slot = this.recentNext;
+    this.recentKeys[slot] = key;
+    this.recentNodes[slot] = node;
+    this.recentNext = (slot + 1) & 3;
+  }
+
   /** Node index for `key`, creating a placeholder typed by the key's prefix when unknown. */
   private nodeFor(key: string): number {
+    const recent = this.recentKeys;
+    for (let k = 0; k < 4; k++)
+      if (recent[k] === key && this.recentNodes[k] !== NONE) return this.recentNodes[k]!;
     const known = this.keyIndex.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.remember(key, known);
+      return known;
+    }
     const colon = key.indexOf(':');
     const prefix = colon > 0 ? key.slice(0, colon) : '';
     const type: NodeType =
@@ -404,7 +430,7 @@ export class CompactGraph {
     this.eTo[e] = to;
     this.eKind[e] = KIND_INDEX.get(edge.kind) ?? 0;
     this.eFlags[e] = EDGE_ALIVE | (edge.conditional ? EDGE_CONDITIONAL : 0);
-    this.eVia[e] = this.via.intern(this.viaTemplate(edge.via, from, to));
+    this.eVia[e] = this.via.intern(edge.viaTemplate ? edge.via : this.viaTemplate(edge.via, from, to));
     if (edge.method) {
       if (this.eMethod.length < this.eFrom.length) {
         const methods = new Uint32Array(this.eFrom.length);

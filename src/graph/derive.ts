@@ -13,7 +13,43 @@
  */
 import type { Resource } from '../inventory/types.js';
 import type { GraphCredential, GraphIdentity } from './inventory-pages.js';
-import { nodeKey, type GraphEdgeInput, type GraphNodeInput } from './model.js';
+import {
+  nodeKey,
+  VIA_FROM_ID,
+  VIA_TO_ID,
+  viaTemplate,
+  type GraphEdgeInput,
+  type GraphNodeInput,
+} from './model.js';
+
+/**
+ * Via texts as templates (the endpoint ids filled in by the graph when read): one shared string per shape
+ * instead of one per edge. Each reads exactly as the text in the comment.
+ */
+const VIA = {
+  /** `member of <group>` */
+  memberOf: viaTemplate(`member of ${VIA_TO_ID}`),
+  /** `owner of <identity>` */
+  ownerOf: viaTemplate(`owner of ${VIA_TO_ID}`),
+  /** `holds credential <credential>` */
+  holds: viaTemplate(`holds credential ${VIA_TO_ID}`),
+  /** `consumes credential <credential>` */
+  consumes: viaTemplate(`consumes credential ${VIA_TO_ID}`),
+  /** `stored in <location>` (a location that is no inventory resource) */
+  storedIn: viaTemplate(`stored in ${VIA_FROM_ID}`),
+  /** `reads files on <person>'s machine` */
+  laptop: viaTemplate(`reads files on ${VIA_FROM_ID}'s machine`),
+  /** `<parent> contains <resource>` */
+  contains: viaTemplate(`${VIA_FROM_ID} contains ${VIA_TO_ID}`),
+};
+/** `authenticates as <identity> (<credential type>)`, per type. */
+const authenticatesAs = new Map<string, string>();
+function viaAuthenticatesAs(type: string): string {
+  let via = authenticatesAs.get(type);
+  if (via === undefined)
+    authenticatesAs.set(type, (via = viaTemplate(`authenticates as ${VIA_TO_ID} (${type})`)));
+  return via;
+}
 
 const ADMIN_WORDS = new Set(['*', 'admin', 'root', 'superuser', 'owner']);
 const ENVIRONMENTS = new Set(['prod', 'production', 'staging', 'dev', 'test', 'sandbox', 'corp']);
@@ -45,11 +81,11 @@ export function deriveIdentity(identity: GraphIdentity, lookup: DeriveLookup): D
   const key = nodeKey.identity(identity.id);
   const edges: GraphEdgeInput[] = [];
   for (const g of identity.groups) {
-    edges.push({ from: key, to: nodeKey.group(g), kind: 'member_of', via: `member of ${g}` });
+    edges.push({ from: key, to: nodeKey.group(g), kind: 'member_of', via: VIA.memberOf, viaTemplate: true });
   }
   for (const owner of identity.owners) {
     if (owner.startsWith('team:') || !lookup.identityExists(owner)) continue;
-    edges.push({ from: nodeKey.identity(owner), to: key, kind: 'owns', via: `owner of ${identity.id}` });
+    edges.push({ from: nodeKey.identity(owner), to: key, kind: 'owns', via: VIA.ownerOf, viaTemplate: true });
   }
   const name =
     identity.labels['aws.name'] ??
@@ -85,9 +121,10 @@ export function deriveCredential(
       from: key,
       to: holder,
       kind: 'can_assume',
-      via: `authenticates as ${credential.identityId} (${credential.type})`,
+      via: viaAuthenticatesAs(credential.type),
+      viaTemplate: true,
     },
-    { from: holder, to: key, kind: 'owns', via: `holds credential ${credential.id}` },
+    { from: holder, to: key, kind: 'owns', via: VIA.holds, viaTemplate: true },
   ];
   for (const consumer of credential.consumers) {
     if (consumer === credential.identityId || !lookup.identityExists(consumer)) continue;
@@ -95,13 +132,18 @@ export function deriveCredential(
       from: nodeKey.identity(consumer),
       to: key,
       kind: 'can_read_secret_of',
-      via: `consumes credential ${credential.id}`,
+      via: VIA.consumes,
+      viaTemplate: true,
     });
   }
   for (const location of credential.storedIn) {
     const resource = lookup.resourceForLocation(location);
     const from = resource ? nodeKey.resource(resource) : nodeKey.location(location);
-    edges.push({ from, to: key, kind: 'can_read_secret_of', via: `stored in ${location}` });
+    edges.push(
+      resource
+        ? { from, to: key, kind: 'can_read_secret_of', via: `stored in ${location}` }
+        : { from, to: key, kind: 'can_read_secret_of', via: VIA.storedIn, viaTemplate: true },
+    );
     // A secret on a person's laptop is readable by that person.
     const person = laptopOwnerOf(location);
     if (!resource && person && lookup.identityExists(person)) {
@@ -109,7 +151,8 @@ export function deriveCredential(
         from: nodeKey.identity(person),
         to: from,
         kind: 'can_read_secret_of',
-        via: `reads files on ${person}'s machine`,
+        via: VIA.laptop,
+        viaTemplate: true,
       });
     }
   }
@@ -166,7 +209,8 @@ export function deriveResource(resource: Resource): DerivedRecord {
       from: nodeKey.resource(resource.parentId),
       to: key,
       kind: 'contains',
-      via: `${resource.parentId} contains ${resource.id}`,
+      via: VIA.contains,
+      viaTemplate: true,
     });
   }
   if (CONTROL_PLANE_TYPES.has(resource.type)) {

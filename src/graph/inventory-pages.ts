@@ -35,6 +35,24 @@ export type GraphIdentity = Pick<
 
 const ROWS_PER_PAGE = 5000;
 
+/**
+ * Parses JSON list/label columns, sharing the result between rows with the same text: scopes, storage
+ * locations and groups repeat across thousands of records (`["read"]`, `["vault:kv/payments"]`), and
+ * derivation only reads them. Bounded, so unique texts (consumer lists) do not pile up.
+ */
+class SharedJson {
+  private readonly parsed = new Map<string, unknown>();
+  parse<T>(text: string): T {
+    let value = this.parsed.get(text);
+    if (value === undefined) {
+      value = JSON.parse(text) as unknown;
+      if (this.parsed.size >= 1024) this.parsed.clear();
+      this.parsed.set(text, value);
+    }
+    return value as T;
+  }
+}
+
 /** Every row of `fetch`, paging by id (`fetch(after)` returns up to ROWS_PER_PAGE rows with id > after). */
 async function* byId<R extends { id: string }>(fetch: (after: string) => Promise<R[]>): AsyncGenerator<R> {
   for (let after = ''; ;) {
@@ -56,6 +74,7 @@ export async function* allGraphCredentials(db: Kysely<Database>): AsyncGenerator
       .limit(ROWS_PER_PAGE)
       .execute(),
   );
+  const json = new SharedJson();
   for await (const r of rows) {
     yield {
       id: r.id,
@@ -63,8 +82,8 @@ export async function* allGraphCredentials(db: Kysely<Database>): AsyncGenerator
       type: r.type as CredentialType,
       fingerprint: r.fingerprint,
       status: r.status as CredentialStatus,
-      scopes: JSON.parse(r.scopes) as string[],
-      storedIn: JSON.parse(r.stored_in) as string[],
+      scopes: json.parse<string[]>(r.scopes),
+      storedIn: json.parse<string[]>(r.stored_in),
       consumers: JSON.parse(r.consumers) as string[],
     };
   }
@@ -90,12 +109,13 @@ export async function* allGraphIdentities(db: Kysely<Database>): AsyncGenerator<
       .limit(ROWS_PER_PAGE)
       .execute(),
   );
+  const json = new SharedJson();
   for await (const r of rows) {
     yield {
       id: r.id,
-      owners: JSON.parse(r.owners) as string[],
-      groups: JSON.parse(r.groups) as string[],
-      labels: JSON.parse(r.labels) as Record<string, string>,
+      owners: json.parse<string[]>(r.owners),
+      groups: json.parse<string[]>(r.groups),
+      labels: json.parse<Record<string, string>>(r.labels),
       k8sServiceAccount: r.k8s_service_account,
       cloudArn: r.cloud_arn,
       spiffeId: r.spiffe_id,
