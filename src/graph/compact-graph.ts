@@ -204,15 +204,17 @@ export class CompactGraph {
     this.names.push(isKeyId(name, key) ? null : name);
     this.externalIds.push(null);
     this.environments.push(null);
-    const n = i + 1;
-    this.nodeType = grow(this.nodeType, n);
+    if (this.nodeType.length <= i) {
+      const n = i + 1;
+      this.nodeType = grow(this.nodeType, n);
+      this.nodeInfo = grow(this.nodeInfo, n);
+      this.nodeSensitivity = grow(this.nodeSensitivity, n);
+      this.nodeFlags = grow(this.nodeFlags, n);
+    }
+    if (this.overlayOutHead.length <= i) this.overlayOutHead = grow(this.overlayOutHead, i + 1, NONE);
+    if (this.overlayInHead.length <= i) this.overlayInHead = grow(this.overlayInHead, i + 1, NONE);
+    if (this.nodeOriginHead.length <= i) this.nodeOriginHead = grow(this.nodeOriginHead, i + 1, NONE);
     this.nodeType[i] = TYPE_INDEX.get(type) ?? 0;
-    this.nodeInfo = grow(this.nodeInfo, n);
-    this.nodeSensitivity = grow(this.nodeSensitivity, n);
-    this.nodeFlags = grow(this.nodeFlags, n);
-    this.overlayOutHead = grow(this.overlayOutHead, n, NONE);
-    this.overlayInHead = grow(this.overlayInHead, n, NONE);
-    this.nodeOriginHead = grow(this.nodeOriginHead, n, NONE);
     this.overlayOutHead[i] = NONE;
     this.overlayInHead[i] = NONE;
     this.nodeOriginHead[i] = NONE;
@@ -363,9 +365,21 @@ export class CompactGraph {
 
   /** Loads many origins at once and compacts once at the end (used for the initial build). */
   load(byOrigin: Iterable<[string, readonly GraphEdgeInput[]]>): void {
+    this.beginBulkLoad();
     for (const [origin, edges] of byOrigin) this.loadOrigin(origin, edges);
     this.compact();
   }
+
+  /**
+   * Until the next `compact()`, added edges are not linked into the overlay lists (compaction rebuilds the
+   * index from the edge arrays anyway): a bulk build saves the work and the memory. Walks before that
+   * `compact()` would miss those edges, so a graph being bulk-loaded must not be queried.
+   */
+  beginBulkLoad(): void {
+    this.bulkLoading = true;
+  }
+
+  private bulkLoading = false;
 
   /**
    * Like `replaceOrigin` without the compaction check: for a bulk build that streams origins in and calls
@@ -421,11 +435,6 @@ export class CompactGraph {
       this.eOrigin = grow(this.eOrigin, n);
       this.eOriginNext = grow(this.eOriginNext, n);
     }
-    const k = e - this.baseEdges;
-    if (this.eOverlayOutNext.length <= k) {
-      this.eOverlayOutNext = grow(this.eOverlayOutNext, k + 1);
-      this.eOverlayInNext = grow(this.eOverlayInNext, k + 1);
-    }
     this.eFrom[e] = from;
     this.eTo[e] = to;
     this.eKind[e] = KIND_INDEX.get(edge.kind) ?? 0;
@@ -442,6 +451,12 @@ export class CompactGraph {
     this.eOrigin[e] = origin;
     this.eOriginNext[e] = this.originHeadOf(origin);
     this.setOriginHead(origin, e);
+    if (this.bulkLoading) return;
+    const k = e - this.baseEdges;
+    if (this.eOverlayOutNext.length <= k) {
+      this.eOverlayOutNext = grow(this.eOverlayOutNext, k + 1);
+      this.eOverlayInNext = grow(this.eOverlayInNext, k + 1);
+    }
     this.eOverlayOutNext[k] = this.overlayOutHead[from] ?? NONE;
     this.overlayOutHead[from] = e;
     this.eOverlayInNext[k] = this.overlayInHead[to] ?? NONE;
@@ -524,6 +539,7 @@ export class CompactGraph {
     this.eOverlayInNext = new Int32Array(cap - m);
     this.edgeCount = m;
     this.baseEdges = m;
+    this.bulkLoading = false;
     this.deadEdges = 0;
     this.compactions++;
   }

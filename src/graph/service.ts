@@ -200,6 +200,7 @@ export class GraphService {
       after = rows.length === ID_PAGE ? (rows[rows.length - 1]?.id ?? null) : null;
     }
     const graph = new CompactGraph();
+    graph.beginBulkLoad();
     const lookup = this.lookup();
     const add = (d: DerivedRecord) => {
       for (const n of d.nodes) graph.upsertNode(n);
