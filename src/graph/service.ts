@@ -114,6 +114,11 @@ export class GraphService {
    * newest import) with the one it last applied; a difference means another replica wrote: reload.
    */
   startResync(intervalMs: number): void {
+    // The signature of what the graph reflects (a load before resync was on did not compute it: on one
+    // SQLite file nothing else writes, and the scan costs start-up time).
+    this.enqueue(async () => {
+      if (this.signature === '') this.signature = await this.storeSignature();
+    });
     this.resyncTimer = setInterval(() => {
       this.enqueue(async () => {
         const now = await this.storeSignature();
@@ -254,7 +259,7 @@ export class GraphService {
     graph.compact();
     this.graph = graph;
     this.version++;
-    this.signature = await this.storeSignature();
+    await this.markApplied();
   }
 
   private internEnvironment(environment: string): string {
