@@ -53,19 +53,24 @@ class SharedJson {
   }
 }
 
-/** Every row of `fetch`, paging by id (`fetch(after)` returns up to ROWS_PER_PAGE rows with id > after). */
-async function* byId<R extends { id: string }>(fetch: (after: string) => Promise<R[]>): AsyncGenerator<R> {
+/**
+ * The pages of `fetch`, paging by id (`fetch(after)` returns up to ROWS_PER_PAGE rows with id > after).
+ * Whole pages, not single rows, cross the async iterator: a step through an async generator costs a few
+ * promise jobs, which for 400k single rows adds up to most of a second.
+ */
+async function* byId<R extends { id: string }>(fetch: (after: string) => Promise<R[]>): AsyncGenerator<R[]> {
   for (let after = ''; ;) {
     const rows = await fetch(after);
-    yield* rows;
+    yield rows;
     const last = rows[rows.length - 1];
     if (rows.length < ROWS_PER_PAGE || !last) return;
     after = last.id;
   }
 }
 
-export async function* allGraphCredentials(db: Kysely<Database>): AsyncGenerator<GraphCredential> {
-  const rows = byId((after) =>
+/** Every credential, a page at a time. */
+export async function* graphCredentialPages(db: Kysely<Database>): AsyncGenerator<GraphCredential[]> {
+  const pages = byId((after) =>
     db
       .selectFrom('credentials')
       .select(['id', 'identity_id', 'type', 'fingerprint', 'status', 'scopes', 'stored_in', 'consumers'])
@@ -75,8 +80,8 @@ export async function* allGraphCredentials(db: Kysely<Database>): AsyncGenerator
       .execute(),
   );
   const json = new SharedJson();
-  for await (const r of rows) {
-    yield {
+  for await (const rows of pages) {
+    yield rows.map((r) => ({
       id: r.id,
       identityId: r.identity_id,
       type: r.type as CredentialType,
@@ -85,12 +90,13 @@ export async function* allGraphCredentials(db: Kysely<Database>): AsyncGenerator
       scopes: json.parse<string[]>(r.scopes),
       storedIn: json.parse<string[]>(r.stored_in),
       consumers: JSON.parse(r.consumers) as string[],
-    };
+    }));
   }
 }
 
-export async function* allGraphIdentities(db: Kysely<Database>): AsyncGenerator<GraphIdentity> {
-  const rows = byId((after) =>
+/** Every identity, a page at a time. */
+export async function* graphIdentityPages(db: Kysely<Database>): AsyncGenerator<GraphIdentity[]> {
+  const pages = byId((after) =>
     db
       .selectFrom('identities')
       .select([
@@ -110,8 +116,8 @@ export async function* allGraphIdentities(db: Kysely<Database>): AsyncGenerator<
       .execute(),
   );
   const json = new SharedJson();
-  for await (const r of rows) {
-    yield {
+  for await (const rows of pages) {
+    yield rows.map((r) => ({
       id: r.id,
       owners: json.parse<string[]>(r.owners),
       groups: json.parse<string[]>(r.groups),
@@ -121,6 +127,6 @@ export async function* allGraphIdentities(db: Kysely<Database>): AsyncGenerator<
       spiffeId: r.spiffe_id,
       status: r.status as IdentityStatus,
       environment: r.environment,
-    };
+    }));
   }
 }

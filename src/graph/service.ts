@@ -20,8 +20,8 @@ import {
 } from './derive.js';
 import { graphError } from './errors.js';
 import {
-  allGraphCredentials,
-  allGraphIdentities,
+  graphCredentialPages,
+  graphIdentityPages,
   type GraphCredential,
   type GraphIdentity,
 } from './inventory-pages.js';
@@ -212,13 +212,17 @@ export class GraphService {
       graph.loadOrigin(d.origin, d.edges);
     };
     for (const r of this.resources.values()) add(deriveResource(r));
-    for await (const i of allGraphIdentities(this.db)) {
-      this.indexIdentity(i);
-      add(deriveIdentity(i, lookup));
+    for await (const page of graphIdentityPages(this.db)) {
+      for (const i of page) {
+        this.indexIdentity(i);
+        add(deriveIdentity(i, lookup));
+      }
     }
-    for await (const c of allGraphCredentials(this.db)) {
-      this.indexCredential(c.id, c);
-      add(deriveCredential(c, this.envOf(c.identityId), lookup));
+    for await (const page of graphCredentialPages(this.db)) {
+      for (const c of page) {
+        this.indexCredential(c.id, c);
+        add(deriveCredential(c, this.envOf(c.identityId), lookup));
+      }
     }
     for (const n of await this.tdb.selectFrom('graph_nodes').selectAll().execute()) {
       graph.upsertNode(nodeFromRow(n));
@@ -367,8 +371,8 @@ export class GraphService {
         // Scopes and storage locations resolve against resource ids: re-derive credentials.
         this.resolveLocation = locationResolver([...this.resources.values()]);
         const l2 = this.lookup();
-        for await (const c of allGraphCredentials(this.db))
-          this.apply(deriveCredential(c, this.envOf(c.identityId), l2));
+        for await (const page of graphCredentialPages(this.db))
+          for (const c of page) this.apply(deriveCredential(c, this.envOf(c.identityId), l2));
       }
     }
     this.version++;
