@@ -106,4 +106,62 @@ void describe('CompactGraph', () => {
       ['identity:b', 'admin:aws'],
     );
   });
+
+  void it('stores per-edge via texts as shared templates and reads them back exactly', () => {
+    const g = new CompactGraph();
+    const texts = [
+      ['identity:svc-1', 'credential:cred-1', 'holds credential cred-1'],
+      ['identity:svc-2', 'credential:cred-2', 'holds credential cred-2'],
+      ['credential:cred-2', 'identity:svc-2', 'authenticates as svc-2 (api_key) via cred-2 and svc-2'],
+      ['identity:ab', 'identity:abc', 'ab owns abc, abcabc'],
+      ['identity:x\u0001y', 'resource:db', 'odd x\u0001y text'],
+      ['identity:x\u0001y', 'resource:db2', '\u0000starts odd'],
+      ['identity:x\u0001y', 'resource:db3', '\u0000\u0000resource:db3 twice'],
+    ] as const;
+    g.load(texts.map(([from, to, via], i) => [`o${i}`, [e(from, to, 'owns', via)]]));
+    for (const [from, to, via] of texts) {
+      const [edge] = g.originEdges(`o${texts.findIndex((t) => t[2] === via)}`);
+      assert.ok(edge !== undefined);
+      assert.equal(g.key(g.edgeFrom(edge)), from);
+      assert.equal(g.key(g.edgeTo(edge)), to);
+      assert.equal(g.edgeVia(edge), via);
+    }
+    assert.ok((g as unknown as { via: { values: string[] } }).via.values.length < texts.length + 1);
+  });
+
+  void it('keeps inventory origins per node: replace, remove and unknown origins', () => {
+    const g = new CompactGraph();
+    g.upsertNode({ key: 'credential:c1', type: 'credential', name: 'c1', externalId: 'sha256:1' });
+    g.load([['inventory:credential:c1', [e('credential:c1', 'identity:a', 'can_assume')]]]);
+    assert.equal(g.originEdges('inventory:credential:c1').length, 1);
+    assert.equal(g.name(g.find('credential:c1')!), 'c1');
+    assert.equal(g.externalId(g.find('credential:c1')!), 'sha256:1');
+    g.replaceOrigin('inventory:credential:c1', [
+      e('credential:c1', 'identity:b', 'can_assume'),
+      e('identity:b', 'credential:c1', 'owns'),
+    ]);
+    assert.deepEqual(keysReached(g, 'credential:c1'), ['credential:c1', 'identity:b']);
+    g.replaceOrigin('inventory:credential:c1', []);
+    assert.deepEqual(keysReached(g, 'credential:c1'), ['credential:c1']);
+    g.replaceOrigin('inventory:credential:never', []);
+    assert.equal(g.find('credential:never'), undefined, 'removing an unknown origin creates no node');
+    assert.deepEqual(g.originEdges('inventory:credential:never'), []);
+    g.compact();
+    g.replaceOrigin('inventory:credential:c1', [e('credential:c1', 'identity:a', 'can_assume')]);
+    assert.deepEqual(keysReached(g, 'credential:c1'), ['credential:c1', 'identity:a']);
+  });
+
+  void it('keeps escalation methods through compaction and overlay updates', () => {
+    const g = new CompactGraph();
+    g.load([['a', [e('identity:a', 'identity:b')]]]);
+    const [plain] = g.originEdges('a');
+    assert.equal(g.edgeMethod(plain!), null);
+    g.replaceOrigin('m', [{ ...e('identity:b', 'admin:aws'), method: 'iam:PassRole' }]);
+    const [overlay] = g.originEdges('m');
+    assert.equal(g.edgeMethod(overlay!), 'iam:PassRole');
+    g.compact();
+    const [base] = g.originEdges('m');
+    assert.equal(g.edgeMethod(base!), 'iam:PassRole');
+    assert.equal(g.edgeMethod(g.originEdges('a')[0]!), null);
+  });
 });

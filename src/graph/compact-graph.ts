@@ -15,6 +15,9 @@ import {
   NODE_FLAG_DISABLED,
   NODE_TYPES,
   SENSITIVITY_RANK,
+  VIA_FROM_ID,
+  VIA_TEMPLATE_MARK,
+  VIA_TO_ID,
   type EdgeKind,
   type GraphEdgeInput,
   type GraphNodeInput,
@@ -24,6 +27,42 @@ import {
 const EDGE_ALIVE = 1;
 const EDGE_CONDITIONAL = 2;
 const NONE = -1;
+
+/**
+ * Origin ids at or above this stand for a node (`NODE_ORIGIN + node`): the origin `inventory:<node key>`,
+ * the edges derived from the inventory record that node is. There is one per identity and credential, so
+ * keeping them as node indices instead of interned strings saves a string and a map entry per record.
+ */
+const NODE_ORIGIN = 0x80000000;
+const NODE_ORIGIN_PREFIX = 'inventory:';
+
+/**
+ * In a stored via text, the id part of the edge's target / source key (`credential:<id>`). Texts such as
+ * `holds credential cred-1` are unique per edge; with the endpoint ids cut out they are shared by every edge
+ * of that shape, and the table holds a few templates instead of one string per edge. A template starts with
+ * `VIA_TEMPLATE`; a text that itself contains these control characters is stored as is (escaped when it
+ * starts with `VIA_TEMPLATE`), so every text reads back exactly.
+ */
+const VIA_TEMPLATE = VIA_TEMPLATE_MARK;
+const VIA_TO = VIA_TO_ID;
+const VIA_FROM = VIA_FROM_ID;
+/**
+ * Head-room left after a compaction for edges added later (the overlay); compaction runs again once the
+ * overlay outgrows an eighth of the graph, so the slack stays small in memory.
+ */
+const HEADROOM_MIN = 4096;
+
+/** Shorter ids are left in the text (templating them would only fragment the table). */
+const VIA_MIN_ID = 3;
+
+function keyId(key: string): string {
+  return key.slice(key.indexOf(':') + 1);
+}
+
+/** Whether `name` is the id part of `key` (checked without slicing: this runs once per node on a load). */
+function isKeyId(name: string, key: string): boolean {
+  return key.length - name.length === key.indexOf(':') + 1 && key.endsWith(name);
+}
 
 const KIND_INDEX = new Map<EdgeKind, number>(EDGE_KINDS.map((k, i) => [k, i]));
 const TYPE_INDEX = new Map<NodeType, number>(NODE_TYPES.map((t, i) => [t, i]));
@@ -77,7 +116,8 @@ export class CompactGraph {
   // ---- nodes ----
   private readonly keys: string[] = [];
   private readonly keyIndex = new Map<string, number>();
-  private readonly names: string[] = [];
+  /** null when the name is the key's id part (most nodes): computed on read instead of stored twice. */
+  private readonly names: (string | null)[] = [];
   private readonly externalIds: (string | null)[] = [];
   private readonly environments: (string | null)[] = [];
   private nodeType = new Uint8Array(0);
@@ -93,9 +133,11 @@ export class CompactGraph {
   private eKind = new Uint8Array(0);
   private eFlags = new Uint8Array(0);
   private eVia = new Uint32Array(0);
+  /** Empty until some edge has a method (most graphs: none); reads past its end mean "no method". */
   private eMethod = new Uint32Array(0);
   private eOrigin = new Uint32Array(0);
   private eOriginNext = new Int32Array(0);
+  /** Overlay adjacency lists, indexed by `edge - baseEdges` (base edges never need them). */
   private eOverlayOutNext = new Int32Array(0);
   private eOverlayInNext = new Int32Array(0);
 
@@ -109,6 +151,8 @@ export class CompactGraph {
   private readonly methods = new StringTable();
   private readonly origins = new StringTable();
   private originHead = new Int32Array(0);
+  /** First edge of each node-bound origin (see `NODE_ORIGIN`). */
+  private nodeOriginHead = new Int32Array(0);
   private deadEdges = 0;
   private compactions = 0;
 
@@ -130,8 +174,9 @@ export class CompactGraph {
   upsertNode(input: GraphNodeInput): number {
     let i = this.keyIndex.get(input.key);
     if (i === undefined) i = this.addNode(input.key, input.type, input.name);
+    this.remember(input.key, i);
     this.nodeType[i] = TYPE_INDEX.get(input.type) ?? 0;
-    this.names[i] = input.name;
+    this.names[i] = isKeyId(input.name, input.key) ? null : input.name;
     this.externalIds[i] = input.externalId ?? null;
     this.environments[i] = input.environment ?? null;
     this.nodeSensitivity[i] = input.sensitivity ? SENSITIVITY_RANK[input.sensitivity] : 0;
@@ -156,27 +201,53 @@ export class CompactGraph {
     const i = this.keys.length;
     this.keys.push(key);
     this.keyIndex.set(key, i);
-    this.names.push(name);
+    this.names.push(isKeyId(name, key) ? null : name);
     this.externalIds.push(null);
     this.environments.push(null);
-    const n = i + 1;
-    this.nodeType = grow(this.nodeType, n);
+    if (this.nodeType.length <= i) {
+      const n = i + 1;
+      this.nodeType = grow(this.nodeType, n);
+      this.nodeInfo = grow(this.nodeInfo, n);
+      this.nodeSensitivity = grow(this.nodeSensitivity, n);
+      this.nodeFlags = grow(this.nodeFlags, n);
+    }
+    if (this.overlayOutHead.length <= i) this.overlayOutHead = grow(this.overlayOutHead, i + 1, NONE);
+    if (this.overlayInHead.length <= i) this.overlayInHead = grow(this.overlayInHead, i + 1, NONE);
+    if (this.nodeOriginHead.length <= i) this.nodeOriginHead = grow(this.nodeOriginHead, i + 1, NONE);
     this.nodeType[i] = TYPE_INDEX.get(type) ?? 0;
-    this.nodeInfo = grow(this.nodeInfo, n);
-    this.nodeSensitivity = grow(this.nodeSensitivity, n);
-    this.nodeFlags = grow(this.nodeFlags, n);
-    this.overlayOutHead = grow(this.overlayOutHead, n, NONE);
-    this.overlayInHead = grow(this.overlayInHead, n, NONE);
     this.overlayOutHead[i] = NONE;
     this.overlayInHead[i] = NONE;
+    this.nodeOriginHead[i] = NONE;
     this.repack(i);
     return i;
   }
 
+  /**
+   * The last few keys looked up and their nodes. A derived record names its own node in nearly every edge
+   * (`credential:c` → holder, holder → `credential:c`, ...), so most lookups hit here instead of hashing
+   * into a map of every node. Node indices never change, so entries never go stale.
+   */
+  private readonly recentKeys: string[] = ['', '', '', ''];
+  private readonly recentNodes = new Int32Array(4).fill(NONE);
+  private recentNext = 0;
+
+  private remember(key: string, node: number): void {
+    const slot = this.recentNext;
+    this.recentKeys[slot] = key;
+    this.recentNodes[slot] = node;
+    this.recentNext = (slot + 1) & 3;
+  }
+
   /** Node index for `key`, creating a placeholder typed by the key's prefix when unknown. */
   private nodeFor(key: string): number {
+    const recent = this.recentKeys;
+    for (let k = 0; k < 4; k++)
+      if (recent[k] === key && this.recentNodes[k] !== NONE) return this.recentNodes[k]!;
     const known = this.keyIndex.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.remember(key, known);
+      return known;
+    }
     const colon = key.indexOf(':');
     const prefix = colon > 0 ? key.slice(0, colon) : '';
     const type: NodeType =
@@ -215,7 +286,7 @@ export class CompactGraph {
     return this.keys[i] ?? '';
   }
   name(i: number): string {
-    return this.names[i] ?? '';
+    return this.names[i] ?? keyId(this.keys[i] ?? '');
   }
   externalId(i: number): string | null {
     return this.externalIds[i] ?? null;
@@ -252,8 +323,26 @@ export class CompactGraph {
     return EDGE_KINDS[this.eKind[e] ?? 0] ?? 'has_permission';
   }
   edgeVia(e: number): string {
-    return this.via.get(this.eVia[e] ?? 0);
+    const text = this.via.get(this.eVia[e] ?? 0);
+    if (text[0] !== VIA_TEMPLATE) return text;
+    if (text[1] === VIA_TEMPLATE) return text.slice(2);
+    return text
+      .slice(1)
+      .replaceAll(VIA_FROM, () => keyId(this.keys[this.eFrom[e] ?? 0] ?? ''))
+      .replaceAll(VIA_TO, () => keyId(this.keys[this.eTo[e] ?? 0] ?? ''));
   }
+
+  private viaTemplate(via: string, from: number, to: number): string {
+    if (via.includes(VIA_TEMPLATE) || via.includes(VIA_TO) || via.includes(VIA_FROM))
+      return via[0] === VIA_TEMPLATE ? VIA_TEMPLATE + VIA_TEMPLATE + via : via;
+    const toId = keyId(this.keys[to] ?? '');
+    const fromId = keyId(this.keys[from] ?? '');
+    let t = via;
+    if (toId.length >= VIA_MIN_ID && t.includes(toId)) t = t.replaceAll(toId, VIA_TO);
+    if (fromId.length >= VIA_MIN_ID && t.includes(fromId)) t = t.replaceAll(fromId, VIA_FROM);
+    return t === via ? via : VIA_TEMPLATE + t;
+  }
+
   edgeMethod(e: number): string | null {
     const m = this.eMethod[e] ?? 0;
     return m === 0 ? null : this.methods.get(m);
@@ -270,34 +359,65 @@ export class CompactGraph {
 
   /** Replaces every edge of `origin` with `edges` (an empty list removes the origin). */
   replaceOrigin(origin: string, edges: readonly GraphEdgeInput[]): void {
-    const o = this.origins.intern(origin);
-    this.originHead = grow(this.originHead, o + 1, NONE);
-    for (let e = this.originHead[o] ?? NONE; e !== NONE; e = this.eOriginNext[e] ?? NONE) {
-      if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) {
-        this.eFlags[e] = (this.eFlags[e] ?? 0) & ~EDGE_ALIVE;
-        this.deadEdges++;
-      }
-    }
-    this.originHead[o] = NONE;
-    for (const edge of edges) this.appendEdge(o, edge);
+    this.loadOrigin(origin, edges);
     if (this.needsCompaction()) this.compact();
   }
 
   /** Loads many origins at once and compacts once at the end (used for the initial build). */
   load(byOrigin: Iterable<[string, readonly GraphEdgeInput[]]>): void {
-    for (const [origin, edges] of byOrigin) {
-      const o = this.origins.intern(origin);
-      this.originHead = grow(this.originHead, o + 1, NONE);
-      for (let e = this.originHead[o] ?? NONE; e !== NONE; e = this.eOriginNext[e] ?? NONE) {
-        if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) {
-          this.eFlags[e] = (this.eFlags[e] ?? 0) & ~EDGE_ALIVE;
-          this.deadEdges++;
-        }
-      }
-      this.originHead[o] = NONE;
-      for (const edge of edges) this.appendEdge(o, edge);
-    }
+    this.beginBulkLoad();
+    for (const [origin, edges] of byOrigin) this.loadOrigin(origin, edges);
     this.compact();
+  }
+
+  /**
+   * Until the next `compact()`, added edges are not linked into the overlay lists (compaction rebuilds the
+   * index from the edge arrays anyway): a bulk build saves the work and the memory. Walks before that
+   * `compact()` would miss those edges, so a graph being bulk-loaded must not be queried.
+   */
+  beginBulkLoad(): void {
+    this.bulkLoading = true;
+  }
+
+  private bulkLoading = false;
+
+  /**
+   * Like `replaceOrigin` without the compaction check: for a bulk build that streams origins in and calls
+   * `compact()` once at the end.
+   */
+  loadOrigin(origin: string, edges: readonly GraphEdgeInput[]): void {
+    const o = this.originId(origin, edges.length > 0);
+    if (o === undefined) return;
+    for (let e = this.originHeadOf(o); e !== NONE; e = this.eOriginNext[e] ?? NONE) {
+      if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) {
+        this.eFlags[e] = (this.eFlags[e] ?? 0) & ~EDGE_ALIVE;
+        this.deadEdges++;
+      }
+    }
+    this.setOriginHead(o, NONE);
+    for (const edge of edges) this.appendEdge(o, edge);
+  }
+
+  /** The id of an origin; undefined when it has never had edges and `create` is false. */
+  private originId(origin: string, create: boolean): number | undefined {
+    if (origin.startsWith(NODE_ORIGIN_PREFIX)) {
+      const key = origin.slice(NODE_ORIGIN_PREFIX.length);
+      const node = create ? this.nodeFor(key) : this.keyIndex.get(key);
+      return node === undefined ? undefined : NODE_ORIGIN + node;
+    }
+    if (!create) return this.origins.find(origin);
+    const o = this.origins.intern(origin);
+    this.originHead = grow(this.originHead, o + 1, NONE);
+    return o;
+  }
+
+  private originHeadOf(o: number): number {
+    return (o >= NODE_ORIGIN ? this.nodeOriginHead[o - NODE_ORIGIN] : this.originHead[o]) ?? NONE;
+  }
+
+  private setOriginHead(o: number, e: number): void {
+    if (o >= NODE_ORIGIN) this.nodeOriginHead[o - NODE_ORIGIN] = e;
+    else this.originHead[o] = e;
   }
 
   private appendEdge(origin: number, edge: GraphEdgeInput): void {
@@ -312,31 +432,42 @@ export class CompactGraph {
       this.eKind = grow(this.eKind, n);
       this.eFlags = grow(this.eFlags, n);
       this.eVia = grow(this.eVia, n);
-      this.eMethod = grow(this.eMethod, n);
       this.eOrigin = grow(this.eOrigin, n);
       this.eOriginNext = grow(this.eOriginNext, n);
-      this.eOverlayOutNext = grow(this.eOverlayOutNext, n);
-      this.eOverlayInNext = grow(this.eOverlayInNext, n);
     }
     this.eFrom[e] = from;
     this.eTo[e] = to;
     this.eKind[e] = KIND_INDEX.get(edge.kind) ?? 0;
     this.eFlags[e] = EDGE_ALIVE | (edge.conditional ? EDGE_CONDITIONAL : 0);
-    this.eVia[e] = this.via.intern(edge.via);
-    this.eMethod[e] = edge.method ? this.methods.intern(edge.method) : 0;
+    this.eVia[e] = this.via.intern(edge.viaTemplate ? edge.via : this.viaTemplate(edge.via, from, to));
+    if (edge.method) {
+      if (this.eMethod.length < this.eFrom.length) {
+        const methods = new Uint32Array(this.eFrom.length);
+        methods.set(this.eMethod);
+        this.eMethod = methods;
+      }
+      this.eMethod[e] = this.methods.intern(edge.method);
+    } else if (e < this.eMethod.length) this.eMethod[e] = 0;
     this.eOrigin[e] = origin;
-    this.eOriginNext[e] = this.originHead[origin] ?? NONE;
-    this.originHead[origin] = e;
-    this.eOverlayOutNext[e] = this.overlayOutHead[from] ?? NONE;
+    this.eOriginNext[e] = this.originHeadOf(origin);
+    this.setOriginHead(origin, e);
+    if (this.bulkLoading) return;
+    const k = e - this.baseEdges;
+    if (this.eOverlayOutNext.length <= k) {
+      this.eOverlayOutNext = grow(this.eOverlayOutNext, k + 1);
+      this.eOverlayInNext = grow(this.eOverlayInNext, k + 1);
+    }
+    this.eOverlayOutNext[k] = this.overlayOutHead[from] ?? NONE;
     this.overlayOutHead[from] = e;
-    this.eOverlayInNext[e] = this.overlayInHead[to] ?? NONE;
+    this.eOverlayInNext[k] = this.overlayInHead[to] ?? NONE;
     this.overlayInHead[to] = e;
   }
 
   private needsCompaction(): boolean {
     const overlay = this.edgeCount - this.baseEdges;
     return (
-      overlay > Math.max(4096, this.baseEdges / 4) || this.deadEdges > Math.max(4096, this.edgeCount / 2)
+      overlay > Math.max(HEADROOM_MIN, this.baseEdges / 8) ||
+      this.deadEdges > Math.max(4096, this.edgeCount / 2)
     );
   }
 
@@ -360,13 +491,15 @@ export class CompactGraph {
       inOffsets[i + 1]! += inOffsets[i]!;
     }
     // Head-room for the overlay, so single updates never pay for growing the arrays.
-    const cap = m + Math.max(4096, m >> 2);
+    const cap = m + Math.max(HEADROOM_MIN, m >> 3) + 256;
+    const withMethods = this.eMethod.length > 0;
     const nFrom = new Uint32Array(cap);
     const nTo = new Uint32Array(cap);
     const nKind = new Uint8Array(cap);
     const nFlags = new Uint8Array(cap);
     const nVia = new Uint32Array(cap);
-    const nMethod = new Uint32Array(cap);
+    const nMethod = new Uint32Array(withMethods ? cap : 0);
+    let methods = 0;
     const nOrigin = new Uint32Array(cap);
     const outFill = outOffsets.slice(0, n);
     for (let e = 0; e < this.edgeCount; e++) {
@@ -377,7 +510,7 @@ export class CompactGraph {
       nKind[j] = this.eKind[e]!;
       nFlags[j] = this.eFlags[e]!;
       nVia[j] = this.eVia[e]!;
-      nMethod[j] = this.eMethod[e]!;
+      if (withMethods && (nMethod[j] = this.eMethod[e] ?? 0) !== 0) methods++;
       nOrigin[j] = this.eOrigin[e]!;
     }
     this.eFrom = nFrom;
@@ -385,14 +518,15 @@ export class CompactGraph {
     this.eKind = nKind;
     this.eFlags = nFlags;
     this.eVia = nVia;
-    this.eMethod = nMethod;
+    this.eMethod = methods > 0 ? nMethod : new Uint32Array(0);
     this.eOrigin = nOrigin;
     this.originHead = new Int32Array(Math.max(this.originHead.length, this.origins.values.length)).fill(NONE);
+    this.nodeOriginHead = new Int32Array(Math.max(n, this.nodeOriginHead.length)).fill(NONE);
     this.eOriginNext = new Int32Array(cap);
     for (let j = m - 1; j >= 0; j--) {
       const o = nOrigin[j]!;
-      this.eOriginNext[j] = this.originHead[o]!;
-      this.originHead[o] = j;
+      this.eOriginNext[j] = this.originHeadOf(o);
+      this.setOriginHead(o, j);
     }
     this.outOffsets = outOffsets;
     this.inOffsets = inOffsets;
@@ -401,10 +535,11 @@ export class CompactGraph {
     for (let j = 0; j < m; j++) this.inEdges[inFill[nTo[j]!]!++] = j;
     this.overlayOutHead = new Int32Array(Math.max(n, this.overlayOutHead.length)).fill(NONE);
     this.overlayInHead = new Int32Array(Math.max(n, this.overlayInHead.length)).fill(NONE);
-    this.eOverlayOutNext = new Int32Array(cap);
-    this.eOverlayInNext = new Int32Array(cap);
+    this.eOverlayOutNext = new Int32Array(cap - m);
+    this.eOverlayInNext = new Int32Array(cap - m);
     this.edgeCount = m;
     this.baseEdges = m;
+    this.bulkLoading = false;
     this.deadEdges = 0;
     this.compactions++;
   }
@@ -417,7 +552,11 @@ export class CompactGraph {
         if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) fn(e, this.eTo[e] ?? 0);
       }
     }
-    for (let e = this.overlayOutHead[node] ?? NONE; e !== NONE; e = this.eOverlayOutNext[e] ?? NONE) {
+    for (
+      let e = this.overlayOutHead[node] ?? NONE;
+      e !== NONE;
+      e = this.eOverlayOutNext[e - this.baseEdges] ?? NONE
+    ) {
       if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) fn(e, this.eTo[e] ?? 0);
     }
   }
@@ -431,17 +570,21 @@ export class CompactGraph {
         if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) fn(e, this.eFrom[e] ?? 0);
       }
     }
-    for (let e = this.overlayInHead[node] ?? NONE; e !== NONE; e = this.eOverlayInNext[e] ?? NONE) {
+    for (
+      let e = this.overlayInHead[node] ?? NONE;
+      e !== NONE;
+      e = this.eOverlayInNext[e - this.baseEdges] ?? NONE
+    ) {
       if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) fn(e, this.eFrom[e] ?? 0);
     }
   }
 
   /** Live edges of an origin (for tests and diffs). */
   originEdges(origin: string): number[] {
-    const o = this.origins.find(origin);
+    const o = this.originId(origin, false);
     const out: number[] = [];
     if (o === undefined) return out;
-    for (let e = this.originHead[o] ?? NONE; e !== NONE; e = this.eOriginNext[e] ?? NONE) {
+    for (let e = this.originHeadOf(o); e !== NONE; e = this.eOriginNext[e] ?? NONE) {
       if ((this.eFlags[e] ?? 0) & EDGE_ALIVE) out.push(e);
     }
     return out;
@@ -487,7 +630,7 @@ export class CompactGraph {
           queue[tail++] = v;
         }
       }
-      for (let e = this.overlayOutHead[u]!; e !== NONE; e = this.eOverlayOutNext[e]!) {
+      for (let e = this.overlayOutHead[u]!; e !== NONE; e = this.eOverlayOutNext[e - this.baseEdges]!) {
         if ((eFlags[e]! & EDGE_ALIVE) === 0 || e === skipEdge) continue;
         const v = eTo[e]!;
         if (stamp[v] === gen || (checkBlocked && (flags[v]! & blocked) !== 0)) continue;
@@ -533,7 +676,7 @@ export class CompactGraph {
         const end = inOffsets[v + 1]!;
         for (let k = inOffsets[v]!; k < end; k++) visit(inEdges[k]!);
       }
-      for (let e = this.overlayInHead[v]!; e !== NONE; e = this.eOverlayInNext[e]!) visit(e);
+      for (let e = this.overlayInHead[v]!; e !== NONE; e = this.eOverlayInNext[e - this.baseEdges]!) visit(e);
     }
     return queue.subarray(0, tail);
   }
@@ -602,6 +745,7 @@ export class CompactGraph {
       this.inOffsets,
       this.inEdges,
       this.originHead,
+      this.nodeOriginHead,
       this.stamp,
       this.parentEdge,
       this.queue,

@@ -11,8 +11,45 @@
  *   `aws:*`, `aws:root`, `vault:admin`, `db:*:superuser`, `aws:dev:*` → the admin node `admin:<system>:<env>`;
  *   `vault:read:*`, `s3:*` → every resource whose id starts with `<system>-`.
  */
-import type { Credential, Identity, Resource } from '../inventory/types.js';
-import { nodeKey, type GraphEdgeInput, type GraphNodeInput } from './model.js';
+import type { Resource } from '../inventory/types.js';
+import type { GraphCredential, GraphIdentity } from './inventory-pages.js';
+import {
+  nodeKey,
+  VIA_FROM_ID,
+  VIA_TO_ID,
+  viaTemplate,
+  type GraphEdgeInput,
+  type GraphNodeInput,
+} from './model.js';
+
+/**
+ * Via texts as templates (the endpoint ids filled in by the graph when read): one shared string per shape
+ * instead of one per edge. Each reads exactly as the text in the comment.
+ */
+const VIA = {
+  /** `member of <group>` */
+  memberOf: viaTemplate(`member of ${VIA_TO_ID}`),
+  /** `owner of <identity>` */
+  ownerOf: viaTemplate(`owner of ${VIA_TO_ID}`),
+  /** `holds credential <credential>` */
+  holds: viaTemplate(`holds credential ${VIA_TO_ID}`),
+  /** `consumes credential <credential>` */
+  consumes: viaTemplate(`consumes credential ${VIA_TO_ID}`),
+  /** `stored in <location>` (a location that is no inventory resource) */
+  storedIn: viaTemplate(`stored in ${VIA_FROM_ID}`),
+  /** `reads files on <person>'s machine` */
+  laptop: viaTemplate(`reads files on ${VIA_FROM_ID}'s machine`),
+  /** `<parent> contains <resource>` */
+  contains: viaTemplate(`${VIA_FROM_ID} contains ${VIA_TO_ID}`),
+};
+/** `authenticates as <identity> (<credential type>)`, per type. */
+const authenticatesAs = new Map<string, string>();
+function viaAuthenticatesAs(type: string): string {
+  let via = authenticatesAs.get(type);
+  if (via === undefined)
+    authenticatesAs.set(type, (via = viaTemplate(`authenticates as ${VIA_TO_ID} (${type})`)));
+  return via;
+}
 
 const ADMIN_WORDS = new Set(['*', 'admin', 'root', 'superuser', 'owner']);
 const ENVIRONMENTS = new Set(['prod', 'production', 'staging', 'dev', 'test', 'sandbox', 'corp']);
@@ -40,15 +77,15 @@ export const originOf = {
   resource: (id: string) => `inventory:resource:${id}`,
 };
 
-export function deriveIdentity(identity: Identity, lookup: DeriveLookup): DerivedRecord {
+export function deriveIdentity(identity: GraphIdentity, lookup: DeriveLookup): DerivedRecord {
   const key = nodeKey.identity(identity.id);
   const edges: GraphEdgeInput[] = [];
   for (const g of identity.groups) {
-    edges.push({ from: key, to: nodeKey.group(g), kind: 'member_of', via: `member of ${g}` });
+    edges.push({ from: key, to: nodeKey.group(g), kind: 'member_of', via: VIA.memberOf, viaTemplate: true });
   }
   for (const owner of identity.owners) {
     if (owner.startsWith('team:') || !lookup.identityExists(owner)) continue;
-    edges.push({ from: nodeKey.identity(owner), to: key, kind: 'owns', via: `owner of ${identity.id}` });
+    edges.push({ from: nodeKey.identity(owner), to: key, kind: 'owns', via: VIA.ownerOf, viaTemplate: true });
   }
   const name =
     identity.labels['aws.name'] ??
@@ -73,7 +110,7 @@ export function deriveIdentity(identity: Identity, lookup: DeriveLookup): Derive
 }
 
 export function deriveCredential(
-  credential: Credential,
+  credential: GraphCredential,
   holderEnvironment: string | null,
   lookup: DeriveLookup,
 ): DerivedRecord {
@@ -84,9 +121,10 @@ export function deriveCredential(
       from: key,
       to: holder,
       kind: 'can_assume',
-      via: `authenticates as ${credential.identityId} (${credential.type})`,
+      via: viaAuthenticatesAs(credential.type),
+      viaTemplate: true,
     },
-    { from: holder, to: key, kind: 'owns', via: `holds credential ${credential.id}` },
+    { from: holder, to: key, kind: 'owns', via: VIA.holds, viaTemplate: true },
   ];
   for (const consumer of credential.consumers) {
     if (consumer === credential.identityId || !lookup.identityExists(consumer)) continue;
@@ -94,21 +132,27 @@ export function deriveCredential(
       from: nodeKey.identity(consumer),
       to: key,
       kind: 'can_read_secret_of',
-      via: `consumes credential ${credential.id}`,
+      via: VIA.consumes,
+      viaTemplate: true,
     });
   }
   for (const location of credential.storedIn) {
     const resource = lookup.resourceForLocation(location);
     const from = resource ? nodeKey.resource(resource) : nodeKey.location(location);
-    edges.push({ from, to: key, kind: 'can_read_secret_of', via: `stored in ${location}` });
+    edges.push(
+      resource
+        ? { from, to: key, kind: 'can_read_secret_of', via: `stored in ${location}` }
+        : { from, to: key, kind: 'can_read_secret_of', via: VIA.storedIn, viaTemplate: true },
+    );
     // A secret on a person's laptop is readable by that person.
-    const laptop = /^laptop:([^/]+)\//.exec(location);
-    if (!resource && laptop?.[1] && lookup.identityExists(laptop[1])) {
+    const person = laptopOwnerOf(location);
+    if (!resource && person && lookup.identityExists(person)) {
       edges.push({
-        from: nodeKey.identity(laptop[1]),
+        from: nodeKey.identity(person),
         to: from,
         kind: 'can_read_secret_of',
-        via: `reads files on ${laptop[1]}'s machine`,
+        via: VIA.laptop,
+        viaTemplate: true,
       });
     }
   }
@@ -130,6 +174,11 @@ export function deriveCredential(
     ],
     edges,
   };
+}
+
+/** The person whose machine a storage location is on (`laptop:<identity>/...`), else null. */
+export function laptopOwnerOf(location: string): string | null {
+  return /^laptop:([^/]+)\//.exec(location)?.[1] ?? null;
 }
 
 /** Node keys a scope string grants access to (see the module comment for the convention). */
@@ -160,7 +209,8 @@ export function deriveResource(resource: Resource): DerivedRecord {
       from: nodeKey.resource(resource.parentId),
       to: key,
       kind: 'contains',
-      via: `${resource.parentId} contains ${resource.id}`,
+      via: VIA.contains,
+      viaTemplate: true,
     });
   }
   if (CONTROL_PLANE_TYPES.has(resource.type)) {
@@ -188,6 +238,8 @@ export function deriveResource(resource: Resource): DerivedRecord {
   };
 }
 
+const RESOLVED_LOCATIONS_CACHED = 10_000;
+
 /** Lower-cased, separators folded to `-`, for matching locations against resource ids and names. */
 function fold(s: string): string {
   return s
@@ -207,7 +259,17 @@ export function locationResolver(resources: readonly Resource[]): (location: str
       if (p) candidates.push({ prefix: fold(p), id: r.id });
   }
   candidates.sort((a, b) => b.prefix.length - a.prefix.length);
+  // Many credentials share a few storage locations (`vault:kv/payments`): resolve each once.
+  const cache = new Map<string, string | null>();
   return (location: string) => {
+    let id = cache.get(location);
+    if (id === undefined) {
+      if (cache.size >= RESOLVED_LOCATIONS_CACHED) cache.clear();
+      cache.set(location, (id = resolve(location)));
+    }
+    return id;
+  };
+  function resolve(location: string): string | null {
     const full = fold(location);
     const noScheme = fold(location.replace(/^[a-z0-9]+:/i, ''));
     for (const c of candidates) {
@@ -217,5 +279,5 @@ export function locationResolver(resources: readonly Resource[]): (location: str
       }
     }
     return null;
-  };
+  }
 }

@@ -95,6 +95,25 @@ export interface GraphEdgeInput {
   method?: string | null;
   /** The edge rests on a policy condition that was not evaluated (treated as allowing, conservatively). */
   conditional?: boolean;
+  /**
+   * `via` was made by `viaTemplate`: the endpoints' ids in it are placeholders, filled in when read. Lets
+   * derivation hand 300k `holds credential <id>` texts to the graph as one shared string.
+   */
+  viaTemplate?: boolean;
+}
+
+/** Placeholders in a via template for the id part (after the first `:`) of the edge's target / source key. */
+export const VIA_TO_ID = '\u0001';
+export const VIA_FROM_ID = '\u0002';
+/** First character of every stored via template. */
+export const VIA_TEMPLATE_MARK = '\u0000';
+
+/**
+ * A via template (see `GraphEdgeInput.viaTemplate`), e.g. `viaTemplate(\`holds credential ${VIA_TO_ID}\`)`.
+ * The rest of the text must not contain the placeholder characters: build templates from constant text.
+ */
+export function viaTemplate(text: string): string {
+  return VIA_TEMPLATE_MARK + text;
 }
 
 export interface PathStep {

@@ -43,7 +43,7 @@ export const chokeQuery = z.strictObject({
  * Turns a `--to` value into a target predicate: `admin`, a sensitivity (`regulated` = that level or above),
  * or a node (identity/resource id, node key, ARN).
  */
-export function pathTarget(service: GraphService, to: string): (node: number) => boolean {
+export async function pathTarget(service: GraphService, to: string): Promise<(node: number) => boolean> {
   const g = service.graph;
   if (to === 'admin') return (i) => g.isAdmin(i);
   if ((SENSITIVITIES as readonly string[]).includes(to)) {
@@ -52,7 +52,7 @@ export function pathTarget(service: GraphService, to: string): (node: number) =>
   }
   let target: number;
   try {
-    target = service.resolveNode(to, 'query.to');
+    target = await service.resolveNode(to, 'query.to');
   } catch {
     throw graphError(
       'GRAPH_BAD_TARGET',
@@ -76,7 +76,7 @@ export function registerGraphRoutes(app: FastifyInstance, _ctx: AppContext, serv
     query: blastRadiusQuery,
     handler: async ({ params, query }) => {
       await service.settled();
-      const start = service.resolveNode(params.id, 'params.id');
+      const start = await service.resolveNode(params.id, 'params.id');
       return computeBlastRadius(service.graph, start, {
         limit: query.limit,
         ...(query.min_sensitivity ? { minSensitivity: query.min_sensitivity } : {}),
@@ -92,8 +92,8 @@ export function registerGraphRoutes(app: FastifyInstance, _ctx: AppContext, serv
     query: pathsQuery,
     handler: async ({ query }) => {
       await service.settled();
-      const start = service.resolveNode(query.from, 'query.from');
-      const paths = kShortestPaths(service.graph, start, pathTarget(service, query.to), query.k);
+      const start = await service.resolveNode(query.from, 'query.from');
+      const paths = kShortestPaths(service.graph, start, await pathTarget(service, query.to), query.k);
       return { from: service.graph.key(start), to: query.to, paths };
     },
   });
@@ -107,7 +107,7 @@ export function registerGraphRoutes(app: FastifyInstance, _ctx: AppContext, serv
     handler: async ({ query }) => {
       await service.settled();
       const principals = query.principal
-        ? [service.resolveNode(query.principal, 'query.principal')]
+        ? [await service.resolveNode(query.principal, 'query.principal')]
         : undefined;
       return findEscalations(service.graph, {
         includeDirect: query.include_direct ?? false,

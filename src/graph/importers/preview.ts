@@ -18,7 +18,7 @@ export function graphFromPlan(plan: ImportPlan): CompactGraph {
   };
   const origins: [string, GraphEdgeInput[]][] = [];
   for (const i of plan.identities) {
-    const d = deriveIdentity({ ...i, createdAt: '', updatedAt: '' }, lookup);
+    const d = deriveIdentity(i, lookup);
     for (const n of d.nodes) g.upsertNode(n);
     origins.push([d.origin, d.edges]);
   }
