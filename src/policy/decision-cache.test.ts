@@ -17,6 +17,17 @@ void describe('LruCache', () => {
     assert.equal(c.size, 3);
   });
 
+  void it('keeps frequently hit entries under a stream of unique keys', () => {
+    const c = new LruCache<number>(100, 1000, () => 0);
+    c.set('hot', 1);
+    for (let i = 0; i < 10_000; i++) {
+      c.set(`cold-${i}`, i);
+      assert.equal(c.get('hot'), 1, `evicted after ${i} cold keys`);
+    }
+    assert.equal(c.size, 100);
+    assert.equal(c.get('cold-0'), undefined);
+  });
+
   void it('expires entries exactly at their TTL', () => {
     let now = 0;
     const c = new LruCache<string>(10, 100, () => now);

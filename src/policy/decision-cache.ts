@@ -4,7 +4,9 @@
  * however many unique requests arrive.
  */
 export class LruCache<V> {
-  private readonly map = new Map<string, { value: V; expiresAt: number }>();
+  private readonly map = new Map<string, { value: V; expiresAt: number; seq: number }>();
+  /** Insertion counter: an entry's `seq` says how far it is from the old (evicting) end. */
+  private seq = 0;
 
   constructor(
     readonly maxEntries: number,
@@ -15,15 +17,24 @@ export class LruCache<V> {
   get(key: string): V | undefined {
     const hit = this.map.get(key);
     if (!hit) return undefined;
-    this.map.delete(key);
-    if (hit.expiresAt <= this.clock()) return undefined;
-    this.map.set(key, hit);
+    if (hit.expiresAt <= this.clock()) {
+      this.map.delete(key);
+      return undefined;
+    }
+    // Move to the young end only when the entry is in the older half: one in the younger half is at least
+    // maxEntries/2 insertions away from eviction, so re-inserting it on every hit (two Map writes on the
+    // hottest path of a cached decision) buys nothing.
+    if (this.seq - hit.seq > this.maxEntries / 2) {
+      this.map.delete(key);
+      hit.seq = ++this.seq;
+      this.map.set(key, hit);
+    }
     return hit.value;
   }
 
   set(key: string, value: V): void {
     this.map.delete(key);
-    this.map.set(key, { value, expiresAt: this.clock() + this.ttlMs });
+    this.map.set(key, { value, expiresAt: this.clock() + this.ttlMs, seq: ++this.seq });
     if (this.map.size > this.maxEntries) {
       const oldest = this.map.keys().next();
       if (!oldest.done) this.map.delete(oldest.value);

@@ -4,7 +4,7 @@
  * (default: all) because they are what an investigation needs. Writes are batched off the hot path;
  * rows older than the retention are purged periodically.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { EventBus } from '../events/bus.js';
@@ -44,6 +44,12 @@ export interface DecisionRecord {
 
 export class DecisionLog {
   private queue: PolicyDatabase['policy_decisions'][] = [];
+  /**
+   * Decision ids: a random per-process prefix and a counter. Unique across replicas and restarts without a
+   * UUID per decision (this runs on every decision, cached ones included).
+   */
+  private readonly idPrefix = `dec-${randomBytes(8).toString('hex')}-`;
+  private idCounter = 0;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -72,7 +78,7 @@ export class DecisionLog {
   }
 
   record(r: DecisionRecord): void {
-    const id = randomUUID();
+    const id = `${this.idPrefix}${(this.idCounter++).toString(36)}`;
     const at = this.now().toISOString();
     this.events.publish({
       id,
