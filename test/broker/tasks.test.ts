@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { keyPair, PAYMENTS_API, startHarness, SUPPORT_BOT, type Harness } from './harness.js';
 
 void describe('broker: task lifecycle', () => {
@@ -172,16 +172,7 @@ void describe('broker: task lifecycle', () => {
   });
 
   void it('CLI: task create/list/show/complete, token introspect/revoke, broker keys rotate (--json)', async () => {
-    const run = async (...argv: string[]) => {
-      let out = '';
-      let err = '';
-      const code = await runCli(argv, {
-        stdout: (t) => (out += t),
-        stderr: (t) => (err += t),
-        env: { BULKHEAD_URL: h.server.url, BULKHEAD_TOKEN: h.server.token },
-      });
-      return { code, out, err };
-    };
+    const run = (...argv: string[]) => cli(h.server, argv);
     const created = await run(
       'task',
       'create',

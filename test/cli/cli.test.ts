@@ -2,21 +2,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { runCli } from '../../src/cli/main.js';
+import { runCliWith } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), env });
-  return { code, out, err };
-}
+const cli = runCliWith;
 
 describe('bulkhead CLI', () => {
   let server: TestServer;

@@ -2,22 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
 const FIXTURE = new URL('../fixtures/aws-iam/escalation-account.json', import.meta.url);
 const fixture = () => JSON.parse(readFileSync(FIXTURE, 'utf8'));
-
-async function cli(server: TestServer, args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-    env: { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: server.token },
-  });
-  return { code, out, err };
-}
 
 void describe('aws-iam import end to end', () => {
   let server: TestServer;

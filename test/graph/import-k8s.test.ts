@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const FIXTURE = new URL('../fixtures/k8s-rbac/rbac-list.json', import.meta.url);
@@ -16,13 +16,14 @@ void describe('k8s-rbac import end to end', () => {
   });
 
   void it('imports with the CLI, lists escalations by namespace/sa, re-import removes deleted accounts', async () => {
-    let out = '';
-    let err = '';
-    const code = await runCli(['import', 'k8s-rbac', FIXTURE.pathname, '--cluster', 'prod-eu', '--json'], {
-      stdout: (t) => (out += t),
-      stderr: (t) => (err += t),
-      env: { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: server.token },
-    });
+    const { code, out, err } = await cli(server, [
+      'import',
+      'k8s-rbac',
+      FIXTURE.pathname,
+      '--cluster',
+      'prod-eu',
+      '--json',
+    ]);
     assert.equal(code, 0, err);
     const report = JSON.parse(out);
     assert.equal(report.scope, 'k8s-rbac:prod-eu');

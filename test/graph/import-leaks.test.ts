@@ -2,23 +2,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const GITLEAKS = new URL('../fixtures/leaks/gitleaks-report.json', import.meta.url);
 const TRUFFLEHOG = new URL('../fixtures/leaks/trufflehog.jsonl', import.meta.url);
 const IAM = new URL('../fixtures/aws-iam/escalation-account.json', import.meta.url);
-
-async function cli(server: TestServer, args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-    env: { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: server.token },
-  });
-  return { code, out, err };
-}
 
 void describe('leak report import (NHI2)', () => {
   let server: TestServer;

@@ -3,22 +3,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../../src/cli/main.js';
 import { inventoryJsonSchema } from '../../src/graph/importers/yaml/schema.js';
+import { cli } from '../helpers/cli.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
 const FIXTURE = new URL('../fixtures/yaml/acme-inventory.yaml', import.meta.url);
-
-async function cli(server: TestServer, args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-    env: { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: server.token },
-  });
-  return { code, out, err };
-}
 
 void describe('yaml inventory import', () => {
   let server: TestServer;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { FIXTURES } from './interop-fixture.js';
 
@@ -10,16 +10,7 @@ void describe('bulkhead policy / approvals CLI', () => {
   let server: TestServer;
   const dir = tempDir('bulkhead-policy-cli-');
   let token = '';
-  const run = async (...argv: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await runCli(argv, {
-      stdout: (t) => (out += t),
-      stderr: (t) => (err += t),
-      env: { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: token || server.token },
-    });
-    return { code, out, err };
-  };
+  const run = (...argv: string[]) => cli(server, argv, token || server.token);
   /** Runs as the person an API key is bound to (approvals take the approver from the key). */
   const runAs = async (person: string, ...argv: string[]) => {
     token = (await server.ctx.apiKeys.create({ name: person, scopes: ['write'], identityId: person }, 'test'))

@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-
-async function cli(server: TestServer, args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-    env: { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: server.token },
-  });
-  return { code, out, err };
-}
 
 void describe('posture on the demo org', () => {
   let server: TestServer;

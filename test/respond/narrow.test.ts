@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { createDetectModule } from '../../src/detect/index.js';
 import { createGraphModule } from '../../src/graph/index.js';
 import { coreModule } from '../../src/modules/index.js';
@@ -159,12 +159,7 @@ void describe('narrow_permissions with granted-vs-used (posture)', () => {
     cred = await server.call('GET', '/v1/credentials/cred-narrow-main');
     assert.deepEqual(cred.body.scopes, ['crm:read', 'tickets:write', 'db:payments-db:rw']);
     assert.equal(cred.body.labels['bulkhead.narrowed-by'], undefined);
-    let out = '';
-    const code = await runCli(['incidents', 'restore', res.body.id, 'narrow', '--json'], {
-      stdout: (t) => (out += t),
-      stderr: () => undefined,
-      env: { BULKHEAD_URL: server.url, BULKHEAD_TOKEN: server.token },
-    });
+    const { code, out } = await cli(server, ['incidents', 'restore', res.body.id, 'narrow', '--json']);
     assert.equal(code, 0);
     const again = JSON.parse(out);
     assert.deepEqual(again.restored, []);
