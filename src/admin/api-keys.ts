@@ -74,14 +74,26 @@ export interface CreateApiKeyInput {
   identityId?: string | null | undefined;
 }
 
+/**
+ * How long a successful key lookup is reused without reading the store again. A key revoked through this
+ * server stops working at once (the entry is dropped); one revoked on another replica within this time.
+ */
+export const AUTH_CACHE_MS = 2000;
+const AUTH_CACHE_ENTRIES = 1024;
+
 export class ApiKeyService {
   /** Last-used timestamps are written at most this often per key, so reads do not turn into writes. */
   private readonly lastUsedWrites = new Map<string, number>();
+  /** Token hash -> key row, for valid keys only (an unknown token never fills the cache). */
+  private readonly verified = new Map<string, { row: ApiKeysTable; at: number }>();
+  /** Bumped by every revocation, so a lookup that raced one does not cache the row it read before. */
+  private revocations = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly audit: AuditLog,
     private readonly now: () => Date = () => new Date(),
+    private readonly cacheMs = AUTH_CACHE_MS,
   ) {}
 
   /** Creates a key and returns its token: the only time the token is ever visible. */
@@ -125,11 +137,7 @@ export class ApiKeyService {
   async authenticate(token: string): Promise<Actor | undefined> {
     if (token.length < 16 || token.length > 512) return undefined;
     const presented = hashToken(token);
-    const row = await this.db
-      .selectFrom('api_keys')
-      .selectAll()
-      .where('token_hash', '=', presented)
-      .executeTakeFirst();
+    const row = await this.lookup(presented);
     if (!row) return undefined;
     const a = Buffer.from(row.token_hash, 'hex');
     const b = Buffer.from(presented, 'hex');
@@ -145,6 +153,29 @@ export class ApiKeyService {
       name: `api_key:${row.id}`,
       identityId: row.identity_id,
     };
+  }
+
+  private async lookup(tokenHash: string): Promise<ApiKeysTable | undefined> {
+    const hit = this.verified.get(tokenHash);
+    const t = performance.now();
+    if (hit && t - hit.at < this.cacheMs) return hit.row;
+    const generation = this.revocations;
+    const row = await this.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    this.verified.delete(tokenHash);
+    if (row && row.revoked_at === null && this.cacheMs > 0 && generation === this.revocations) {
+      if (this.verified.size >= AUTH_CACHE_ENTRIES) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(tokenHash, { row, at: t });
+    }
+    return row;
+  }
+
+  private forget(id: string): void {
+    this.revocations++;
+    for (const [hash, entry] of this.verified) if (entry.row.id === id) this.verified.delete(hash);
   }
 
   private async touch(id: string, now: Date): Promise<void> {
@@ -164,12 +195,13 @@ export class ApiKeyService {
   }
 
   async revoke(id: string, actor: string, requestId?: string): Promise<ApiKey> {
-    return this.db.transaction().execute(async (trx) => {
+    const revoked = await this.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) throw coreError('NOT_FOUND', `API key ${id} does not exist`, { field: 'params.id' });
       if (row.revoked_at !== null) return toApiKey(row);
       const revokedAt = this.now().toISOString();
       await trx.updateTable('api_keys').set({ revoked_at: revokedAt }).where('id', '=', id).execute();
+      this.forget(id);
       const after = { ...toApiKey(row), revokedAt };
       await this.audit.record(trx, {
         actor,
@@ -182,6 +214,8 @@ export class ApiKeyService {
       });
       return after;
     });
+    this.forget(id);
+    return revoked;
   }
 
   async hasActiveAdminKey(): Promise<boolean> {

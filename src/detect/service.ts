@@ -5,6 +5,7 @@
  * two writers.
  */
 import type { AppContext } from '../app-context.js';
+import { writeInRelaxedChunks } from '../store/durability.js';
 import type { BulkheadEvent } from '../events/bus.js';
 import type { Credential, Identity } from '../inventory/types.js';
 import { DEFAULT_DEDUP_WINDOW_MS, type Alert } from './alert.js';
@@ -266,11 +267,16 @@ export class DetectService {
       if (state) rows.push({ kind: 'credential', key, state });
     }
     if (updates.length === 0 && rows.length === 0) return;
-    await this.ctx.db.transaction().execute(async (trx) => {
-      const db = detectDb(trx);
-      for (const u of updates) await upsertAlert(db, u.alert, now);
-      await saveBaselines(db, rows, now);
-    });
+    // Alerts are fsynced like every change. Baselines are rebuilt from events, so they go in small relaxed
+    // commits that never hold up requests for long (src/store/durability.ts).
+    if (updates.length > 0) {
+      await this.ctx.db.transaction().execute(async (trx) => {
+        for (const u of updates) await upsertAlert(detectDb(trx), u.alert, now);
+      });
+    }
+    await writeInRelaxedChunks(this.ctx.db, rows, 50, (trx, chunk) =>
+      saveBaselines(detectDb(trx), chunk, now),
+    );
   }
 
   private announce(alert: Alert): void {

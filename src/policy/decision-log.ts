@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { EventBus } from '../events/bus.js';
+import { writeInRelaxedChunks } from '../store/durability.js';
 import type { Obligation, Reason } from './engine.js';
 import type { PolicyDatabase } from './tables.js';
 
@@ -125,12 +126,11 @@ export class DecisionLog {
     this.queue = [];
     this.flushing = (async () => {
       try {
-        for (let i = 0; i < rows.length; i += 100) {
-          await this.db
-            .insertInto('policy_decisions')
-            .values(rows.slice(i, i + 100))
-            .execute();
-        }
+        // Relaxed commits (src/store/durability.ts) of 50 rows: the log is high-volume and already
+        // published as events; an fsync or a long insert here would stall decisions on SQLite.
+        await writeInRelaxedChunks(this.db, rows, 50, (trx, chunk) =>
+          trx.insertInto('policy_decisions').values(chunk).execute(),
+        );
       } catch (err) {
         this.log.error({ err, dropped: rows.length }, 'decision log write failed');
       }

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDialectConfig } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
 import type { Dialect } from './migration-types.js';
@@ -54,7 +54,7 @@ function openSqlite(file: string): Store {
   raw.pragma('busy_timeout = 5000');
   // Refresh planner statistics when they are missing or stale, so filtered lists pick the right index.
   raw.pragma('optimize = 0x10002');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   return {
     db,
     dialect: 'sqlite',
@@ -64,6 +64,30 @@ function openSqlite(file: string): Store {
     },
     async close() {
       await db.destroy();
+    },
+  };
+}
+
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely prepares every query afresh, and compiling SQL is most of the cost of a small indexed read in
+ * better-sqlite3. Statements are reusable, so keep the most recent ones by SQL text. A statement still
+ * open in an iterator (`busy`) is never handed out twice: the caller gets a fresh one instead.
+ */
+function withStatementCache(raw: SqliteDatabase.Database): SqliteDialectConfig['database'] & object {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => raw.close(),
+    prepare(text: string) {
+      const hit = cache.get(text);
+      if (hit && !hit.busy) return hit;
+      const stmt = raw.prepare(text);
+      if (!hit) {
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+        cache.set(text, stmt);
+      }
+      return stmt;
     },
   };
 }

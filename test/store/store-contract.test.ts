@@ -8,11 +8,13 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import type { AppContext } from '../../src/app-context.js';
+import { ApiKeyService } from '../../src/admin/api-keys.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import { loadConfig } from '../../src/config.js';
 import { BulkheadError } from '../../src/errors.js';
 import { allModules } from '../../src/modules/index.js';
 import { openAppContext } from '../../src/server/context.js';
+import { relaxedTransaction, writeInRelaxedChunks } from '../../src/store/durability.js';
 import { PG_URL, dropPgSchema, newPgSchemaName, tempDir } from '../helpers/server.js';
 
 const silent = pino({ level: 'silent' });
@@ -366,6 +368,64 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       clock = new Date('2026-06-02T12:00:00.000Z');
       await ctx.apiKeys.revoke(key.id, 'test');
       assert.equal(await ctx.apiKeys.authenticate(token), undefined);
+    });
+
+    it('commits relaxed-durability writes, rolls them back on error and leaves full durability on after', async () => {
+      await sql`create table relaxed_probe (id text primary key)`.execute(ctx.db);
+      try {
+        await writeInRelaxedChunks(ctx.db, ['a', 'b', 'c', 'd', 'e'], 2, (trx, ids) =>
+          sql`insert into relaxed_probe (id) values ${sql.join(ids.map((id) => sql`(${id})`))}`.execute(trx),
+        );
+        await assert.rejects(
+          relaxedTransaction(ctx.db, async (trx) => {
+            await sql`insert into relaxed_probe (id) values ('f')`.execute(trx);
+            throw new Error('boom');
+          }),
+          /boom/,
+        );
+        const rows = await sql<{ id: string }>`select id from relaxed_probe order by id`.execute(ctx.db);
+        assert.deepEqual(
+          rows.rows.map((r) => r.id),
+          ['a', 'b', 'c', 'd', 'e'],
+        );
+        if (backend === 'sqlite') {
+          const s = await sql<{ synchronous: number }>`pragma synchronous`.execute(ctx.db);
+          assert.equal(s.rows[0]?.synchronous, 2, 'synchronous is FULL again');
+        } else {
+          const s = await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(ctx.db);
+          assert.equal(s.rows[0]?.synchronous_commit, 'on', 'SET LOCAL ended with the transaction');
+        }
+      } finally {
+        await sql`drop table relaxed_probe`.execute(ctx.db);
+      }
+    });
+
+    it('reuses a key lookup only briefly: a revocation here is immediate, on a replica bounded by the cache time', async () => {
+      const { key, token } = await ctx.apiKeys.create({ name: 'pep', scopes: ['read'] }, 'test');
+      // Two more servers on the same store: one caches lookups for an hour, one not at all.
+      const stale = new ApiKeyService(ctx.db, ctx.audit, now, 3_600_000);
+      const uncached = new ApiKeyService(ctx.db, ctx.audit, now, 0);
+      assert.equal((await ctx.apiKeys.authenticate(token))?.keyId, key.id);
+      assert.equal((await stale.authenticate(token))?.keyId, key.id);
+      assert.equal((await uncached.authenticate(token))?.keyId, key.id);
+      await ctx.apiKeys.revoke(key.id, 'test');
+      assert.equal(await ctx.apiKeys.authenticate(token), undefined, 'revoked through this server: at once');
+      assert.equal(await uncached.authenticate(token), undefined, 'another replica reads the store');
+      assert.equal(
+        (await stale.authenticate(token))?.keyId,
+        key.id,
+        'a replica that looked the key up within its cache time still accepts it until that time passes',
+      );
+      // Expiry is checked on every use, cached or not.
+      const { token: shortLived } = await ctx.apiKeys.create(
+        { name: 'short', scopes: ['read'], expiresAt: new Date(clock.getTime() + 60_000).toISOString() },
+        'test',
+      );
+      assert.ok(await stale.authenticate(shortLived));
+      const saved = clock;
+      clock = new Date(saved.getTime() + 60_000);
+      assert.equal(await stale.authenticate(shortLived), undefined, 'expired while cached');
+      clock = saved;
     });
   });
 }
