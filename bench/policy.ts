@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import cedar from '../src/policy/cedar.js';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
 import type { Page } from '../src/inventory/cursor.js';

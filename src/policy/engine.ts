@@ -4,8 +4,14 @@
  * brings only its entity slice. Any Cedar failure or policy evaluation error is a deny with the reason.
  */
 import { setFlagsFromString } from 'node:v8';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import type { Context, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
+import cedar from './cedar.js';
+import type {
+  AuthorizationAnswer,
+  CheckParseAnswer,
+  Context,
+  EntityJson,
+  EntityUidJson,
+} from '@cedar-policy/cedar-wasm/nodejs';
 import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from './cedar-schema.js';
 import { propertiesEntity } from './entity-index.js';
 import type { CompiledBundle, ObligationSpec } from './policy-bundle.js';
@@ -52,7 +58,7 @@ export function loadPolicySet(version: number, compiled: CompiledBundle): Loaded
   const schemaName = `bulkhead-schema-${tag}`;
   const fullSetId = `bulkhead-full-${tag}`;
   const baseSetId = `bulkhead-base-${tag}`;
-  const check = (what: string, r: cedar.CheckParseAnswer) => {
+  const check = (what: string, r: CheckParseAnswer) => {
     if (r.type === 'failure') throw new Error(`${what}: ${r.errors.map((e) => e.message).join('; ')}`);
   };
   check('schema', cedar.preparseSchema(schemaName, compiled.schema));
@@ -101,7 +107,7 @@ function run(
   setId: string,
   q: CedarQuery,
 ): { ok: true; allow: boolean; reasons: string[] } | { ok: false; reasons: Reason[] } {
-  let answer: cedar.AuthorizationAnswer;
+  let answer: AuthorizationAnswer;
   try {
     answer = cedar.statefulIsAuthorized({
       principal: q.principal,

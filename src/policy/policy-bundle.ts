@@ -4,7 +4,7 @@
  * and its line/column, so `bulkhead policy validate` and a rejected push point at the exact spot.
  */
 import { createHash } from 'node:crypto';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import cedar from './cedar.js';
 import type { DetailedError, SchemaJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { ACTION_NAME_PATTERN, buildCedarSchema, CONTEXT_ATTRIBUTES } from './cedar-schema.js';
 
