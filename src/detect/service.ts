@@ -257,26 +257,29 @@ export class DetectService {
       forceBaselines || Date.now() - this.lastBaselineFlush >= (this.options.baselineFlushMs ?? 2000);
     if (flushBaselines) this.lastBaselineFlush = Date.now();
     const dirty = flushBaselines ? this.engine.baselines.takeDirty() : { identities: [], credentials: [] };
-    const rows: BaselineRow[] = [];
-    for (const key of dirty.identities) {
-      const state = this.engine.baselines.serializeIdentity(key);
-      if (state) rows.push({ kind: 'identity', key, state });
-    }
-    for (const key of dirty.credentials) {
-      const state = this.engine.baselines.serializeCredential(key);
-      if (state) rows.push({ kind: 'credential', key, state });
-    }
-    if (updates.length === 0 && rows.length === 0) return;
-    // Alerts are fsynced like every change. Baselines are rebuilt from events, so they go in small relaxed
-    // commits that never hold up requests for long (src/store/durability.ts).
+    const keys = [
+      ...dirty.identities.map((key) => ({ kind: 'identity' as const, key })),
+      ...dirty.credentials.map((key) => ({ kind: 'credential' as const, key })),
+    ];
+    if (updates.length === 0 && keys.length === 0) return;
+    // Alerts are fsynced like every change. Baselines are rebuilt from events, so they are serialised and
+    // written a few at a time in relaxed commits that never hold up requests for long (src/store/durability.ts).
     if (updates.length > 0) {
       await this.ctx.db.transaction().execute(async (trx) => {
         for (const u of updates) await upsertAlert(detectDb(trx), u.alert, now);
       });
     }
-    await writeInRelaxedChunks(this.ctx.db, rows, 50, (trx, chunk) =>
-      saveBaselines(detectDb(trx), chunk, now),
-    );
+    await writeInRelaxedChunks(this.ctx.db, keys, 25, (trx, chunk) => {
+      const rows: BaselineRow[] = [];
+      for (const { kind, key } of chunk) {
+        const state =
+          kind === 'identity'
+            ? this.engine.baselines.serializeIdentity(key)
+            : this.engine.baselines.serializeCredential(key);
+        if (state) rows.push({ kind, key, state });
+      }
+      return saveBaselines(detectDb(trx), rows, now);
+    });
   }
 
   private announce(alert: Alert): void {

@@ -126,9 +126,9 @@ export class DecisionLog {
     this.queue = [];
     this.flushing = (async () => {
       try {
-        // Relaxed commits (src/store/durability.ts) of 50 rows: the log is high-volume and already
+        // Relaxed commits (src/store/durability.ts) of 25 rows: the log is high-volume and already
         // published as events; an fsync or a long insert here would stall decisions on SQLite.
-        await writeInRelaxedChunks(this.db, rows, 50, (trx, chunk) =>
+        await writeInRelaxedChunks(this.db, rows, 25, (trx, chunk) =>
           trx.insertInto('policy_decisions').values(chunk).execute(),
         );
       } catch (err) {
