@@ -65,6 +65,7 @@ export async function startBroker(ctx: AppContext, options: BrokerModuleOptions 
     db,
     audit: ctx.audit,
     events: ctx.events,
+    feed: ctx.store.feed,
     now: ctx.now,
     pdp: options.pdp ?? (() => denyAll),
     approvals: options.approvals,

@@ -29,6 +29,7 @@ import { tokenIssuedEvent, tokenRefusedEvent } from './tokens/events.js';
 import { TokenValidator } from './tokens/validate.js';
 import { introspectToken } from './introspection/introspect.js';
 import { WorkloadProofVerifier, type WorkloadProof } from './workload-proof/verify.js';
+import type { ChangeFeed } from '../store/change-feed.js';
 
 export const GRANT_CLIENT_CREDENTIALS = 'client_credentials';
 export const GRANT_JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -39,6 +40,8 @@ export interface BrokerDeps {
   db: BrokerDb;
   audit: AuditLog;
   events: EventBus;
+  /** Revocations made through other replicas arrive here at once (PostgreSQL); the sweep is the safety net. */
+  feed?: ChangeFeed | undefined;
   now: () => Date;
   pdp: () => DecisionPoint;
   approvals?: (() => ApprovalLookup) | undefined;
@@ -82,11 +85,19 @@ export class Broker {
   readonly plugins: DownstreamPlugin[];
   readonly downstream: DownstreamCredentials;
   private timer: NodeJS.Timeout | undefined;
+  private unsubscribeFeed: (() => void) | undefined;
 
   constructor(readonly deps: BrokerDeps) {
     const c = deps.config;
     this.keys = new SigningKeys(deps.db, deps.masterKey, deps.audit, deps.now, c.key_overlap_seconds * 1000);
-    this.revocations = new RevocationSet(deps.db, deps.audit, deps.now);
+    this.revocations = new RevocationSet(deps.db, deps.audit, deps.now, (r) =>
+      deps.feed?.publish('broker.revocation', {
+        kind: r.kind,
+        target: r.target,
+        expires_at: r.expires_at,
+        revoked_at: r.revoked_at,
+      }),
+    );
     this.tasks = new TaskService({
       db: deps.db,
       audit: deps.audit,
@@ -134,6 +145,21 @@ export class Broker {
   async start(): Promise<void> {
     await this.keys.start();
     await this.revocations.load();
+    if (this.deps.feed?.distributed) {
+      const catchUp = () => {
+        this.revocations.poll().catch(() => undefined);
+      };
+      // In force at once from the message (a forged one could only revoke: the safe direction), then
+      // confirmed from the table.
+      this.unsubscribeFeed = this.deps.feed.subscribe(
+        'broker.revocation',
+        (data) => {
+          this.revocations.learn(data);
+          catchUp();
+        },
+        catchUp,
+      );
+    }
     const every = this.deps.config.sweep_interval_ms;
     if (every > 0) {
       this.timer = setInterval(() => {
@@ -144,6 +170,7 @@ export class Broker {
   }
 
   async stop(): Promise<void> {
+    this.unsubscribeFeed?.();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await Promise.all(this.plugins.map((p) => p.close()));

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AuditLog, DbOrTrx } from '../audit/audit-log.js';
 import { coreError } from '../errors.js';
+import { localFeed, type ChangeFeed } from '../store/change-feed.js';
 import type { Database } from '../store/database.js';
 import { decodeCursor, toPage, type Page } from './cursor.js';
 import type {
@@ -72,6 +73,18 @@ function newId(prefix: string): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`;
 }
 
+const CHANGE_ENTITIES: ReadonlySet<unknown> = new Set(['identity', 'credential', 'resource']);
+const CHANGE_OPS: ReadonlySet<unknown> = new Set(['create', 'update', 'delete']);
+
+/** A change announced by another replica is checked before anyone acts on it. */
+function isInventoryChange(data: unknown): data is InventoryChange {
+  if (typeof data !== 'object' || data === null) return false;
+  const c = data as Record<string, unknown>;
+  return (
+    CHANGE_ENTITIES.has(c.entity) && CHANGE_OPS.has(c.op) && typeof c.id === 'string' && c.id.length <= 512
+  );
+}
+
 export class InventoryService {
   private readonly listeners = new Set<(change: InventoryChange) => void>();
 
@@ -79,16 +92,43 @@ export class InventoryService {
     private readonly db: Kysely<Database>,
     private readonly audit: AuditLog,
     private readonly now: () => Date = () => new Date(),
+    private readonly feed: ChangeFeed = localFeed,
   ) {}
 
-  /** Subscribes to committed changes; returns an unsubscribe function. */
-  onChange(listener: (change: InventoryChange) => void): () => void {
+  /**
+   * Subscribes to changes committed through this process; returns an unsubscribe function. With
+   * `replicas`, also to those other replicas announce (PostgreSQL), and `resync` runs when some of those may
+   * have been missed (the replica listener reconnected): the subscriber should re-read what it caches.
+   */
+  onChange(
+    listener: (change: InventoryChange) => void,
+    options: { replicas?: boolean; resync?: () => void } = {},
+  ): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    const unsubscribeRemote = options.replicas
+      ? this.feed.subscribe(
+          'inventory',
+          (data) => {
+            if (!Array.isArray(data)) return;
+            for (const c of data) if (isInventoryChange(c)) listener(c);
+          },
+          options.resync,
+        )
+      : () => undefined;
+    return () => {
+      this.listeners.delete(listener);
+      unsubscribeRemote();
+    };
   }
 
   private emit(change: InventoryChange): void {
-    for (const l of this.listeners) l(change);
+    this.emitAll([change]);
+  }
+
+  private emitAll(changes: readonly InventoryChange[]): void {
+    for (const c of changes) for (const l of this.listeners) l(c);
+    // Other replicas hear in batches (a bulk import is thousands of changes; a notification carries < 8 kB).
+    for (let i = 0; i < changes.length; i += 64) this.feed.publish('inventory', changes.slice(i, i + 64));
   }
 
   /**
@@ -96,7 +136,7 @@ export class InventoryService {
    * the store layer). Call only after the transaction committed.
    */
   notifyChanges(changes: readonly InventoryChange[]): void {
-    for (const c of changes) this.emit(c);
+    this.emitAll(changes);
   }
 
   // ---- identities ----

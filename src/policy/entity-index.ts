@@ -85,7 +85,8 @@ export class EntityIndex {
 
   async load(): Promise<void> {
     this.watermark = new Date(Date.now() - 60_000).toISOString();
-    this.unsubscribe = this.inventory.onChange((c) => this.onChange(c));
+    // Other replicas' changes too: a quarantine anywhere must reach this decision cache at once.
+    this.unsubscribe = this.inventory.onChange((c) => this.onChange(c), { replicas: true });
     let cursor: string | undefined;
     do {
       const page = await this.inventory.listIdentities({ limit: 500, cursor });

@@ -60,7 +60,17 @@ export async function startPolicyRuntime(
   const decisionLog = new DecisionLog(db, ctx.events, ctx.log, ctx.now, logConfig);
   decisionLog.start();
   const pdp = new PolicyDecisionPoint(
-    { db, audit: ctx.audit, log: ctx.log, events: ctx.events, now: ctx.now, index, approvals, decisionLog },
+    {
+      db,
+      audit: ctx.audit,
+      log: ctx.log,
+      events: ctx.events,
+      now: ctx.now,
+      index,
+      approvals,
+      decisionLog,
+      feed: ctx.store.feed,
+    },
     { cacheSize: options.cacheSize ?? 50_000, cacheTtlMs: options.cacheTtlMs ?? 60_000 },
   );
   await pdp.start(options.pollMs ?? 2000);

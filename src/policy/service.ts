@@ -12,6 +12,7 @@ import { coreError, isBulkheadError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Database } from '../store/database.js';
 import type { ApprovalStore } from './approvals.js';
+import type { ChangeFeed } from '../store/change-feed.js';
 import { LruCache } from './decision-cache.js';
 import type { DecisionLog } from './decision-log.js';
 import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from './cedar-schema.js';
@@ -67,6 +68,8 @@ export interface PdpDeps {
   index: EntityIndex;
   approvals: ApprovalStore;
   decisionLog: DecisionLog | undefined;
+  /** Activations announced by other replicas (and resyncs after a lost connection); none by default. */
+  feed?: ChangeFeed | undefined;
 }
 
 export interface PdpOptions {
@@ -110,6 +113,8 @@ export class PolicyDecisionPoint {
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
   private readonly versions: PolicyVersionStore;
+  private unsubscribeFeed: (() => void) | undefined;
+  private readonly activationListeners = new Set<(version: number) => void>();
 
   constructor(
     private readonly deps: PdpDeps,
@@ -147,29 +152,47 @@ export class PolicyDecisionPoint {
     return this.cache.size;
   }
 
-  /** Loads the active version; then polls for activations and inventory changes made by other replicas. */
+  /**
+   * Loads the active version. Other replicas' activations and inventory changes arrive through the change
+   * feed (PostgreSQL LISTEN/NOTIFY) within milliseconds; the poll every `pollMs` is the safety net for a
+   * notification lost while the listener reconnected, and runs at once after each reconnect.
+   */
   async start(pollMs = 2000): Promise<void> {
     await this.refreshActive();
+    let running = false;
+    const pollOnce = () => {
+      if (running) return;
+      running = true;
+      Promise.all([
+        this.refreshActive(),
+        this.deps.index.pollChanges(this.deps.db as unknown as Kysely<Database>),
+      ])
+        .catch((err: unknown) => this.deps.log.error({ err }, 'policy/inventory refresh failed'))
+        .finally(() => {
+          running = false;
+        });
+    };
+    const feed = this.deps.feed;
+    if (feed?.distributed) {
+      this.unsubscribeFeed = feed.subscribe(
+        'policy',
+        () => {
+          this.refreshActive().catch((err: unknown) =>
+            this.deps.log.error({ err }, 'could not load a policy version activated by another replica'),
+          );
+        },
+        pollOnce,
+      );
+    }
     if (pollMs > 0) {
-      let running = false;
-      this.pollTimer = setInterval(() => {
-        if (running) return;
-        running = true;
-        Promise.all([
-          this.refreshActive(),
-          this.deps.index.pollChanges(this.deps.db as unknown as Kysely<Database>),
-        ])
-          .catch((err: unknown) => this.deps.log.error({ err }, 'policy/inventory refresh failed'))
-          .finally(() => {
-            running = false;
-          });
-      }, pollMs);
+      this.pollTimer = setInterval(pollOnce, pollMs);
       this.pollTimer.unref();
     }
   }
 
   stop(): void {
     if (this.pollTimer) clearInterval(this.pollTimer);
+    this.unsubscribeFeed?.();
     this.unsubscribe();
   }
 
@@ -194,6 +217,13 @@ export class PolicyDecisionPoint {
     warmUp(set);
     this.active = set;
     this.cache.clear();
+    for (const l of this.activationListeners) l(version);
+  }
+
+  /** Calls `listener` with each version this PDP starts deciding with; returns an unsubscribe function. */
+  onActivated(listener: (version: number) => void): () => void {
+    this.activationListeners.add(listener);
+    return () => this.activationListeners.delete(listener);
   }
 
   validate(bundle: PolicyBundle) {
@@ -218,7 +248,10 @@ export class PolicyDecisionPoint {
     // Pre-parse before committing: a set Cedar refuses must never become the stored active version.
     loadPolicySet(0, result.compiled);
     const version = await this.versions.insert(bundle, result.compiled, opts, meta);
-    if (opts.activate) this.install(version, result.compiled);
+    if (opts.activate) {
+      this.install(version, result.compiled);
+      this.deps.feed?.publish('policy', { version });
+    }
     return this.versions.describe(version);
   }
 
@@ -237,6 +270,7 @@ export class PolicyDecisionPoint {
     loadPolicySet(version, result.compiled);
     await this.versions.activate(version, meta);
     this.install(version, result.compiled);
+    this.deps.feed?.publish('policy', { version });
     return this.versions.describe(version);
   }
 

@@ -24,6 +24,7 @@ export async function openAppContext(
     databaseUrl: config.databaseUrl,
     schema: config.databaseSchema,
     sqliteFile: sqliteFileFor(config),
+    log,
   });
   try {
     await ensureSchema(store, config.databaseSchema);
@@ -41,7 +42,7 @@ export async function openAppContext(
     config,
     audit,
     apiKeys: new ApiKeyService(store.db, audit, now),
-    inventory: new InventoryService(store.db, audit, now),
+    inventory: new InventoryService(store.db, audit, now, store.feed),
     log,
     events: new EventBus(log),
     now,

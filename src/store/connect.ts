@@ -7,6 +7,8 @@ import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDialectConfig } from 'kysely';
 import pg from 'pg';
+import type { Logger } from 'pino';
+import { localFeed, PostgresChangeFeed, type ChangeFeed } from './change-feed.js';
 import type { Database } from './database.js';
 import type { Dialect } from './migration-types.js';
 
@@ -19,6 +21,8 @@ export interface StoreOptions {
   /** PostgreSQL schema to use (created if missing); tests use one schema per run. */
   schema?: string | undefined;
   sqliteFile?: string | undefined;
+  /** Where the store reports trouble it recovers from (the replica change listener). */
+  log?: Pick<Logger, 'warn'> | undefined;
 }
 
 export interface Store {
@@ -28,6 +32,8 @@ export interface Store {
   schema?: string | undefined;
   /** Human-readable description without credentials, for logs. */
   describe: string;
+  /** Change notifications between replicas (LISTEN/NOTIFY on PostgreSQL; nothing on SQLite). */
+  feed: ChangeFeed;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -36,7 +42,7 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function openStore(options: StoreOptions): Store {
   if (options.databaseUrl && /^postgres(ql)?:\/\//.test(options.databaseUrl)) {
-    return openPostgres(options.databaseUrl, options.schema);
+    return openPostgres(options.databaseUrl, options.schema, options.log);
   }
   if (options.databaseUrl)
     throw new Error('BULKHEAD_DATABASE_URL must start with postgres:// or postgresql://');
@@ -59,6 +65,7 @@ function openSqlite(file: string): Store {
     db,
     dialect: 'sqlite',
     describe: `sqlite:${file}`,
+    feed: localFeed,
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -92,7 +99,7 @@ function withStatementCache(raw: SqliteDatabase.Database): SqliteDialectConfig['
   };
 }
 
-function openPostgres(url: string, schema: string | undefined): Store {
+function openPostgres(url: string, schema: string | undefined, log: StoreOptions['log']): Store {
   if (schema !== undefined && !SCHEMA_NAME.test(schema))
     throw new Error(`invalid PostgreSQL schema name: ${schema}`);
   const pool = new pg.Pool({
@@ -104,15 +111,18 @@ function openPostgres(url: string, schema: string | undefined): Store {
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const redacted = url.replace(/\/\/([^@/]*)@/, '//***@');
+  const feed = new PostgresChangeFeed(db as Kysely<unknown>, url, schema ?? 'public', log);
   return {
     db,
     dialect: 'postgres',
     schema: schema ?? 'public',
     describe: `postgres:${redacted}${schema ? ` schema=${schema}` : ''}`,
+    feed,
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
+      await feed.close();
       await db.destroy();
     },
   };

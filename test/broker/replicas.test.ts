@@ -1,6 +1,6 @@
 /**
  * Two replicas on one PostgreSQL schema: a token minted by one validates on the other (shared encrypted keys),
- * a revocation acknowledged by one is refused by the other after its next sweep (poll), a rotation on one is
+ * a revocation acknowledged by one is refused by the other as soon as it hears (LISTEN/NOTIFY), a rotation on one is
  * picked up by the other, and a use budget is shared exactly.
  */
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ import { startBulkhead, type RunningServer } from '../../src/server/start.js';
 import { PG_URL, tempDir } from '../helpers/server.js';
 import { PAYMENTS_API, startHarness, type Harness } from './harness.js';
 
-void describe('broker: two replicas on PostgreSQL', () => {
+void describe('broker: two replicas on PostgreSQL', { timeout: 60_000 }, () => {
   let a: Harness;
   let b: RunningServer;
   let bBroker: ReturnType<typeof createBrokerModule>;
@@ -75,8 +75,15 @@ void describe('broker: two replicas on PostgreSQL', () => {
       200,
     );
 
+    // B's sweeper is off: only the change feed (LISTEN/NOTIFY) can tell B about A's revocation.
+    const heard = new Promise<void>((resolve) => {
+      const off = b.ctx.store.feed.subscribe('broker.revocation', () => {
+        off();
+        resolve();
+      });
+    });
     assert.equal((await a.form('/oauth2/revoke', { token: t1 })).status, 200);
-    await bBroker.runtime().sweep();
+    await heard; // B's broker heard first (it subscribed first) and put the revocation in force
     assert.equal((await validateOnB(t1)).body.code, 'BULKHEAD_TOKEN_REVOKED');
 
     assert.equal((await validateOnB(t2)).body.uses_left, 0);

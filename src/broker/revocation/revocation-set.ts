@@ -10,6 +10,12 @@ import { coreTrx, type BrokerDb, type BrokerDatabase } from '../tables.js';
 import type { Transaction } from 'kysely';
 
 export type RevocationKind = 'token' | 'task' | 'identity' | 'credential';
+const REVOCATION_KINDS: ReadonlySet<unknown> = new Set<RevocationKind>([
+  'token',
+  'task',
+  'identity',
+  'credential',
+]);
 
 export interface Revocation {
   id: string;
@@ -31,6 +37,8 @@ export class RevocationSet {
     private readonly db: BrokerDb,
     private readonly audit: AuditLog,
     private readonly now: () => Date,
+    /** Called with each revocation committed through this process (to tell other replicas). */
+    private readonly announce?: (r: Revocation) => void,
   ) {}
 
   /** Loads every revocation that can still match (and those with no expiry). */
@@ -133,8 +141,21 @@ export class RevocationSet {
     return row;
   }
 
+  /** Takes a revocation announced by another replica into force; anything malformed is ignored. */
+  learn(data: unknown): void {
+    if (typeof data !== 'object' || data === null) return;
+    const r = data as Record<string, unknown>;
+    if (!REVOCATION_KINDS.has(r.kind) || typeof r.target !== 'string' || typeof r.revoked_at !== 'string')
+      return;
+    if (r.expires_at !== null && typeof r.expires_at !== 'string') return;
+    if (Number.isNaN(Date.parse(r.revoked_at))) return;
+    this.remember(r.kind as RevocationKind, r.target, r.expires_at, r.revoked_at);
+  }
+
+  /** Takes a revocation this process just committed into force, and announces it. */
   apply(r: Revocation): void {
     this.remember(r.kind, r.target, r.expires_at, r.revoked_at);
+    this.announce?.(r);
   }
 
   async revoke(input: Parameters<RevocationSet['insert']>[1]): Promise<Revocation> {
