@@ -52,6 +52,8 @@ export interface IngestReport {
 }
 
 const MAX_REPORTED_ERRORS = 100;
+/** Bus events handled in one batch at most (a burst larger than this is split). */
+const MAX_BUS_BATCH = 1000;
 const PAGE = 500;
 
 export class DetectService {
@@ -59,6 +61,8 @@ export class DetectService {
   signer: SetSigner | undefined;
   readonly deliveries: DeliveryResult[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  private busBuffer: BulkheadEvent[] = [];
+  private busDrain: NodeJS.Immediate | undefined;
   private inventoryStale = true;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly discovered = new Set<string>();
@@ -106,9 +110,13 @@ export class DetectService {
       this.engine.collector.adopt(a);
     this.signer = await SetSigner.create();
     this.unsubscribe.push(this.ctx.inventory.onChange(() => (this.inventoryStale = true)));
+    // Bus events are buffered and handled together once the current I/O turn is over: the decision or
+    // token request that published them gets its response first, and a burst costs one batch, not one each.
     const fromBus = (event: BulkheadEvent) => {
       if (event.source === 'detect') return;
-      void this.enqueue(() => this.ingestBusEvent(event));
+      this.busBuffer.push(event);
+      if (this.busBuffer.length >= MAX_BUS_BATCH) void this.drainBus();
+      else this.busDrain ??= setImmediate(() => void this.drainBus());
     };
     this.unsubscribe.push(this.ctx.events.subscribe('decision', fromBus));
     this.unsubscribe.push(this.ctx.events.subscribe('token.*', fromBus));
@@ -125,10 +133,20 @@ export class DetectService {
     await this.enqueue(() => this.persist([], true));
   }
 
+  private drainBus(): Promise<void> {
+    if (this.busDrain) clearImmediate(this.busDrain);
+    this.busDrain = undefined;
+    const events = this.busBuffer;
+    if (events.length === 0) return Promise.resolve();
+    this.busBuffer = [];
+    return this.enqueue(() => this.ingestBusEvents(events));
+  }
+
   /** Resolves once every queued batch (HTTP or bus) has been processed. */
   async idle(): Promise<void> {
     let current: Promise<unknown>;
     do {
+      if (this.busBuffer.length > 0) void this.drainBus();
       current = this.queue;
       await current;
       await Promise.all([...this.pushes]);
@@ -167,15 +185,16 @@ export class DetectService {
     return run;
   }
 
-  private async ingestBusEvent(event: BulkheadEvent): Promise<void> {
-    let normalized: NormalizedEvent;
-    try {
-      normalized = normalizeBulkheadEvent(event);
-    } catch (err) {
-      this.ctx.log.warn({ err, eventId: event.id, type: event.type }, 'unusable bus event skipped');
-      return;
+  private async ingestBusEvents(events: BulkheadEvent[]): Promise<void> {
+    const normalized: NormalizedEvent[] = [];
+    for (const event of events) {
+      try {
+        normalized.push(normalizeBulkheadEvent(event));
+      } catch (err) {
+        this.ctx.log.warn({ err, eventId: event.id, type: event.type }, 'unusable bus event skipped');
+      }
     }
-    await this.runBatch([normalized]);
+    await this.runBatch(normalized);
   }
 
   private async runBatch(events: NormalizedEvent[]): Promise<AlertUpdate[]> {

@@ -3,7 +3,6 @@
  * without obligation policies, which tells "deny unless you step up" apart from a plain deny). A request
  * brings only its entity slice. Any Cedar failure or policy evaluation error is a deny with the reason.
  */
-import { setFlagsFromString } from 'node:v8';
 import cedar from './cedar.js';
 import type {
   AuthorizationAnswer,
@@ -15,12 +14,6 @@ import type {
 import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from './cedar-schema.js';
 import { propertiesEntity } from './entity-index.js';
 import type { CompiledBundle, ObligationSpec } from './policy-bundle.js';
-
-// Node 20's V8 aborts the process ("Fatal error ... unreachable code" in Deoptimizer::
-// DoComputeBuiltinContinuation) when it lazily deoptimises a TurboFan frame that inlined a JS->Wasm call.
-// The Cedar call is exactly such a hot JS->Wasm call; bench/policy.ts reproduced the abort under HTTP load.
-// Turning that one inlining off (before the hot path is optimised) removes the crash at no measurable cost.
-setFlagsFromString('--no-turbo-inline-js-wasm-calls');
 
 export interface Reason {
   /** A policy id, or `bulkhead.<code>` for a built-in invariant. */

@@ -185,6 +185,26 @@ describe('detect server mode', () => {
     assert.deepEqual(list.body.items[0].event_ids, ['dec-1']);
   });
 
+  it('handles a burst of bus events together, skipping an unusable one', async () => {
+    const decision = (id: string, identityId: string | undefined) => ({
+      id,
+      time: new Date().toISOString(),
+      type: 'decision',
+      source: 'policy',
+      identityId,
+      action: 'iam.create_key',
+      resource: 'aws-account',
+      outcome: 'deny' as const,
+    });
+    const before = (await server.call('GET', '/v1/alerts?identity_id=agent-support-bot')).body.items[0];
+    server.ctx.events.publish(decision('dec-b1', 'agent-support-bot'));
+    server.ctx.events.publish({ ...decision('dec-bad', undefined), time: 'not a time' });
+    server.ctx.events.publish(decision('dec-b2', 'agent-support-bot'));
+    await detect.service().idle();
+    const after = (await server.call('GET', '/v1/alerts?identity_id=agent-support-bot')).body.items[0];
+    assert.deepEqual(after.event_ids, [...before.event_ids, 'dec-b1', 'dec-b2']);
+  });
+
   it('reads token events from the bus: a DPoP key mismatch is a replay', async () => {
     server.ctx.events.publish({
       id: 'tok-use-1',
