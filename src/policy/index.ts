@@ -9,6 +9,7 @@ import { registerAuthzenRoutes } from './authzen/routes.js';
 import { registerPolicyCommands } from './cli.js';
 import { ApprovalStore, DEFAULT_APPROVALS, type ApprovalConfig } from './approvals.js';
 import { DecisionLog, DEFAULT_DECISION_LOG, type DecisionLogConfig } from './decision-log.js';
+import { wallClock } from './request-context.js';
 import { EntityIndex } from './entity-index.js';
 import { policyMigrations } from './migrations.js';
 import { registerPolicyRoutes } from './routes.js';
@@ -22,6 +23,8 @@ export interface PolicyModuleOptions {
   cacheTtlMs?: number;
   /** How often to look for activations made by another replica (0 = never). */
   pollMs?: number;
+  /** IANA time zone for `context.hour` / `context.weekday`; default `BULKHEAD_POLICY_TIMEZONE` or UTC. */
+  timeZone?: string;
 }
 
 function envNumber(name: string): number | undefined {
@@ -71,10 +74,25 @@ export async function startPolicyRuntime(
       decisionLog,
       feed: ctx.store.feed,
     },
-    { cacheSize: options.cacheSize ?? 50_000, cacheTtlMs: options.cacheTtlMs ?? 60_000 },
+    {
+      cacheSize: options.cacheSize ?? 50_000,
+      cacheTtlMs: options.cacheTtlMs ?? 60_000,
+      timeZone: options.timeZone ?? envTimeZone(),
+    },
   );
   await pdp.start(options.pollMs ?? 2000);
   return { pdp, approvals, decisionLog, index };
+}
+
+function envTimeZone(): string | undefined {
+  const zone = process.env.BULKHEAD_POLICY_TIMEZONE;
+  if (!zone) return undefined;
+  try {
+    wallClock(zone);
+  } catch (err) {
+    throw new Error(`BULKHEAD_POLICY_TIMEZONE: ${(err as Error).message}`);
+  }
+  return zone;
 }
 
 function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildCedarContext } from './request-context.js';
+import { buildCedarContext, wallClock } from './request-context.js';
 
 const now = new Date('2026-11-25T21:30:00Z');
 
@@ -46,5 +46,17 @@ void describe('buildCedarContext', () => {
     const ip = buildCedarContext({ source_ip: '2001:db8::1' }, now, false);
     assert.ok(ip.ok);
     assert.deepEqual(ip.context.source_ip, { __extn: { fn: 'ip', arg: '2001:db8::1' } });
+  });
+
+  void it('reads hour and weekday in an IANA time zone, daylight saving and half-hour offsets included', () => {
+    const ny = wallClock('America/New_York');
+    assert.deepEqual(ny(new Date('2026-06-01T03:00:00Z')), { hour: 23, weekday: 0 }); // EDT: Sunday 23:00
+    assert.deepEqual(ny(new Date('2026-01-15T03:00:00Z')), { hour: 22, weekday: 3 }); // EST: Wednesday 22:00
+    assert.deepEqual(wallClock('Asia/Kolkata')(new Date('2026-06-01T20:45:00Z')), { hour: 2, weekday: 2 });
+    const r = buildCedarContext({}, new Date('2026-06-01T03:00:00Z'), false, 'context', ny);
+    assert.ok(r.ok);
+    assert.equal(r.context.hour, 23);
+    assert.equal(r.context.weekday, 0);
+    assert.throws(() => wallClock('Not/AZone'), /unknown time zone "Not\/AZone"/);
   });
 });

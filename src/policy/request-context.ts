@@ -30,11 +30,54 @@ function authTimeSeconds(value: unknown): number | undefined {
   return undefined;
 }
 
+export interface WallClock {
+  (now: Date): { hour: number; weekday: number };
+}
+
+const utcClock: WallClock = (now) => ({ hour: now.getUTCHours(), weekday: now.getUTCDay() });
+const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
+
+/**
+ * The hour (0-23) and weekday (0 = Sunday) policies see, in an IANA time zone (daylight saving included).
+ * Throws a RangeError naming the zone when it is unknown. Every zone's offset is a whole number of
+ * minutes, so the answer is computed once a minute, not on every decision.
+ */
+export function wallClock(timeZone: string): WallClock {
+  if (timeZone === 'UTC') return utcClock;
+  let format: Intl.DateTimeFormat;
+  try {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      hour: 'numeric',
+      weekday: 'short',
+    });
+  } catch {
+    throw new RangeError(`unknown time zone "${timeZone}" (use an IANA name such as Europe/Berlin)`);
+  }
+  let minute = NaN;
+  let last = { hour: 0, weekday: 0 };
+  return (now) => {
+    const m = Math.floor(now.getTime() / 60_000);
+    if (m === minute) return last;
+    let hour = 0;
+    let weekday = 0;
+    for (const part of format.formatToParts(now)) {
+      if (part.type === 'hour') hour = Number(part.value);
+      else if (part.type === 'weekday') weekday = WEEKDAYS[part.value] ?? 0;
+    }
+    minute = m;
+    last = { hour, weekday };
+    return last;
+  };
+}
+
 export function buildCedarContext(
   raw: Record<string, unknown>,
   now: Date,
   approved: boolean,
   fieldPrefix = 'context',
+  clock: WallClock = utcClock,
 ): ContextResult {
   const out: Record<string, CedarValueJson> = {};
   const supplied = new Set<string>();
@@ -84,8 +127,7 @@ export function buildCedarContext(
   const keyParts: string[] = [];
   for (const k of Object.keys(out)) keyParts.push(`${k}=${JSON.stringify(out[k])}`);
   keyParts.sort();
-  const hour = now.getUTCHours();
-  const weekday = now.getUTCDay();
+  const { hour, weekday } = clock(now);
   out.subject_properties = SUBJECT_PROPERTIES_REF;
   out.action_properties = ACTION_PROPERTIES_REF;
   out.hour = hour;

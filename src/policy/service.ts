@@ -27,7 +27,7 @@ import {
 } from './engine.js';
 import { policyError } from './errors.js';
 import { compileBundle, type CompiledBundle, type PolicyBundle } from './policy-bundle.js';
-import { buildCedarContext } from './request-context.js';
+import { buildCedarContext, wallClock, type WallClock } from './request-context.js';
 import { PolicyVersionStore, type PolicyVersionInfo, type WriteMeta } from './policy-versions.js';
 import { subjectTypeMatches } from './subject-types.js';
 import type { PolicyDatabase } from './tables.js';
@@ -77,6 +77,8 @@ export interface PdpOptions {
   cacheTtlMs: number;
   /** A Cedar evaluation slower than this is answered deny (`engine_timeout`) rather than trusted. */
   decisionTimeoutMs?: number;
+  /** IANA time zone of `context.hour` / `context.weekday` (default UTC). */
+  timeZone?: string | undefined;
 }
 
 const requiredCache = new WeakMap<LoadedPolicySet, Map<string, string[]>>();
@@ -114,6 +116,7 @@ export class PolicyDecisionPoint {
   private readonly unsubscribe: () => void;
   private readonly versions: PolicyVersionStore;
   private unsubscribeFeed: (() => void) | undefined;
+  private readonly clock: WallClock;
   private readonly activationListeners = new Set<(version: number) => void>();
 
   constructor(
@@ -121,6 +124,7 @@ export class PolicyDecisionPoint {
     readonly options: PdpOptions = { cacheSize: 50_000, cacheTtlMs: 60_000 },
   ) {
     this.cache = new LruCache(options.cacheSize, options.cacheTtlMs);
+    this.clock = wallClock(options.timeZone ?? 'UTC');
     this.versions = new PolicyVersionStore(deps.db, deps.audit, deps.now);
     const clear = () => this.cache.clear();
     deps.index.listeners.add(clear);
@@ -331,7 +335,7 @@ export class PolicyDecisionPoint {
     if (index.hasPending()) await index.settle(req.principal.id, req.resource.id);
     const identity = index.resolveIdentity(req.principal.id);
     // Context is checked first so malformed input is a 400 whatever the principal.
-    const provisional = buildCedarContext(raw, this.deps.now(), false);
+    const provisional = buildCedarContext(raw, this.deps.now(), false, 'context', this.clock);
     if (!provisional.ok) {
       throw coreError('VALIDATION_FAILED', `${provisional.field}: ${provisional.message}`, {
         field: provisional.field,
@@ -383,7 +387,7 @@ export class PolicyDecisionPoint {
         req.resource.id,
       );
     }
-    const ctx = approved ? buildCedarContext(raw, this.deps.now(), true) : provisional;
+    const ctx = approved ? buildCedarContext(raw, this.deps.now(), true, 'context', this.clock) : provisional;
     if (!ctx.ok) throw new Error('unreachable: context validated above');
     const cacheKey = approvalId
       ? undefined

@@ -226,6 +226,46 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal((await decide('bob', 'frobnicate', 'dev-db')).reasons[0]?.id, 'bulkhead.unknown_action');
     });
 
+    void it('reads the time of day in the configured time zone (BULKHEAD_POLICY_TIMEZONE)', async () => {
+      const r = mod.runtime();
+      const tokyo = new PolicyDecisionPoint(
+        {
+          db: policyDb(server.ctx.db),
+          audit: server.ctx.audit,
+          log: server.ctx.log,
+          events: server.ctx.events,
+          now: () => clock,
+          index: r.index,
+          approvals: r.approvals,
+          decisionLog: undefined,
+        },
+        { cacheSize: 10, cacheTtlMs: 1000, timeZone: 'Asia/Tokyo' },
+      );
+      await tokyo.start(0);
+      const write = { principal: { id: 'deployer' }, action: 'write', resource: { id: 'prod-db' } };
+      try {
+        clock = new Date('2026-11-25T14:00:00Z'); // 14:00 UTC is 23:00 in Tokyo: after hours there only
+        assert.equal((await decide('deployer', 'write', 'prod-db')).decision, true);
+        const d = await tokyo.decide(write);
+        assert.equal(d.decision, false);
+        assert.deepEqual(
+          d.reasons.map((x) => x.id),
+          ['after-hours-prod-write'],
+        );
+        clock = new Date('2026-11-24T23:00:00Z'); // 08:00 the next morning in Tokyo, 23:00 in UTC
+        assert.equal((await tokyo.decide(write)).decision, true);
+        assert.equal((await decide('deployer', 'write', 'prod-db')).decision, false);
+      } finally {
+        tokyo.stop();
+        clock = new Date('2026-11-25T10:00:00Z');
+      }
+      assert.throws(
+        () =>
+          new PolicyDecisionPoint(tokyo['deps'], { cacheSize: 1, cacheTtlMs: 1, timeZone: 'Mars/Olympus' }),
+        /unknown time zone "Mars\/Olympus"/,
+      );
+    });
+
     void it('an evaluation over the time budget is a deny (engine_timeout)', async () => {
       const r = mod.runtime();
       const slow = new PolicyDecisionPoint(
