@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { coreModule } from '../../src/modules/index.js';
 import { identityCreateSchema, resourceCreateSchema } from '../../src/inventory/schemas.js';
 import { createPolicyModule } from '../../src/policy/index.js';
-import { PolicyDecisionPoint } from '../../src/policy/service.js';
+import { PolicyDecisionPoint, type PdpOptions } from '../../src/policy/service.js';
 import { policyDb } from '../../src/policy/tables.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -66,6 +66,22 @@ for (const backend of ['sqlite', 'postgres'] as const)
         resource: { id: resource },
         context,
       });
+
+    /** A second PDP on the same store and indexes, with its own options (and no decision log). */
+    const standalonePdp = (options: PdpOptions) =>
+      new PolicyDecisionPoint(
+        {
+          db: policyDb(server.ctx.db),
+          audit: server.ctx.audit,
+          log: server.ctx.log,
+          events: server.ctx.events,
+          now: () => clock,
+          index: mod.runtime().index,
+          approvals: mod.runtime().approvals,
+          decisionLog: undefined,
+        },
+        options,
+      );
 
     before(async () => {
       server = await startTestServer({
@@ -227,20 +243,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
     });
 
     void it('reads the time of day in the configured time zone (BULKHEAD_POLICY_TIMEZONE)', async () => {
-      const r = mod.runtime();
-      const tokyo = new PolicyDecisionPoint(
-        {
-          db: policyDb(server.ctx.db),
-          audit: server.ctx.audit,
-          log: server.ctx.log,
-          events: server.ctx.events,
-          now: () => clock,
-          index: r.index,
-          approvals: r.approvals,
-          decisionLog: undefined,
-        },
-        { cacheSize: 10, cacheTtlMs: 1000, timeZone: 'Asia/Tokyo' },
-      );
+      const tokyo = standalonePdp({ cacheSize: 10, cacheTtlMs: 1000, timeZone: 'Asia/Tokyo' });
       await tokyo.start(0);
       const write = { principal: { id: 'deployer' }, action: 'write', resource: { id: 'prod-db' } };
       try {
@@ -267,20 +270,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
     });
 
     void it('an evaluation over the time budget is a deny (engine_timeout)', async () => {
-      const r = mod.runtime();
-      const slow = new PolicyDecisionPoint(
-        {
-          db: policyDb(server.ctx.db),
-          audit: server.ctx.audit,
-          log: server.ctx.log,
-          events: server.ctx.events,
-          now: () => clock,
-          index: r.index,
-          approvals: r.approvals,
-          decisionLog: undefined,
-        },
-        { cacheSize: 10, cacheTtlMs: 1000, decisionTimeoutMs: -1 },
-      );
+      const slow = standalonePdp({ cacheSize: 10, cacheTtlMs: 1000, decisionTimeoutMs: -1 });
       await slow.start(0);
       const d = await slow.decide({ principal: { id: 'bob' }, action: 'read', resource: { id: 'dev-db' } });
       slow.stop();
