@@ -201,7 +201,6 @@ export class ApiKeyService {
       if (row.revoked_at !== null) return toApiKey(row);
       const revokedAt = this.now().toISOString();
       await trx.updateTable('api_keys').set({ revoked_at: revokedAt }).where('id', '=', id).execute();
-      this.forget(id);
       const after = { ...toApiKey(row), revokedAt };
       await this.audit.record(trx, {
         actor,
@@ -214,6 +213,7 @@ export class ApiKeyService {
       });
       return after;
     });
+    // After the commit: a lookup that read the row before it is not cached (see `revocations`).
     this.forget(id);
     return revoked;
   }

@@ -103,7 +103,11 @@ export class PostgresChangeFeed implements ChangeFeed {
 
   private connect(): void {
     const client = new pg.Client({ connectionString: this.connectionString });
+    let gone = false;
+    // A failing connection can report itself several ways (rejected connect, 'error', 'end'): act once.
     const lost = (err?: unknown) => {
+      if (gone) return;
+      gone = true;
       if (this.client === client) this.client = undefined;
       client.removeAllListeners('notification');
       client.end().catch(() => undefined);
@@ -118,9 +122,7 @@ export class PostgresChangeFeed implements ChangeFeed {
     };
     // An error after connecting (server restart, network) must never crash the process.
     client.on('error', (err) => lost(err));
-    client.on('end', () => {
-      if (this.client === client) lost();
-    });
+    client.on('end', () => lost());
     client.on('notification', (msg) => this.deliver(msg.channel, msg.payload));
     this.connecting = (async () => {
       try {
