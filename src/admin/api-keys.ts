@@ -6,6 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.js';
+import { localFeed, type ChangeFeed } from '../store/change-feed.js';
 import type { ApiKeysTable, Database } from '../store/database.js';
 import { coreError } from '../errors.js';
 
@@ -76,7 +77,8 @@ export interface CreateApiKeyInput {
 
 /**
  * How long a successful key lookup is reused without reading the store again. A key revoked through this
- * server stops working at once (the entry is dropped); one revoked on another replica within this time.
+ * server stops working at once (the entry is dropped); one revoked on another replica as soon as the
+ * revocation is announced (PostgreSQL LISTEN/NOTIFY), and within this time at worst.
  */
 export const AUTH_CACHE_MS = 2000;
 const AUTH_CACHE_ENTRIES = 1024;
@@ -94,7 +96,10 @@ export class ApiKeyService {
     private readonly audit: AuditLog,
     private readonly now: () => Date = () => new Date(),
     private readonly cacheMs = AUTH_CACHE_MS,
+    private readonly feed: ChangeFeed = localFeed,
   ) {}
+
+  private listening = false;
 
   /** Creates a key and returns its token: the only time the token is ever visible. */
   async create(
@@ -156,6 +161,18 @@ export class ApiKeyService {
   }
 
   private async lookup(tokenHash: string): Promise<ApiKeysTable | undefined> {
+    if (!this.listening && this.cacheMs > 0) {
+      // Only a process that authenticates (a server) listens for other replicas' revocations.
+      this.listening = true;
+      this.feed.subscribe(
+        'api_key.revoked',
+        (data) => {
+          const id = (data as { id?: unknown } | null)?.id;
+          if (typeof id === 'string') this.forget(id);
+        },
+        () => this.forgetAll(),
+      );
+    }
     const hit = this.verified.get(tokenHash);
     const t = performance.now();
     if (hit && t - hit.at < this.cacheMs) return hit.row;
@@ -176,6 +193,12 @@ export class ApiKeyService {
   private forget(id: string): void {
     this.revocations++;
     for (const [hash, entry] of this.verified) if (entry.row.id === id) this.verified.delete(hash);
+  }
+
+  /** After the replica listener reconnects, revocations may have been missed: look every key up again. */
+  private forgetAll(): void {
+    this.revocations++;
+    this.verified.clear();
   }
 
   private async touch(id: string, now: Date): Promise<void> {
@@ -215,6 +238,7 @@ export class ApiKeyService {
     });
     // After the commit: a lookup that read the row before it is not cached (see `revocations`).
     this.forget(id);
+    this.feed.publish('api_key.revoked', { id });
     return revoked;
   }
 

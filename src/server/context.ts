@@ -3,7 +3,7 @@
  * Used by the server, by local CLI commands (`audit verify --data-dir`) and by tests.
  */
 import type { Logger } from 'pino';
-import { ApiKeyService } from '../admin/api-keys.js';
+import { ApiKeyService, AUTH_CACHE_MS } from '../admin/api-keys.js';
 import type { AppContext } from '../app-context.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { sqliteFileFor, type Config } from '../config.js';
@@ -41,7 +41,7 @@ export async function openAppContext(
     store,
     config,
     audit,
-    apiKeys: new ApiKeyService(store.db, audit, now),
+    apiKeys: new ApiKeyService(store.db, audit, now, AUTH_CACHE_MS, store.feed),
     inventory: new InventoryService(store.db, audit, now, store.feed),
     log,
     events: new EventBus(log),

@@ -112,6 +112,22 @@ void describe('policy: replicas on PostgreSQL hear each other', { timeout: 30_00
     assert.equal(d.reasons[0]?.id, 'bulkhead.principal_quarantined');
   });
 
+  void it('an admin key revoked on one replica is refused by the other at once, not after its cache time', async () => {
+    const { key, token } = await a.ctx.apiKeys.create({ name: 'pep', scopes: ['read'] }, 'test');
+    const onB = () =>
+      fetch(`${b.url}/v1/identities?limit=1`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await onB()).status, 200, 'B has looked the key up (and caches it for 2 s)');
+    const heard = new Promise<void>((resolve) => {
+      const off = b.ctx.store.feed.subscribe('api_key.revoked', () => {
+        off();
+        resolve();
+      });
+    });
+    await a.ctx.apiKeys.revoke(key.id, 'test');
+    await heard;
+    assert.equal((await onB()).status, 401);
+  });
+
   void it('after its listener connection dies, a replica reconnects and catches up on what it missed', async () => {
     assert.equal((await decideOnB('erin')).decision, true);
     const heard = nextChangeOnB();
