@@ -4,46 +4,24 @@
  * the token is still refused, and the signing key still decrypts (same kid in the JWKS).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
+import { spawnServe, type ServeProcess } from '../helpers/serve-process.js';
 import { tempDir } from '../helpers/server.js';
 import { keyPair, POLICIES, PAYMENTS_API, SPIFFE_TD } from './harness.js';
 
 const TOKEN = `bh_broker_${randomBytes(16).toString('hex')}`;
 const AUD = 'https://broker.durability.test';
 
-function startServer(dataDir: string, configPath: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data-dir', dataDir, '--json'],
-    {
-      env: {
-        ...process.env,
-        BULKHEAD_ADMIN_TOKEN: TOKEN,
-        BULKHEAD_LOG_LEVEL: 'warn',
-        BULKHEAD_BROKER_CONFIG: configPath,
-        BULKHEAD_MASTER_KEY: '',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (code) => reject(new Error(`server exited early (${code}): ${stderr}`)));
-    createInterface({ input: child.stdout }).once('line', (line) => {
-      try {
-        resolve({ child, url: (JSON.parse(line) as { url: string }).url });
-      } catch {
-        child.kill('SIGKILL');
-        reject(new Error(`unexpected output: ${line}`));
-      }
-    });
+function startServer(dataDir: string, configPath: string): Promise<ServeProcess> {
+  return spawnServe(dataDir, {
+    BULKHEAD_ADMIN_TOKEN: TOKEN,
+    BULKHEAD_BROKER_CONFIG: configPath,
+    BULKHEAD_MASTER_KEY: '',
   });
 }
 

@@ -4,50 +4,16 @@
  * This is what `synchronous=FULL` + WAL buys: an acknowledged revocation cannot be lost to a crash.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
+import { spawnServe, type ServeProcess } from '../helpers/serve-process.js';
 import { tempDir } from '../helpers/server.js';
 
 const TOKEN = `bh_durability_${randomBytes(16).toString('hex')}`;
 
-function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--no-demo',
-      '--json',
-    ],
-    {
-      env: { ...process.env, BULKHEAD_ADMIN_TOKEN: TOKEN, BULKHEAD_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (code) => reject(new Error(`server exited early (${code}): ${stderr}`)));
-    const lines = createInterface({ input: child.stdout });
-    lines.once('line', (line) => {
-      try {
-        const summary = JSON.parse(line) as { url: string };
-        resolve({ child, url: summary.url });
-      } catch {
-        child.kill('SIGKILL');
-        reject(new Error(`serve --json printed something that is not one JSON line: ${line}`));
-      }
-    });
-  });
+function startServer(dataDir: string): Promise<ServeProcess> {
+  return spawnServe(dataDir, { BULKHEAD_ADMIN_TOKEN: TOKEN }, ['--no-demo']);
 }
 
 async function post(url: string, body: unknown): Promise<number> {

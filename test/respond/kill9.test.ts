@@ -4,44 +4,21 @@
  * the interrupted notification is re-sent with the same Idempotency-Key, and the incident ends contained.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
+import { spawnServe, type ServeProcess } from '../helpers/serve-process.js';
 import { tempDir } from '../helpers/server.js';
 import { eventually } from './helpers.js';
 
 const TOKEN = `bh_respond_kill9_${randomBytes(16).toString('hex')}`;
 
-function startServer(dataDir: string, webhook: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data-dir', dataDir, '--json'],
-    {
-      env: {
-        ...process.env,
-        BULKHEAD_ADMIN_TOKEN: TOKEN,
-        BULKHEAD_LOG_LEVEL: 'warn',
-        BULKHEAD_RESPOND_WEBHOOKS: `${webhook}|kill9-secret`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (code) => reject(new Error(`server exited early (${code}): ${stderr}`)));
-    createInterface({ input: child.stdout }).once('line', (line) => {
-      try {
-        resolve({ child, url: (JSON.parse(line) as { url: string }).url });
-      } catch {
-        child.kill('SIGKILL');
-        reject(new Error(`unexpected serve output: ${line}`));
-      }
-    });
+function startServer(dataDir: string, webhook: string): Promise<ServeProcess> {
+  return spawnServe(dataDir, {
+    BULKHEAD_ADMIN_TOKEN: TOKEN,
+    BULKHEAD_RESPOND_WEBHOOKS: `${webhook}|kill9-secret`,
   });
 }
 
