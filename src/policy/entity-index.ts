@@ -8,7 +8,8 @@ import type { Kysely } from 'kysely';
 import type { InventoryChange, InventoryService } from '../inventory/service.js';
 import type { Database } from '../store/database.js';
 import { SENSITIVITIES, type Identity, type Resource } from '../inventory/types.js';
-import { PRINCIPAL_TYPES } from './cedar-schema.js';
+import { ACTION_PROPERTIES_TYPE, PRINCIPAL_TYPES, SUBJECT_PROPERTIES_TYPE } from './cedar-schema.js';
+import { FULL_FOOTPRINT, prunedEntity, type PolicyFootprint } from './footprint.js';
 
 export type InventoryReader = Pick<
   InventoryService,
@@ -30,18 +31,33 @@ function tagValue(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-/** A request-scoped entity whose tags are PEP-supplied properties (strings; other JSON values stringified). */
-export function propertiesEntity(type: string, props: Record<string, unknown> | undefined): EntityJson {
+/**
+ * A request-scoped entity whose tags are PEP-supplied properties (strings; other JSON values stringified).
+ * None when there are no properties or no policy reads tags: Cedar answers `hasTag`/`has` on a missing
+ * entity with false and `getTag` with an error, exactly as on an entity without tags, and skipping it
+ * saves parsing an entity on every decision.
+ */
+export function propertiesEntity(
+  type: string,
+  props: Record<string, unknown> | undefined,
+  fp: PolicyFootprint = FULL_FOOTPRINT,
+): EntityJson | undefined {
+  if (!props || !fp.tags) return undefined;
   const tags: Record<string, string> = {};
-  for (const [k, v] of Object.entries(props ?? {})) if (v !== undefined && v !== null) tags[k] = tagValue(v);
-  return { uid: { type, id: 'request' }, attrs: {}, parents: [], tags };
+  let any = false;
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null) continue;
+    tags[k] = tagValue(v);
+    any = true;
+  }
+  return any ? { uid: { type, id: 'request' }, attrs: {}, parents: [], tags } : undefined;
 }
 
 export class EntityIndex {
   private readonly identities = new Map<string, Identity>();
   private readonly aliases = new Map<string, string>();
   private readonly resources = new Map<string, Resource>();
-  private readonly principalCache = new Map<string, EntityJson[]>();
+  private readonly principalCache = new Map<string, { fp: PolicyFootprint; entity: EntityJson }>();
   private readonly pending = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | undefined;
   /** Bumped on every inventory change; part of the decision-cache key. */
@@ -193,14 +209,17 @@ export class EntityIndex {
     return { type: PRINCIPAL_TYPES[i.kind], id: i.id };
   }
 
-  /** The principal entity and its group entities (memoised per identity until it changes). */
-  principalSlice(i: Identity): EntityJson[] {
+  /**
+   * The principal entity with its groups as parents, as the policy set's footprint lets Cedar see it
+   * (memoised per identity until it or the footprint changes). Groups are not entities of their own:
+   * they have no attributes and no parents, so `principal in Group::"x"` needs only the principal.
+   */
+  principalEntity(i: Identity, fp: PolicyFootprint = FULL_FOOTPRINT): EntityJson {
     const cached = this.principalCache.get(i.id);
-    if (cached) return cached;
-    const groups = i.groups.map((g) => ({ type: 'Group', id: g }));
-    const entity: EntityJson = {
-      uid: EntityIndex.principalUid(i),
-      attrs: {
+    if (cached?.fp === fp) return cached.entity;
+    const entity = prunedEntity(
+      EntityIndex.principalUid(i),
+      {
         id: i.id,
         kind: i.kind,
         display_name: i.displayName,
@@ -211,20 +230,44 @@ export class EntityIndex {
         groups: i.groups,
         ...(i.spiffeId ? { spiffe_id: i.spiffeId } : {}),
       },
-      parents: groups,
-      tags: { ...i.labels },
-    };
-    const slice = [entity, ...groups.map((uid) => ({ uid, attrs: {}, parents: [] }))];
-    this.principalCache.set(i.id, slice);
-    return slice;
+      i.groups.map((g) => ({ type: 'Group', id: g })),
+      i.labels,
+      fp,
+    );
+    this.principalCache.set(i.id, { fp, entity });
+    return entity;
+  }
+
+  /**
+   * Everything Cedar gets for one request: the principal, the resource slice and the request's property
+   * entities, as the footprint lets Cedar see them.
+   */
+  requestEntities(
+    identity: Identity,
+    resource: { entities: EntityJson[] },
+    subjectProperties: Record<string, unknown> | undefined,
+    actionProperties: Record<string, unknown> | undefined,
+    fp: PolicyFootprint = FULL_FOOTPRINT,
+  ): EntityJson[] {
+    const entities = [this.principalEntity(identity, fp), ...resource.entities];
+    const subject = propertiesEntity(SUBJECT_PROPERTIES_TYPE, subjectProperties, fp);
+    if (subject) entities.push(subject);
+    const action = propertiesEntity(ACTION_PROPERTIES_TYPE, actionProperties, fp);
+    if (action) entities.push(action);
+    return entities;
   }
 
   /**
    * The resource entity and its ancestors. An inventoried resource keeps its inventory attributes; the
    * PEP's properties only add tags. A resource the inventory does not know is described by the PEP alone
-   * and marked `inventoried: false`, so policies can refuse to trust it.
+   * and marked `inventoried: false`, so policies can refuse to trust it. When the footprint says no policy
+   * reads an ancestor's data, the ancestors are the resource's parents (so `resource in Resource::"x"`
+   * holds for every level) rather than entities of their own.
    */
-  resourceSlice(ref: ResourceRef): {
+  resourceSlice(
+    ref: ResourceRef,
+    fp: PolicyFootprint = FULL_FOOTPRINT,
+  ): {
     uid: EntityUidJson;
     entities: EntityJson[];
     known: Resource | undefined;
@@ -243,47 +286,58 @@ export class EntityIndex {
           ? props.sensitivity
           : 'unknown';
       const environment = typeof props.environment === 'string' ? props.environment : 'unknown';
-      const entity: EntityJson = {
-        uid,
-        attrs: {
-          id: ref.id,
-          type: ref.type ?? 'unknown',
-          sensitivity,
-          environment,
-          owners: [],
-          inventoried: false,
-        },
-        parents: [],
-        tags: extraTags,
+      const attrs = {
+        id: ref.id,
+        type: ref.type ?? 'unknown',
+        sensitivity,
+        environment,
+        owners: [],
+        inventoried: false,
       };
-      return { uid, entities: [entity], known: undefined };
+      return { uid, entities: [prunedEntity(uid, attrs, [], extraTags, fp)], known: undefined };
     }
-    const entities: EntityJson[] = [this.resourceEntity(known, extraTags)];
+    // Every id up the chain, including the first one the index does not hold (Cedar's transitive closure
+    // of the separate-entity form reaches that far too).
+    const ancestors: Resource[] = [];
+    const ancestorUids: EntityUidJson[] = [];
     let parentId = known.parentId;
     const seen = new Set([known.id]);
-    for (let depth = 0; parentId && depth < MAX_PARENT_DEPTH && !seen.has(parentId); depth++) {
+    for (let depth = 0; parentId && !seen.has(parentId); depth++) {
+      ancestorUids.push({ type: 'Resource', id: parentId });
       seen.add(parentId);
-      const parent = this.resources.get(parentId);
+      const parent = depth < MAX_PARENT_DEPTH ? this.resources.get(parentId) : undefined;
       if (!parent) break;
-      entities.push(this.resourceEntity(parent, {}));
+      ancestors.push(parent);
       parentId = parent.parentId;
     }
+    if (!fp.otherEntities) {
+      return { uid, entities: [this.resourceEntity(known, extraTags, ancestorUids, fp)], known };
+    }
+    const entities = [known, ...ancestors].map((r, i) =>
+      this.resourceEntity(
+        r,
+        i === 0 ? extraTags : {},
+        r.parentId ? [{ type: 'Resource', id: r.parentId }] : [],
+        fp,
+      ),
+    );
     return { uid, entities, known };
   }
 
-  private resourceEntity(r: Resource, extraTags: Record<string, string>): EntityJson {
-    return {
-      uid: { type: 'Resource', id: r.id },
-      attrs: {
-        id: r.id,
-        type: r.type,
-        sensitivity: r.sensitivity,
-        environment: r.environment,
-        owners: r.owners,
-        inventoried: true,
-      },
-      parents: r.parentId ? [{ type: 'Resource', id: r.parentId }] : [],
-      tags: { ...extraTags, ...r.labels },
+  private resourceEntity(
+    r: Resource,
+    extraTags: Record<string, string>,
+    parents: EntityJson['parents'],
+    fp: PolicyFootprint,
+  ): EntityJson {
+    const attrs = {
+      id: r.id,
+      type: r.type,
+      sensitivity: r.sensitivity,
+      environment: r.environment,
+      owners: r.owners,
+      inventoried: true,
     };
+    return prunedEntity({ type: 'Resource', id: r.id }, attrs, parents, { ...extraTags, ...r.labels }, fp);
   }
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import cedar from './cedar.js';
 import type { DetailedError, SchemaJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { ACTION_NAME_PATTERN, buildCedarSchema, CONTEXT_ATTRIBUTES } from './cedar-schema.js';
+import { footprintOf, type PolicyFootprint } from './footprint.js';
 
 export interface PolicyBundle {
   /** Cedar policy text. `@id("...")` names a policy (reasons report these ids). */
@@ -46,6 +47,8 @@ export interface CompiledBundle {
   policies: Record<string, string>;
   obligations: Map<string, ObligationSpec>;
   actions: Set<string>;
+  /** What the policies can read of a request (decides how much of each entity Cedar is given). */
+  footprint: PolicyFootprint;
 }
 
 export type CompileResult = { ok: true; compiled: CompiledBundle } | { ok: false; errors: PolicyIssue[] };
@@ -147,8 +150,10 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
   const ids: string[] = [];
   const policies: Record<string, string> = {};
   const obligations = new Map<string, ObligationSpec>();
+  const jsonForms: unknown[] = [];
   parts.policies.forEach((p, i) => {
     const json = cedar.policyToJson(p);
+    jsonForms.push(json.type === 'success' ? json.json : undefined);
     const ann = json.type === 'success' ? (json.json.annotations ?? {}) : {};
     const id = ann.id ?? `policy${i}`;
     if (policies[id] !== undefined) errors.push(plain(`two policies have the id "${id}"`));
@@ -189,6 +194,7 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
       policies,
       obligations,
       actions: new Set(Object.keys(schema['']?.actions ?? {})),
+      footprint: footprintOf(jsonForms),
     },
   };
 }

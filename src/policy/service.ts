@@ -15,8 +15,8 @@ import type { ApprovalStore } from './approvals.js';
 import type { ChangeFeed } from '../store/change-feed.js';
 import { LruCache } from './decision-cache.js';
 import type { DecisionLog } from './decision-log.js';
-import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from './cedar-schema.js';
-import { EntityIndex, propertiesEntity, type ResourceRef } from './entity-index.js';
+import { EntityIndex, type ResourceRef } from './entity-index.js';
+import { prunedContext } from './footprint.js';
 import {
   evaluateCedar,
   loadPolicySet,
@@ -400,19 +400,15 @@ export class PolicyDecisionPoint {
       const hit = this.cache.get(cacheKey);
       if (hit) return done({ ...hit, cached: true });
     }
-    const slice = index.resourceSlice(req.resource);
+    const fp = set.compiled.footprint;
+    const slice = index.resourceSlice(req.resource, fp);
     const started = performance.now();
     const outcome = evaluateCedar(set, {
       principal: EntityIndex.principalUid(identity),
       action: req.action,
       resource: slice.uid,
-      context: ctx.context,
-      entities: [
-        ...index.principalSlice(identity),
-        ...slice.entities,
-        propertiesEntity(SUBJECT_PROPERTIES_TYPE, req.principal.properties),
-        propertiesEntity(ACTION_PROPERTIES_TYPE, req.actionProperties),
-      ],
+      context: prunedContext(ctx.context, fp),
+      entities: index.requestEntities(identity, slice, req.principal.properties, req.actionProperties, fp),
     });
     const budget = this.options.decisionTimeoutMs ?? 1000;
     if (performance.now() - started > budget) {

@@ -9,6 +9,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDialectConfig }
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { localFeed, PostgresChangeFeed, type ChangeFeed } from './change-feed.js';
+import { WalCheckpointer } from './checkpointer.js';
 import type { Database } from './database.js';
 import type { Dialect } from './migration-types.js';
 
@@ -34,6 +35,8 @@ export interface Store {
   describe: string;
   /** Change notifications between replicas (LISTEN/NOTIFY on PostgreSQL; nothing on SQLite). */
   feed: ChangeFeed;
+  /** SQLite file stores: the worker that checkpoints the WAL. */
+  checkpointer?: WalCheckpointer | undefined;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -46,10 +49,10 @@ export function openStore(options: StoreOptions): Store {
   }
   if (options.databaseUrl)
     throw new Error('BULKHEAD_DATABASE_URL must start with postgres:// or postgresql://');
-  return openSqlite(options.sqliteFile ?? './data/bulkhead.db');
+  return openSqlite(options.sqliteFile ?? './data/bulkhead.db', options.log);
 }
 
-function openSqlite(file: string): Store {
+function openSqlite(file: string, log: StoreOptions['log']): Store {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const raw = new SqliteDatabase(file);
   // WAL lets readers run beside the writer. synchronous=FULL fsyncs the WAL on every commit, so an
@@ -60,16 +63,21 @@ function openSqlite(file: string): Store {
   raw.pragma('busy_timeout = 5000');
   // Refresh planner statistics when they are missing or stale, so filtered lists pick the right index.
   raw.pragma('optimize = 0x10002');
+  // Checkpoints off the event loop (see checkpointer.ts); an in-memory database has no WAL.
+  const checkpointer = file === ':memory:' ? undefined : new WalCheckpointer(raw, file, { log });
+  checkpointer?.start();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   return {
     db,
     dialect: 'sqlite',
     describe: `sqlite:${file}`,
     feed: localFeed,
+    checkpointer,
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
+      await checkpointer?.stop();
       await db.destroy();
     },
   };
