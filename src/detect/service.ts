@@ -30,7 +30,7 @@ import {
   detectDb,
   listAlerts,
   loadBaselines,
-  saveBaselines,
+  baselineUpserts,
   upsertAlert,
   type BaselineRow,
 } from './store.js';
@@ -288,7 +288,7 @@ export class DetectService {
         for (const u of updates) await upsertAlert(detectDb(trx), u.alert, now);
       });
     }
-    await writeInRelaxedChunks(this.ctx.db, keys, 25, (trx, chunk) => {
+    await writeInRelaxedChunks(this.ctx.db, keys, 25, (chunk) => {
       const rows: BaselineRow[] = [];
       for (const { kind, key } of chunk) {
         const state =
@@ -297,7 +297,7 @@ export class DetectService {
             : this.engine.baselines.serializeCredential(key);
         if (state) rows.push({ kind, key, state });
       }
-      return saveBaselines(detectDb(trx), rows, now);
+      return baselineUpserts(detectDb(this.ctx.db), rows, now).map((q) => q.compile());
     });
   }
 

@@ -1,5 +1,5 @@
 /** SQL for alerts and baselines (same statements on SQLite and PostgreSQL). */
-import type { Kysely } from 'kysely';
+import type { Compilable, Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
 import { SEVERITIES, type Alert, type Severity } from './alert.js';
 import type { DetectTables } from './tables.js';
@@ -99,20 +99,24 @@ export interface BaselineRow {
   state: string;
 }
 
-export async function saveBaselines(db: DetectDb, rows: BaselineRow[], nowIso: string): Promise<void> {
+/** The upserts that save baseline rows (built, not executed: relaxed writes run them, see durability.ts). */
+export function baselineUpserts(db: DetectDb, rows: BaselineRow[], nowIso: string): Compilable[] {
+  const statements: Compilable[] = [];
   for (let i = 0; i < rows.length; i += 200) {
     const chunk = rows.slice(i, i + 200).map((r) => ({ ...r, updated_at: nowIso }));
-    await db
-      .insertInto('detect_baselines')
-      .values(chunk)
-      .onConflict((oc) =>
-        oc.columns(['kind', 'key']).doUpdateSet((eb) => ({
-          state: eb.ref('excluded.state'),
-          updated_at: eb.ref('excluded.updated_at'),
-        })),
-      )
-      .execute();
+    statements.push(
+      db
+        .insertInto('detect_baselines')
+        .values(chunk)
+        .onConflict((oc) =>
+          oc.columns(['kind', 'key']).doUpdateSet((eb) => ({
+            state: eb.ref('excluded.state'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        ),
+    );
   }
+  return statements;
 }
 
 export async function loadBaselines(db: DetectDb): Promise<BaselineRow[]> {

@@ -128,9 +128,9 @@ export class DecisionLog {
       try {
         // Relaxed commits (src/store/durability.ts) of 25 rows: the log is high-volume and already
         // published as events; an fsync or a long insert here would stall decisions on SQLite.
-        await writeInRelaxedChunks(this.db, rows, 25, (trx, chunk) =>
-          trx.insertInto('policy_decisions').values(chunk).execute(),
-        );
+        await writeInRelaxedChunks(this.db, rows, 25, (chunk) => [
+          this.db.insertInto('policy_decisions').values(chunk).compile(),
+        ]);
       } catch (err) {
         this.log.error({ err, dropped: rows.length }, 'decision log write failed');
       }

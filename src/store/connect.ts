@@ -9,7 +9,8 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDialectConfig }
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { localFeed, PostgresChangeFeed, type ChangeFeed } from './change-feed.js';
-import { WalCheckpointer } from './checkpointer.js';
+import { attachSqliteWorker } from './durability.js';
+import { SqliteWorker } from './sqlite-worker.js';
 import type { Database } from './database.js';
 import type { Dialect } from './migration-types.js';
 
@@ -35,8 +36,8 @@ export interface Store {
   describe: string;
   /** Change notifications between replicas (LISTEN/NOTIFY on PostgreSQL; nothing on SQLite). */
   feed: ChangeFeed;
-  /** SQLite file stores: the worker that checkpoints the WAL. */
-  checkpointer?: WalCheckpointer | undefined;
+  /** SQLite file stores: the worker thread that checkpoints the WAL and runs relaxed writes. */
+  sqliteWorker?: SqliteWorker | undefined;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -63,21 +64,23 @@ function openSqlite(file: string, log: StoreOptions['log']): Store {
   raw.pragma('busy_timeout = 5000');
   // Refresh planner statistics when they are missing or stale, so filtered lists pick the right index.
   raw.pragma('optimize = 0x10002');
-  // Checkpoints off the event loop (see checkpointer.ts); an in-memory database has no WAL.
-  const checkpointer = file === ':memory:' ? undefined : new WalCheckpointer(raw, file, { log });
-  checkpointer?.start();
+  // Checkpoints and relaxed writes off the event loop (see sqlite-worker.ts); an in-memory database is
+  // visible to this connection only.
+  const worker = file === ':memory:' ? undefined : new SqliteWorker(raw, file, { log });
+  worker?.start();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  if (worker) attachSqliteWorker(db, worker);
   return {
     db,
     dialect: 'sqlite',
     describe: `sqlite:${file}`,
     feed: localFeed,
-    checkpointer,
+    sqliteWorker: worker,
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
-      await checkpointer?.stop();
+      await worker?.stop();
       await db.destroy();
     },
   };

@@ -7,9 +7,11 @@
  * - SQLite (WAL): the commit runs with `synchronous = NORMAL`, so its WAL frames reach the OS but are not
  *   fsynced; they become durable at the next normal commit or checkpoint. An fsync per decision-log batch
  *   would otherwise stall the event loop (better-sqlite3 is synchronous) and show up as request latency.
+ *   On a file store these commits run on the store's worker thread (sqlite-worker.ts).
  * - PostgreSQL: `SET LOCAL synchronous_commit = off`; the WAL writer flushes within 3 × wal_writer_delay.
  */
-import { type Kysely, SqliteAdapter, type Transaction, sql } from 'kysely';
+import { type CompiledQuery, type Kysely, SqliteAdapter, type Transaction, sql } from 'kysely';
+import { type SqliteWorker, SqliteWorkerUnavailable } from './sqlite-worker.js';
 
 export async function relaxedTransaction<DB, T>(
   db: Kysely<DB>,
@@ -32,18 +34,48 @@ export async function relaxedTransaction<DB, T>(
   });
 }
 
+/** Where a SQLite store's relaxed writes can run off the event loop (see sqlite-worker.ts). */
+const workers = new WeakMap<object, SqliteWorker>();
+
+/** Lets `writeInRelaxedChunks` on `db` (or any typed view of the same instance) use the store's worker. */
+export function attachSqliteWorker<DB>(db: Kysely<DB>, worker: SqliteWorker): void {
+  workers.set(db, worker);
+}
+
 /**
- * Writes rows in relaxed commits of `chunk` rows, yielding to the event loop between commits: on SQLite
- * every statement blocks the process, so one large batch would hold up every request queued behind it.
+ * Writes rows in relaxed commits of `chunk` rows. `build` turns a chunk into the statements that write it
+ * (compiled on `db`, not executed). On a SQLite file store they run on the store's worker thread, so the event
+ * loop only builds them; otherwise (PostgreSQL, in-memory SQLite, or a worker that has failed) they run
+ * here, yielding to the event loop between commits: on SQLite every statement blocks the process, so one
+ * large batch would hold up every request queued behind it. Chunks are built one per event-loop turn
+ * either way, so serialising many rows never runs as one long task.
  */
 export async function writeInRelaxedChunks<DB, R>(
   db: Kysely<DB>,
   rows: readonly R[],
   chunk: number,
-  write: (trx: Transaction<DB>, rows: R[]) => Promise<unknown>,
+  build: (rows: R[]) => CompiledQuery[],
 ): Promise<void> {
+  const worker = workers.get(db);
+  const sent: Promise<void>[] = [];
+  const here = (queries: readonly CompiledQuery[]) =>
+    relaxedTransaction(db, async (trx) => {
+      for (const q of queries) await trx.executeQuery(q);
+    });
   for (let i = 0; i < rows.length; i += chunk) {
     if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    await relaxedTransaction(db, (trx) => write(trx, rows.slice(i, i + chunk)));
+    const queries = build(rows.slice(i, i + chunk));
+    if (worker?.available) {
+      // A worker that dies before answering leaves the chunk unwritten: write it here instead.
+      sent.push(
+        worker.run(queries).catch((err: unknown) => {
+          if (err instanceof SqliteWorkerUnavailable) return here(queries);
+          throw err;
+        }),
+      );
+    } else {
+      await here(queries);
+    }
   }
+  await Promise.all(sent);
 }

@@ -373,9 +373,11 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     it('commits relaxed-durability writes, rolls them back on error and leaves full durability on after', async () => {
       await sql`create table relaxed_probe (id text primary key)`.execute(ctx.db);
       try {
-        await writeInRelaxedChunks(ctx.db, ['a', 'b', 'c', 'd', 'e'], 2, (trx, ids) =>
-          sql`insert into relaxed_probe (id) values ${sql.join(ids.map((id) => sql`(${id})`))}`.execute(trx),
-        );
+        await writeInRelaxedChunks(ctx.db, ['a', 'b', 'c', 'd', 'e'], 2, (ids) => [
+          sql`insert into relaxed_probe (id) values ${sql.join(ids.map((id) => sql`(${id})`))}`.compile(
+            ctx.db,
+          ),
+        ]);
         await assert.rejects(
           relaxedTransaction(ctx.db, async (trx) => {
             await sql`insert into relaxed_probe (id) values ('f')`.execute(trx);
