@@ -14,6 +14,11 @@ export class LruCache<V> {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /** False when configured with no room: `get` and `set` then do nothing (callers can skip building keys). */
+  get enabled(): boolean {
+    return this.maxEntries > 0;
+  }
+
   get(key: string): V | undefined {
     const hit = this.map.get(key);
     if (!hit) return undefined;
@@ -33,6 +38,7 @@ export class LruCache<V> {
   }
 
   set(key: string, value: V): void {
+    if (this.maxEntries <= 0) return;
     this.map.delete(key);
     this.map.set(key, { value, expiresAt: this.clock() + this.ttlMs, seq: ++this.seq });
     if (this.map.size > this.maxEntries) {

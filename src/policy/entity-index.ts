@@ -53,11 +53,20 @@ export function propertiesEntity(
   return any ? { uid: { type, id: 'request' }, attrs: {}, parents: [], tags } : undefined;
 }
 
+/** What Cedar gets for a resource (shared between decisions: never modify one). */
+export interface ResourceSlice {
+  uid: EntityUidJson;
+  entities: EntityJson[];
+  known: Resource | undefined;
+}
+
 export class EntityIndex {
   private readonly identities = new Map<string, Identity>();
   private readonly aliases = new Map<string, string>();
   private readonly resources = new Map<string, Resource>();
   private readonly principalCache = new Map<string, { fp: PolicyFootprint; entity: EntityJson }>();
+  /** Slices of inventoried resources asked for without PEP properties, by id and type (cleared on any resource change). */
+  private readonly sliceCache = new Map<string, { fp: PolicyFootprint; slice: ResourceSlice }>();
   private readonly pending = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | undefined;
   /** Bumped on every inventory change; part of the decision-cache key. */
@@ -137,11 +146,14 @@ export class EntityIndex {
         .finally(() => this.pending.delete(`i:${change.id}`));
       this.pending.set(`i:${change.id}`, p);
     } else if (change.entity === 'resource') {
+      // A resource's slice holds its ancestors too, so any resource change can alter other slices.
       this.resources.delete(change.id);
+      this.sliceCache.clear();
       const p = this.inventory
         .findResource(change.id)
         .then((r) => {
           if (r) this.resources.set(r.id, r);
+          this.sliceCache.clear();
         })
         .finally(() => this.pending.delete(`r:${change.id}`));
       this.pending.set(`r:${change.id}`, p);
@@ -264,14 +276,17 @@ export class EntityIndex {
    * reads an ancestor's data, the ancestors are the resource's parents (so `resource in Resource::"x"`
    * holds for every level) rather than entities of their own.
    */
-  resourceSlice(
-    ref: ResourceRef,
-    fp: PolicyFootprint = FULL_FOOTPRINT,
-  ): {
-    uid: EntityUidJson;
-    entities: EntityJson[];
-    known: Resource | undefined;
-  } {
+  resourceSlice(ref: ResourceRef, fp: PolicyFootprint = FULL_FOOTPRINT): ResourceSlice {
+    if (ref.properties) return this.buildResourceSlice(ref, fp);
+    const key = `${ref.id}\u0000${ref.type ?? ''}`;
+    const cached = this.sliceCache.get(key);
+    if (cached?.fp === fp) return cached.slice;
+    const slice = this.buildResourceSlice(ref, fp);
+    if (slice.known) this.sliceCache.set(key, { fp, slice });
+    return slice;
+  }
+
+  private buildResourceSlice(ref: ResourceRef, fp: PolicyFootprint): ResourceSlice {
     // A PEP naming another type means another object that happens to share the id: not the inventoried one.
     const stored = this.resources.get(ref.id);
     const known = stored && (ref.type === undefined || ref.type === stored.type) ? stored : undefined;

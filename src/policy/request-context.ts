@@ -72,6 +72,10 @@ export function wallClock(timeZone: string): WallClock {
   };
 }
 
+function badContext(fieldPrefix: string, key: string, expected: string): ContextResult {
+  return { ok: false, field: `${fieldPrefix}.${key}`, message: `must be ${expected}` };
+}
+
 export function buildCedarContext(
   raw: Record<string, unknown>,
   now: Date,
@@ -84,11 +88,9 @@ export function buildCedarContext(
   for (const [key, value] of Object.entries(raw)) {
     const attr = CONTEXT_ATTRIBUTES[key];
     if (!attr || DERIVED.has(key) || value === undefined || value === null) continue;
-    const field = `${fieldPrefix}.${key}`;
-    const bad = (expected: string): ContextResult => ({ ok: false, field, message: `must be ${expected}` });
     if (key === 'auth_time') {
       const secs = authTimeSeconds(value);
-      if (secs === undefined) return bad('epoch seconds or an ISO-8601 time');
+      if (secs === undefined) return badContext(fieldPrefix, key, 'epoch seconds or an ISO-8601 time');
       out.auth_time = secs;
       out.auth_age_minutes = Math.max(0, Math.floor((now.getTime() / 1000 - secs) / 60));
       supplied.add(key);
@@ -96,25 +98,27 @@ export function buildCedarContext(
     }
     switch (attr.type) {
       case 'String':
-        if (typeof value !== 'string') return bad('a string');
+        if (typeof value !== 'string') return badContext(fieldPrefix, key, 'a string');
         out[key] = value;
         break;
       case 'Long':
-        if (typeof value !== 'number' || !Number.isSafeInteger(value)) return bad('an integer');
+        if (typeof value !== 'number' || !Number.isSafeInteger(value))
+          return badContext(fieldPrefix, key, 'an integer');
         out[key] = value;
         break;
       case 'Boolean':
-        if (typeof value !== 'boolean') return bad('a boolean');
+        if (typeof value !== 'boolean') return badContext(fieldPrefix, key, 'a boolean');
         out[key] = value;
         break;
       case 'Set':
         if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
-          return bad('an array of strings');
+          return badContext(fieldPrefix, key, 'an array of strings');
         }
         out[key] = [...new Set(value)].sort();
         break;
       case 'Extension':
-        if (typeof value !== 'string' || isIP(value) === 0) return bad('an IPv4 or IPv6 address');
+        if (typeof value !== 'string' || isIP(value) === 0)
+          return badContext(fieldPrefix, key, 'an IPv4 or IPv6 address');
         out[key] = { __extn: { fn: 'ip', arg: value } };
         break;
       default:

@@ -389,13 +389,14 @@ export class PolicyDecisionPoint {
     }
     const ctx = approved ? buildCedarContext(raw, this.deps.now(), true, 'context', this.clock) : provisional;
     if (!ctx.ok) throw new Error('unreachable: context validated above');
-    const cacheKey = approvalId
-      ? undefined
-      : `${version}|${index.version}|${identity.id}|${req.action}|${req.resource.id}|${req.resource.type ?? ''}|${
-          req.resource.properties ? JSON.stringify(req.resource.properties) : ''
-        }|${req.principal.properties ? JSON.stringify(req.principal.properties) : ''}|${
-          req.actionProperties ? JSON.stringify(req.actionProperties) : ''
-        }|${ctx.cacheKey}`;
+    const cacheKey =
+      approvalId || !this.cache.enabled
+        ? undefined
+        : `${version}|${index.version}|${identity.id}|${req.action}|${req.resource.id}|${req.resource.type ?? ''}|${
+            req.resource.properties ? JSON.stringify(req.resource.properties) : ''
+          }|${req.principal.properties ? JSON.stringify(req.principal.properties) : ''}|${
+            req.actionProperties ? JSON.stringify(req.actionProperties) : ''
+          }|${ctx.cacheKey}`;
     if (cacheKey) {
       const hit = this.cache.get(cacheKey);
       if (hit) return done({ ...hit, cached: true });
