@@ -271,7 +271,6 @@ export class DetectService {
   }
 
   private async persist(updates: AlertUpdate[], forceBaselines = false): Promise<void> {
-    const now = this.ctx.now().toISOString();
     const flushBaselines =
       forceBaselines || Date.now() - this.lastBaselineFlush >= (this.options.baselineFlushMs ?? 2000);
     if (flushBaselines) this.lastBaselineFlush = Date.now();
@@ -281,6 +280,7 @@ export class DetectService {
       ...dirty.credentials.map((key) => ({ kind: 'credential' as const, key })),
     ];
     if (updates.length === 0 && keys.length === 0) return;
+    const now = this.ctx.now().toISOString();
     // Alerts are fsynced like every change. Baselines are rebuilt from events, so they are serialised and
     // written a few at a time in relaxed commits that never hold up requests for long (src/store/durability.ts).
     if (updates.length > 0) {

@@ -84,7 +84,16 @@ describe('HTTP API', () => {
     assert.equal(personal.body.identityId, 'bob');
     assertProblem(await server.call('GET', '/metrics', { token: null }), 401);
     const metrics = await server.call('GET', '/metrics', { token: ro.body.token });
-    assert.match(String(metrics.body), /bulkhead_http_request_duration_seconds/);
+    // Each request counted under its method, route pattern and status (two 201s on the keys route above).
+    const text = String(metrics.body);
+    assert.match(
+      text,
+      /bulkhead_http_request_duration_seconds_count\{method="POST",route="\/v1\/admin\/keys",status="201"\} 2\n/,
+    );
+    assert.match(
+      text,
+      /bulkhead_http_request_duration_seconds_count\{method="POST",route="\/v1\/admin\/keys",status="400"\} 1\n/,
+    );
     const list = await server.call('GET', '/v1/admin/keys');
     assert.ok(!JSON.stringify(list.body).includes(ro.body.token), 'listing never shows a token');
     await server.call('POST', `/v1/admin/keys/${ro.body.id}/revoke`);
