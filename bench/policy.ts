@@ -107,23 +107,46 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+interface Measured {
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+}
+
 /** Runs `fn` over the request list for `ms`; returns ops/s and per-op p50/p99 in µs. */
-async function measure(
+async function measure(ms: number, fn: (i: number) => unknown): Promise<Measured> {
+  const [m] = await measureAlternating(ms, [fn], 1);
+  return m!;
+}
+
+/**
+ * Measures several functions in alternating rounds (a, b, a, b, ...), `ms` each in all. On a shared machine
+ * whose speed drifts over seconds, measuring one after the other would credit the drift to whichever ran
+ * in the better moment; alternating spreads it over all of them.
+ */
+async function measureAlternating(
   ms: number,
-  fn: (i: number) => unknown,
-): Promise<{ opsPerSec: number; p50: number; p99: number }> {
-  for (let i = 0; i < 2000; i++) await fn(i);
-  const samples: number[] = [];
-  const start = performance.now();
-  let i = 0;
-  while (performance.now() - start < ms) {
-    const t = performance.now();
-    await fn(i++);
-    samples.push((performance.now() - t) * 1000);
+  fns: ((i: number) => unknown)[],
+  rounds = 6,
+): Promise<Measured[]> {
+  for (const fn of fns) for (let i = 0; i < 2000; i++) await fn(i);
+  const state = fns.map(() => ({ samples: [] as number[], ops: 0, elapsed: 0 }));
+  for (let r = 0; r < rounds; r++) {
+    for (const [k, fn] of fns.entries()) {
+      const s = state[k]!;
+      const start = performance.now();
+      while (performance.now() - start < ms / rounds) {
+        const t = performance.now();
+        await fn(s.ops++);
+        s.samples.push((performance.now() - t) * 1000);
+      }
+      s.elapsed += (performance.now() - start) / 1000;
+    }
   }
-  const elapsed = (performance.now() - start) / 1000;
-  samples.sort((a, b) => a - b);
-  return { opsPerSec: i / elapsed, p50: percentile(samples, 50), p99: percentile(samples, 99) };
+  return state.map((s) => {
+    s.samples.sort((a, b) => a - b);
+    return { opsPerSec: s.ops / s.elapsed, p50: percentile(s.samples, 50), p99: percentile(s.samples, 99) };
+  });
 }
 
 function request(i: number, identities: number, resources: number): DecisionRequest {
@@ -248,8 +271,6 @@ export async function run(): Promise<BenchResult[]> {
     const unpruned = await measure(2000, (i) =>
       cedar.statefulIsAuthorized(unprunedCalls[i % unprunedCalls.length]!),
     );
-    const raw = await measure(3000, (i) => cedar.statefulIsAuthorized(rawCalls[i % rawCalls.length]!));
-
     const deps = {
       db: policyDb(server.ctx.db),
       audit: server.ctx.audit,
@@ -263,7 +284,11 @@ export async function run(): Promise<BenchResult[]> {
     const uncachedPdp = new PolicyDecisionPoint(deps, { cacheSize: 0, cacheTtlMs: 0 });
     await uncachedPdp.start(0);
     const reqs = Array.from({ length: 4096 }, (_, i) => request(i, IDS, RES));
-    const uncached = await measure(3000, (i) => uncachedPdp.decide(reqs[i % reqs.length]!));
+    // The PDP and the raw call it wraps, in alternating rounds (see measureAlternating).
+    const [raw, uncached] = (await measureAlternating(6000, [
+      (i) => cedar.statefulIsAuthorized(rawCalls[i % rawCalls.length]!),
+      (i) => uncachedPdp.decide(reqs[i % reqs.length]!),
+    ])) as [Measured, Measured];
     const cached = await measure(2000, (i) => runtime.pdp.decide(reqs[i % 512]!));
     uncachedPdp.stop();
 

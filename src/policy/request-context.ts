@@ -85,7 +85,8 @@ export function buildCedarContext(
 ): ContextResult {
   const out: Record<string, CedarValueJson> = {};
   const supplied = new Set<string>();
-  for (const [key, value] of Object.entries(raw)) {
+  for (const key of Object.keys(raw)) {
+    const value = raw[key];
     const attr = CONTEXT_ATTRIBUTES[key];
     if (!attr || DERIVED.has(key) || value === undefined || value === null) continue;
     if (key === 'auth_time') {
