@@ -244,6 +244,7 @@ export class EntityIndex {
       },
       i.groups.map((g) => ({ type: 'Group', id: g })),
       i.labels,
+      fp.principalAttrs,
       fp,
     );
     this.principalCache.set(i.id, { fp, entity });
@@ -309,7 +310,11 @@ export class EntityIndex {
         owners: [],
         inventoried: false,
       };
-      return { uid, entities: [prunedEntity(uid, attrs, [], extraTags, fp)], known: undefined };
+      return {
+        uid,
+        entities: [prunedEntity(uid, attrs, [], extraTags, fp.resourceAttrs, fp)],
+        known: undefined,
+      };
     }
     // Every id up the chain, including the first one the index does not hold (Cedar's transitive closure
     // of the separate-entity form reaches that far too).
@@ -353,6 +358,7 @@ export class EntityIndex {
       owners: r.owners,
       inventoried: true,
     };
-    return prunedEntity({ type: 'Resource', id: r.id }, attrs, parents, { ...extraTags, ...r.labels }, fp);
+    const tags = { ...extraTags, ...r.labels };
+    return prunedEntity({ type: 'Resource', id: r.id }, attrs, parents, tags, fp.resourceAttrs, fp);
   }
 }

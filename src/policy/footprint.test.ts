@@ -15,20 +15,24 @@ function footprint(...texts: string[]) {
 }
 
 void describe('footprintOf', () => {
-  void it('collects every attribute name read or tested, on any entity or the context', () => {
+  void it('collects the attributes read or tested, per principal, resource and context', () => {
     const fp = footprint(
       'permit (principal, action, resource) when { resource.owners.contains(principal.id) };',
       'forbid (principal, action, resource) when { context has risk_score && context.risk_score > 90 };',
     );
-    assert.deepEqual([...(fp.attrs ?? [])].sort(), ['id', 'owners', 'risk_score']);
+    assert.deepEqual([...(fp.principalAttrs ?? [])], ['id']);
+    assert.deepEqual([...(fp.resourceAttrs ?? [])], ['owners']);
+    assert.deepEqual([...(fp.contextAttrs ?? [])], ['risk_score']);
     assert.equal(fp.tags, false);
-    assert.equal(fp.wholeContext, false);
     assert.equal(fp.otherEntities, false);
   });
 
   void it('scope constraints alone read no attributes', () => {
     const fp = footprint('permit (principal in Group::"eng", action, resource in Resource::"root");');
-    assert.deepEqual([...(fp.attrs ?? [])], []);
+    assert.deepEqual(
+      [...(fp.principalAttrs ?? []), ...(fp.resourceAttrs ?? []), ...(fp.contextAttrs ?? [])],
+      [],
+    );
     assert.equal(fp.otherEntities, false);
   });
 
@@ -37,20 +41,20 @@ void describe('footprintOf', () => {
       'permit (principal, action, resource) when { context.subject_properties.hasTag("role") && context.subject_properties.getTag("role") == "admin" };',
     );
     assert.equal(fp.tags, true);
-    assert.ok(fp.attrs?.has('subject_properties'));
+    assert.deepEqual([...(fp.contextAttrs ?? [])], ['subject_properties']);
+    assert.deepEqual([...(fp.principalAttrs ?? [])], []);
     assert.equal(fp.otherEntities, false);
   });
 
   void it('keeps every name of a `has` path', () => {
     const fp = footprint('permit (principal, action, resource) when { principal has a.b };');
-    assert.deepEqual([...(fp.attrs ?? [])].sort(), ['a', 'b']);
+    assert.ok(fp.principalAttrs?.has('a'));
   });
 
   void it('keeps the whole context when a policy uses it as a value', () => {
-    assert.equal(
-      footprint('permit (principal, action, resource) when { context == {} };').wholeContext,
-      true,
-    );
+    const fp = footprint('permit (principal, action, resource) when { context == {} && resource.x > 1 };');
+    assert.equal(fp.contextAttrs, undefined);
+    assert.notEqual(fp.resourceAttrs, undefined, 'entities are still pruned');
   });
 
   void it('does not read operators into the keys of a record literal', () => {
@@ -58,7 +62,7 @@ void describe('footprintOf', () => {
       'permit (principal, action, resource) when { {"in": 1, "has": 2} == {"in": 1, "has": 2} };',
     );
     assert.equal(fp.otherEntities, false);
-    assert.deepEqual([...(fp.attrs ?? [])], []);
+    assert.deepEqual([...(fp.contextAttrs ?? [])], []);
   });
 
   void it('turns pruning off when a policy reads data of an entity outside the slice', () => {
@@ -89,6 +93,7 @@ void describe('pruning', () => {
       { environment: 'dev', sensitivity: 'internal' },
       [{ type: 'Resource', id: 'p' }],
       { team: 'a' },
+      fp.resourceAttrs,
       fp,
     );
     assert.deepEqual(e, {
@@ -96,7 +101,14 @@ void describe('pruning', () => {
       attrs: { environment: 'dev' },
       parents: [{ type: 'Resource', id: 'p' }],
     });
-    const full = prunedEntity({ type: 'Resource', id: 'r' }, { a: 1 }, [], { team: 'a' }, FULL_FOOTPRINT);
+    const full = prunedEntity(
+      { type: 'Resource', id: 'r' },
+      { a: 1 },
+      [],
+      { team: 'a' },
+      FULL_FOOTPRINT.resourceAttrs,
+      FULL_FOOTPRINT,
+    );
     assert.deepEqual(full.attrs, { a: 1 });
     assert.deepEqual(full.tags, { team: 'a' });
   });

@@ -227,10 +227,11 @@ void describe('policy footprint: pruned entity slices decide exactly as full one
     const fp = compiled.compiled.footprint;
     assert.notEqual(fp, FULL_FOOTPRINT);
     const alice = IDENTITIES[0]!;
-    assert.deepEqual(Object.keys(index.principalEntity(alice, fp).attrs).sort(), [
+    assert.deepEqual(Object.keys(index.principalEntity(alice, fp).attrs).sort(), ['environment', 'id']);
+    assert.deepEqual(Object.keys(index.resourceSlice({ id: 'db' }, fp).entities[0]!.attrs).sort(), [
       'environment',
-      'id',
       'owners',
+      'sensitivity',
     ]);
     const table = index.resourceSlice({ id: 'table' }, fp);
     assert.equal(table.entities.length, 1, 'ancestors are parents, not entities');
