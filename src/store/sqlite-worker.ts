@@ -178,6 +178,8 @@ export class SqliteWorker {
     if (this.startTimer) clearTimeout(this.startTimer);
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
+      // Plain CommonJS: none of the parent's node flags (a TypeScript loader under tests, --cpu-prof, ...).
+      execArgv: [],
       workerData: {
         driver: createRequire(import.meta.url).resolve('better-sqlite3'),
         file: this.file,

@@ -95,7 +95,11 @@ describe('graceful shutdown', () => {
 
   it('drains in-flight requests on SIGTERM, exits 0, and keeps every acknowledged write', async () => {
     const { child, url } = await startServer(dataDir);
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      child.once('exit', (code, signal) => r({ code, signal })),
+    );
     const inFlight = Array.from({ length: 40 }, (_, i) =>
       post(url, { id: `g-${i}`, kind: 'workload', displayName: 'g', environment: 'prod' }).then(
         (status) => ({ id: `g-${i}`, status }),
@@ -104,7 +108,8 @@ describe('graceful shutdown', () => {
     );
     child.kill('SIGTERM');
     const results = await Promise.all(inFlight);
-    assert.equal(await exited, 0);
+    const exit = await exited;
+    assert.equal(exit.code, 0, `exit ${exit.code} signal ${exit.signal}; stderr: ${stderr.slice(-2000)}`);
     for (const r of results) assert.ok([201, 503, 0].includes(r.status), `unexpected ${r.status}`);
     const acknowledged = results.filter((r) => r.status === 201).map((r) => r.id);
     const again = await startServer(dataDir);

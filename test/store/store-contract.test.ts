@@ -362,6 +362,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         .where('id', '=', key.id)
         .executeTakeFirstOrThrow();
       assert.ok(!JSON.stringify(row).includes(token.split('_').pop()!), 'the secret is not stored');
+      assert.equal(row.last_used_at, '2026-06-02T00:00:00.000Z', 'use is recorded (a relaxed commit)');
       assert.equal(await ctx.apiKeys.authenticate(`${token}x`), undefined);
       clock = new Date('2026-06-03T00:00:00.000Z');
       assert.equal(await ctx.apiKeys.authenticate(token), undefined, 'expired at exactly expires_at');
