@@ -55,6 +55,11 @@ void describe('EntityIndex resource slices', () => {
     await index.load();
     const first = index.resourceSlice({ id: 'table' }, fp);
     assert.equal(index.resourceSlice({ id: 'table' }, fp), first, 'reused');
+    assert.equal(
+      index.resourceSlice({ id: 'table', properties: {} }, fp),
+      first,
+      'empty properties are none',
+    );
     assert.deepEqual(first.entities[0]?.parents, [
       { type: 'Resource', id: 'db' },
       { type: 'Resource', id: 'root' },

@@ -27,6 +27,13 @@ const MAX_PARENT_DEPTH = 16;
 /** Labels that name an identity as well as its id (e.g. the Todo scenario's users are known by email). */
 const ALIAS_LABELS = ['email', 'alias'];
 
+/** True when `obj` has an own property (AuthZEN requests carry `properties: {}` far more often than not). */
+export function hasProperties(obj: Record<string, unknown> | undefined): obj is Record<string, unknown> {
+  if (obj === undefined) return false;
+  for (const k in obj) if (Object.hasOwn(obj, k)) return true;
+  return false;
+}
+
 function tagValue(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
@@ -278,7 +285,7 @@ export class EntityIndex {
    * holds for every level) rather than entities of their own.
    */
   resourceSlice(ref: ResourceRef, fp: PolicyFootprint = FULL_FOOTPRINT): ResourceSlice {
-    if (ref.properties) return this.buildResourceSlice(ref, fp);
+    if (hasProperties(ref.properties)) return this.buildResourceSlice(ref, fp);
     const key = `${ref.id}\u0000${ref.type ?? ''}`;
     const cached = this.sliceCache.get(key);
     if (cached?.fp === fp) return cached.slice;

@@ -15,7 +15,7 @@ import type { ApprovalStore } from './approvals.js';
 import type { ChangeFeed } from '../store/change-feed.js';
 import { LruCache } from './decision-cache.js';
 import type { DecisionLog } from './decision-log.js';
-import { EntityIndex, type ResourceRef } from './entity-index.js';
+import { EntityIndex, hasProperties, type ResourceRef } from './entity-index.js';
 import { prunedContext } from './footprint.js';
 import {
   evaluateCedar,
@@ -393,9 +393,9 @@ export class PolicyDecisionPoint {
       approvalId || !this.cache.enabled
         ? undefined
         : `${version}|${index.version}|${identity.id}|${req.action}|${req.resource.id}|${req.resource.type ?? ''}|${
-            req.resource.properties ? JSON.stringify(req.resource.properties) : ''
-          }|${req.principal.properties ? JSON.stringify(req.principal.properties) : ''}|${
-            req.actionProperties ? JSON.stringify(req.actionProperties) : ''
+            hasProperties(req.resource.properties) ? JSON.stringify(req.resource.properties) : ''
+          }|${hasProperties(req.principal.properties) ? JSON.stringify(req.principal.properties) : ''}|${
+            hasProperties(req.actionProperties) ? JSON.stringify(req.actionProperties) : ''
           }|${ctx.cacheKey}`;
     if (cacheKey) {
       const hit = this.cache.get(cacheKey);
