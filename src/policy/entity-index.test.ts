@@ -2,23 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InventoryChange } from '../inventory/service.js';
 import type { Resource } from '../inventory/types.js';
+import { resourceRecord } from '../../test/helpers/records.js';
 import { EntityIndex, type InventoryReader } from './entity-index.js';
 import { FULL_FOOTPRINT, footprintOf } from './footprint.js';
 
-const T = '2026-01-01T00:00:00.000Z';
-const resource = (id: string, parentId: string | null): Resource => ({
-  id,
-  type: 'database',
-  displayName: id,
-  sensitivity: 'internal',
-  environment: 'prod',
-  owners: [],
-  parentId,
-  source: 'test',
-  labels: {},
-  createdAt: T,
-  updatedAt: T,
-});
+const resource = (id: string, parentId: string | null): Resource => resourceRecord({ id, parentId });
 
 /** An inventory whose resources the test edits, announcing each edit as the inventory service would. */
 function editableInventory(resources: Resource[]) {

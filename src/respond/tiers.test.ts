@@ -2,27 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Credential, Identity, Resource } from '../inventory/types.js';
 import { computeTier, reachFromScopes } from './tiers.js';
+import { identityRecord, resourceRecord } from '../../test/helpers/records.js';
 
 const NOW = new Date('2026-01-01T00:00:00Z');
 
-function identity(p: Partial<Identity> & Pick<Identity, 'id' | 'kind'>): Identity {
-  return {
-    displayName: p.id,
-    spiffeId: null,
-    cloudArn: null,
-    k8sServiceAccount: null,
-    owners: [],
-    groups: [],
-    environment: 'prod',
-    source: 'test',
-    labels: {},
-    status: 'active',
-    createdAt: NOW.toISOString(),
-    updatedAt: NOW.toISOString(),
-    lastSeenAt: null,
-    ...p,
-  };
-}
+const identity = identityRecord;
 
 function credential(p: Partial<Credential> & Pick<Credential, 'id' | 'identityId'>): Credential {
   return {
@@ -44,19 +28,7 @@ function credential(p: Partial<Credential> & Pick<Credential, 'id' | 'identityId
 }
 
 function resource(id: string, sensitivity: Resource['sensitivity'], type = 'database'): Resource {
-  return {
-    id,
-    type,
-    displayName: id,
-    sensitivity,
-    environment: 'prod',
-    owners: [],
-    parentId: null,
-    source: 'test',
-    labels: {},
-    createdAt: NOW.toISOString(),
-    updatedAt: NOW.toISOString(),
-  };
+  return resourceRecord({ id, sensitivity, type });
 }
 
 const resources = new Map(

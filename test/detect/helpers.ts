@@ -10,6 +10,7 @@ import type { NormalizedEvent } from '../../src/detect/event.js';
 import { normalizeValue } from '../../src/detect/parse/reader.js';
 import { ActorResolver, type InventorySnapshot } from '../../src/detect/resolve.js';
 import type { Credential, Identity } from '../../src/inventory/types.js';
+import { identityRecord } from '../helpers/records.js';
 
 export const ACCOUNT = '111122223333';
 export const T0 = Date.parse('2026-03-02T09:00:00Z');
@@ -187,22 +188,7 @@ export function rules(alerts: Alert[]): string[] {
 const NOW = '2026-01-01T00:00:00.000Z';
 
 export function identity(p: Partial<Identity> & Pick<Identity, 'id' | 'kind'>): Identity {
-  return {
-    displayName: p.id,
-    spiffeId: null,
-    cloudArn: null,
-    k8sServiceAccount: null,
-    owners: [],
-    groups: [],
-    environment: 'prod',
-    source: 'manual',
-    labels: {},
-    status: 'active',
-    createdAt: NOW,
-    updatedAt: NOW,
-    lastSeenAt: null,
-    ...p,
-  };
+  return identityRecord({ source: 'manual', ...p });
 }
 
 export function credential(

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Identity, Resource } from '../../src/inventory/types.js';
+import { identityRecord, resourceRecord } from '../helpers/records.js';
 import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from '../../src/policy/cedar-schema.js';
 import { evaluateCedar, loadPolicySet, type CedarOutcome } from '../../src/policy/engine.js';
 import { EntityIndex, type InventoryReader, type ResourceRef } from '../../src/policy/entity-index.js';
@@ -20,45 +21,8 @@ import { FULL_FOOTPRINT, prunedContext, type PolicyFootprint } from '../../src/p
 import { compileBundle } from '../../src/policy/policy-bundle.js';
 import { buildCedarContext } from '../../src/policy/request-context.js';
 
-const T = '2026-01-01T00:00:00.000Z';
-
-function identity(id: string, over: Partial<Identity>): Identity {
-  return {
-    id,
-    kind: 'human',
-    displayName: id,
-    spiffeId: null,
-    cloudArn: null,
-    k8sServiceAccount: null,
-    owners: [],
-    groups: [],
-    environment: 'prod',
-    source: 'test',
-    labels: {},
-    status: 'active',
-    createdAt: T,
-    updatedAt: T,
-    lastSeenAt: null,
-    ...over,
-  };
-}
-
-function resource(id: string, over: Partial<Resource>): Resource {
-  return {
-    id,
-    type: 'database',
-    displayName: id,
-    sensitivity: 'internal',
-    environment: 'prod',
-    owners: [],
-    parentId: null,
-    source: 'test',
-    labels: {},
-    createdAt: T,
-    updatedAt: T,
-    ...over,
-  };
-}
+const identity = (id: string, over: Partial<Identity> = {}) => identityRecord({ id, kind: 'human', ...over });
+const resource = (id: string, over: Partial<Resource> = {}) => resourceRecord({ id, ...over });
 
 const IDENTITIES = [
   identity('alice', { groups: ['eng', 'oncall'], labels: { team: 'payments' }, environment: 'dev' }),
