@@ -62,20 +62,26 @@ export async function writeInRelaxedChunks<DB, R>(
     relaxedTransaction(db, async (trx) => {
       for (const q of queries) await trx.executeQuery(q);
     });
-  for (let i = 0; i < rows.length; i += chunk) {
-    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    const queries = build(rows.slice(i, i + chunk));
-    if (worker?.available) {
-      // A worker that dies before answering leaves the chunk unwritten: write it here instead.
-      sent.push(
-        worker.run(queries).catch((err: unknown) => {
-          if (err instanceof SqliteWorkerUnavailable) return here(queries);
-          throw err;
-        }),
-      );
-    } else {
-      await here(queries);
+  try {
+    for (let i = 0; i < rows.length; i += chunk) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const queries = build(rows.slice(i, i + chunk));
+      if (worker?.available) {
+        // A worker that dies before answering leaves the chunk unwritten: write it here instead.
+        sent.push(
+          worker.run(queries).catch((err: unknown) => {
+            if (err instanceof SqliteWorkerUnavailable) return here(queries);
+            throw err;
+          }),
+        );
+      } else {
+        await here(queries);
+      }
     }
+  } catch (err) {
+    // Chunks already handed to the worker still finish (and may fail) after this one failed.
+    await Promise.allSettled(sent);
+    throw err;
   }
   await Promise.all(sent);
 }

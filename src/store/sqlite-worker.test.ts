@@ -138,4 +138,26 @@ void describe('SqliteWorker', () => {
       await memory.close();
     }
   });
+
+  void it('a chunk that cannot be built fails the write after the chunks already sent have finished', async () => {
+    const store = openStore({ sqliteFile: join(dir, 'store2.db') });
+    try {
+      await sql`create table relaxed_probe (id text primary key)`.execute(store.db);
+      let built = 0;
+      await assert.rejects(
+        writeInRelaxedChunks(store.db, ['a', 'b', 'c'], 1, (chunk) => {
+          if (++built === 3) throw new Error('cannot serialise');
+          return [sql`insert into relaxed_probe (id) values (${chunk[0]})`.compile(store.db)];
+        }),
+        /cannot serialise/,
+      );
+      const rows = await sql<{ id: string }>`select id from relaxed_probe order by id`.execute(store.db);
+      assert.deepEqual(
+        rows.rows.map((r) => r.id),
+        ['a', 'b'],
+      );
+    } finally {
+      await store.close();
+    }
+  });
 });

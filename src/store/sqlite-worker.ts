@@ -176,6 +176,18 @@ export class SqliteWorker {
     if (!this.available) return undefined;
     if (this.worker) return this.worker;
     if (this.startTimer) clearTimeout(this.startTimer);
+    let worker: Worker;
+    try {
+      worker = this.spawn();
+    } catch (err) {
+      this.fail(err as Error);
+      return undefined;
+    }
+    this.worker = worker;
+    return worker;
+  }
+
+  private spawn(): Worker {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       // Plain CommonJS: none of the parent's node flags (a TypeScript loader under tests, --cpu-prof, ...).
@@ -216,7 +228,6 @@ export class SqliteWorker {
     worker.on('exit', (code) => {
       if (!this.stopping) this.fail(new Error(`SQLite worker exited with code ${code}`));
     });
-    this.worker = worker;
     return worker;
   }
 
