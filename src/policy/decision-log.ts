@@ -41,6 +41,8 @@ export interface DecisionRecord {
   latencyUs: number;
   cached: boolean;
   requestId?: string | undefined;
+  /** When the decision was made (default: the log's clock now). */
+  at?: Date | undefined;
 }
 
 export class DecisionLog {
@@ -51,6 +53,8 @@ export class DecisionLog {
    */
   private readonly idPrefix = `dec-${randomBytes(8).toString('hex')}-`;
   private idCounter = 0;
+  /** The last timestamp formatted, reused while decisions arrive within the same millisecond. */
+  private lastAt = { ms: NaN, iso: '' };
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -80,7 +84,10 @@ export class DecisionLog {
 
   record(r: DecisionRecord): void {
     const id = `${this.idPrefix}${(this.idCounter++).toString(36)}`;
-    const at = this.now().toISOString();
+    const when = r.at ?? this.now();
+    const ms = when.getTime();
+    if (ms !== this.lastAt.ms) this.lastAt = { ms, iso: when.toISOString() };
+    const at = this.lastAt.iso;
     this.events.publish({
       id,
       time: at,

@@ -292,12 +292,13 @@ export class PolicyDecisionPoint {
    */
   async decide(req: DecisionRequest, requestId?: string, opts: DecideOptions = {}): Promise<DecisionResult> {
     const t0 = performance.now();
+    const now = this.deps.now();
     const sideEffects = opts.sideEffects ?? true;
     let result: DecisionResult;
     let contextDigest = '';
     let principalId = req.principal.id;
     try {
-      const r = await this.decideInner(req, sideEffects);
+      const r = await this.decideInner(req, sideEffects, now);
       result = r.result;
       contextDigest = r.contextDigest;
       principalId = r.principalId ?? principalId;
@@ -319,6 +320,7 @@ export class PolicyDecisionPoint {
       latencyUs: (performance.now() - t0) * 1000,
       cached: result.cached,
       requestId,
+      at: now,
     });
     return result;
   }
@@ -326,6 +328,7 @@ export class PolicyDecisionPoint {
   private async decideInner(
     req: DecisionRequest,
     sideEffects: boolean,
+    now: Date,
   ): Promise<{ result: DecisionResult; contextDigest: string; principalId: string | undefined }> {
     const set = this.active;
     const version = set?.version ?? null;
@@ -335,7 +338,7 @@ export class PolicyDecisionPoint {
     if (index.hasPending()) await index.settle(req.principal.id, req.resource.id);
     const identity = index.resolveIdentity(req.principal.id);
     // Context is checked first so malformed input is a 400 whatever the principal.
-    const provisional = buildCedarContext(raw, this.deps.now(), false, 'context', this.clock);
+    const provisional = buildCedarContext(raw, now, false, 'context', this.clock);
     if (!provisional.ok) {
       throw coreError('VALIDATION_FAILED', `${provisional.field}: ${provisional.message}`, {
         field: provisional.field,
