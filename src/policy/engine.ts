@@ -132,6 +132,13 @@ function run(
   return { ok: true, allow: answer.response.decision === 'allow', reasons: diag.reason };
 }
 
+/** Cedar's determining policy ids as reasons (a loop: this runs on every uncached decision). */
+function policyReasons(ids: readonly string[]): Reason[] {
+  const out: Reason[] = [];
+  for (const id of ids) out.push({ id });
+  return out;
+}
+
 /**
  * Evaluates one request. A deny caused only by obligation policies, where the set without them would
  * allow, becomes a deny carrying those obligations (what the caller can do to be allowed).
@@ -139,7 +146,7 @@ function run(
 export function evaluateCedar(set: LoadedPolicySet, q: CedarQuery): CedarOutcome {
   const full = run(set.fullSetId, q);
   if (!full.ok) return { kind: 'deny', reasons: full.reasons, obligations: [] };
-  if (full.allow) return { kind: 'allow', reasons: full.reasons.map((id) => ({ id })) };
+  if (full.allow) return { kind: 'allow', reasons: policyReasons(full.reasons) };
   if (full.reasons.length === 0) {
     return {
       kind: 'deny',
@@ -153,12 +160,12 @@ export function evaluateCedar(set: LoadedPolicySet, q: CedarQuery): CedarOutcome
     if (base.ok && base.allow) {
       return {
         kind: 'deny',
-        reasons: full.reasons.map((id) => ({ id })),
+        reasons: policyReasons(full.reasons),
         obligations: obligationPolicies.map((id) => obligationFor(id, set.compiled.obligations.get(id)!)),
       };
     }
   }
-  return { kind: 'deny', reasons: full.reasons.map((id) => ({ id })), obligations: [] };
+  return { kind: 'deny', reasons: policyReasons(full.reasons), obligations: [] };
 }
 
 /**

@@ -99,6 +99,13 @@ function requiredContextFor(set: LoadedPolicySet, action: string): string[] {
   return list;
 }
 
+/** What decideInner hands back (a plain function, not a closure made on every decision). */
+const decided = (contextDigest: string, principalId: string | undefined, result: DecisionResult) => ({
+  result,
+  contextDigest,
+  principalId,
+});
+
 const deny = (policyVersion: number | null, id: string, message: string): DecisionResult => ({
   decision: false,
   reasons: [{ id: `bulkhead.${id}`, message }],
@@ -346,14 +353,18 @@ export class PolicyDecisionPoint {
     }
     const digest = this.digestOf(provisional.cacheKey);
     // The log names the inventory id even when the PEP used an alias (email, SPIFFE ID).
-    const done = (result: DecisionResult) => ({ result, contextDigest: digest, principalId: identity?.id });
-    if (!set) return done(deny(version, 'no_policy', 'no policy version is active'));
+    const principalId = identity?.id;
+    if (!set) return decided(digest, principalId, deny(version, 'no_policy', 'no policy version is active'));
     if (!identity)
-      return done(
+      return decided(
+        digest,
+        principalId,
         deny(version, 'unknown_principal', `principal ${req.principal.id} is not in the inventory`),
       );
     if (!subjectTypeMatches(req.principal.type, identity)) {
-      return done(
+      return decided(
+        digest,
+        principalId,
         deny(
           version,
           'principal_type_mismatch',
@@ -362,18 +373,25 @@ export class PolicyDecisionPoint {
       );
     }
     if (identity.status !== 'active') {
-      return done(
+      return decided(
+        digest,
+        principalId,
         deny(version, `principal_${identity.status}`, `principal ${identity.id} is ${identity.status}`),
       );
     }
     if (!set.compiled.actions.has(req.action)) {
-      return done(
+      return decided(
+        digest,
+        principalId,
         deny(version, 'unknown_action', `action ${req.action} is not declared in policy version ${version}`),
       );
     }
-    const missing = requiredContextFor(set, req.action).filter((a) => !provisional.supplied.has(a));
+    const missing: string[] = [];
+    for (const a of requiredContextFor(set, req.action)) if (!provisional.supplied.has(a)) missing.push(a);
     if (missing.length > 0) {
-      return done(
+      return decided(
+        digest,
+        principalId,
         deny(
           version,
           'missing_attribute',
@@ -402,7 +420,7 @@ export class PolicyDecisionPoint {
           }|${ctx.cacheKey}`;
     if (cacheKey) {
       const hit = this.cache.get(cacheKey);
-      if (hit) return done({ ...hit, cached: true });
+      if (hit) return decided(digest, principalId, { ...hit, cached: true });
     }
     const fp = set.compiled.footprint;
     const slice = index.resourceSlice(req.resource, fp);
@@ -416,11 +434,19 @@ export class PolicyDecisionPoint {
     });
     const budget = this.options.decisionTimeoutMs ?? 1000;
     if (performance.now() - started > budget) {
-      return done(deny(version, 'engine_timeout', `policy evaluation took longer than ${budget} ms`));
+      return decided(
+        digest,
+        principalId,
+        deny(version, 'engine_timeout', `policy evaluation took longer than ${budget} ms`),
+      );
     }
     if (outcome.kind === 'allow') {
       if (approved && approvalId && !(await this.deps.approvals.consume(approvalId))) {
-        return done(deny(version, 'approval_used', `approval ${approvalId} was already used or expired`));
+        return decided(
+          digest,
+          principalId,
+          deny(version, 'approval_used', `approval ${approvalId} was already used or expired`),
+        );
       }
       const result: DecisionResult = {
         decision: true,
@@ -430,7 +456,7 @@ export class PolicyDecisionPoint {
         cached: false,
       };
       if (cacheKey) this.cache.set(cacheKey, result);
-      return done(result);
+      return decided(digest, principalId, result);
     }
     const obligations: Obligation[] = [];
     let cacheable = true;
@@ -465,6 +491,6 @@ export class PolicyDecisionPoint {
       cached: false,
     };
     if (cacheKey && cacheable) this.cache.set(cacheKey, result);
-    return done(result);
+    return decided(digest, principalId, result);
   }
 }
