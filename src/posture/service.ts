@@ -4,6 +4,7 @@
  * successful event that names an identity and an action is counted per (identity, action, resource).
  */
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import type { AppContext } from '../app-context.js';
 import type { BulkheadEvent } from '../events/bus.js';
 import type { CompactGraph } from '../graph/compact-graph.js';
@@ -11,6 +12,7 @@ import { parseGrantVia } from '../graph/grants.js';
 import { graphServiceOf } from '../graph/index.js';
 import { findEscalations } from '../graph/queries/escalations.js';
 import type { Credential, Identity, Resource } from '../inventory/types.js';
+import { writeInRelaxedChunks } from '../store/durability.js';
 import type { PostureReport } from './model.js';
 import {
   evaluatePosture,
@@ -66,10 +68,14 @@ function policyGrantsOf(g: CompactGraph, identityId: string): { action: string; 
   return out;
 }
 
+/** How often counted uses are written even when nobody asks for posture. */
+const USAGE_FLUSH_MS = 30_000;
+
 export class PostureService {
   private readonly pending = new Map<string, UsageRecord & { count: number; first: string; last: string }>();
   private unsubscribe: (() => void) | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly ctx: AppContext) {}
 
@@ -79,10 +85,15 @@ export class PostureService {
 
   start(): void {
     this.unsubscribe = this.ctx.events.subscribe('*', (e) => this.recordUse(e));
+    this.timer = setInterval(() => {
+      this.flush().catch((err: unknown) => this.ctx.log.error({ err }, 'posture usage flush failed'));
+    }, USAGE_FLUSH_MS);
+    this.timer.unref();
   }
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    if (this.timer) clearInterval(this.timer);
     await this.flush();
   }
 
@@ -107,49 +118,39 @@ export class PostureService {
     }
   }
 
+  /**
+   * Writes the counted uses: one upsert per (identity, action, resource), 200 to a statement, as relaxed
+   * commits (usage counts are statistics, not changes: src/store/durability.ts), off the event loop on a
+   * SQLite file store. Runs every `USAGE_FLUSH_MS` as well as before each posture computation, so a crash
+   * loses at most that much counting and no flush grows into one long write.
+   */
   async flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
       if (this.pending.size === 0) return;
       const batch = [...this.pending.values()];
       this.pending.clear();
-      await this.ctx.db.transaction().execute(async (trx) => {
-        const t = trx.withTables<PostureTables>();
-        for (const u of batch) {
-          const resource = (u.resource ?? '').slice(0, 500);
-          const action = u.action.slice(0, 200);
-          const row = await t
-            .selectFrom('posture_usage')
-            .select(['count', 'first_seen', 'last_seen'])
-            .where('identity_id', '=', u.identityId)
-            .where('action', '=', action)
-            .where('resource', '=', resource)
-            .executeTakeFirst();
-          if (row) {
-            await t
-              .updateTable('posture_usage')
-              .set({
-                count: Number(row.count) + u.count,
-                last_seen: u.last > row.last_seen ? u.last : row.last_seen,
-              })
-              .where('identity_id', '=', u.identityId)
-              .where('action', '=', action)
-              .where('resource', '=', resource)
-              .execute();
-          } else {
-            await t
-              .insertInto('posture_usage')
-              .values({
-                identity_id: u.identityId,
-                action,
-                resource,
-                count: u.count,
-                first_seen: u.first,
-                last_seen: u.last,
-              })
-              .execute();
-          }
-        }
-      });
+      const db = this.db;
+      await writeInRelaxedChunks(db, batch, 200, (chunk) => [
+        db
+          .insertInto('posture_usage')
+          .values(
+            chunk.map((u) => ({
+              identity_id: u.identityId,
+              action: u.action.slice(0, 200),
+              resource: (u.resource ?? '').slice(0, 500),
+              count: u.count,
+              first_seen: u.first,
+              last_seen: u.last,
+            })),
+          )
+          .onConflict((oc) =>
+            oc.columns(['identity_id', 'action', 'resource']).doUpdateSet({
+              count: sql<number>`posture_usage.count + excluded.count`,
+              last_seen: sql<string>`case when excluded.last_seen > posture_usage.last_seen then excluded.last_seen else posture_usage.last_seen end`,
+            }),
+          )
+          .compile(),
+      ]);
     });
     await this.flushing;
   }

@@ -34,12 +34,15 @@ export async function relaxedTransaction<DB, T>(
   });
 }
 
-/** Where a SQLite store's relaxed writes can run off the event loop (see sqlite-worker.ts). */
+/**
+ * Where a SQLite store's relaxed writes can run off the event loop (see sqlite-worker.ts), by the store's
+ * query executor: typed views of the store (`withTables`, casts) share it.
+ */
 const workers = new WeakMap<object, SqliteWorker>();
 
-/** Lets `writeInRelaxedChunks` on `db` (or any typed view of the same instance) use the store's worker. */
+/** Lets `writeInRelaxedChunks` on `db`, or any typed view of it, use the store's worker. */
 export function attachSqliteWorker<DB>(db: Kysely<DB>, worker: SqliteWorker): void {
-  workers.set(db, worker);
+  workers.set(db.getExecutor(), worker);
 }
 
 /**
@@ -56,7 +59,7 @@ export async function writeInRelaxedChunks<DB, R>(
   chunk: number,
   build: (rows: R[]) => CompiledQuery[],
 ): Promise<void> {
-  const worker = workers.get(db);
+  const worker = workers.get(db.getExecutor());
   const sent: Promise<void>[] = [];
   const here = (queries: readonly CompiledQuery[]) =>
     relaxedTransaction(db, async (trx) => {
