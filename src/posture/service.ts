@@ -125,33 +125,36 @@ export class PostureService {
    * loses at most that much counting and no flush grows into one long write.
    */
   async flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      if (this.pending.size === 0) return;
-      const batch = [...this.pending.values()];
-      this.pending.clear();
-      const db = this.db;
-      await writeInRelaxedChunks(db, batch, 200, (chunk) => [
-        db
-          .insertInto('posture_usage')
-          .values(
-            chunk.map((u) => ({
-              identity_id: u.identityId,
-              action: u.action.slice(0, 200),
-              resource: (u.resource ?? '').slice(0, 500),
-              count: u.count,
-              first_seen: u.first,
-              last_seen: u.last,
-            })),
-          )
-          .onConflict((oc) =>
-            oc.columns(['identity_id', 'action', 'resource']).doUpdateSet({
-              count: sql<number>`posture_usage.count + excluded.count`,
-              last_seen: sql<string>`case when excluded.last_seen > posture_usage.last_seen then excluded.last_seen else posture_usage.last_seen end`,
-            }),
-          )
-          .compile(),
-      ]);
-    });
+    // A failed flush was reported to whoever awaited it; it must not stop every later flush.
+    this.flushing = this.flushing
+      .catch(() => undefined)
+      .then(async () => {
+        if (this.pending.size === 0) return;
+        const batch = [...this.pending.values()];
+        this.pending.clear();
+        const db = this.db;
+        await writeInRelaxedChunks(db, batch, 200, (chunk) => [
+          db
+            .insertInto('posture_usage')
+            .values(
+              chunk.map((u) => ({
+                identity_id: u.identityId,
+                action: u.action.slice(0, 200),
+                resource: (u.resource ?? '').slice(0, 500),
+                count: u.count,
+                first_seen: u.first,
+                last_seen: u.last,
+              })),
+            )
+            .onConflict((oc) =>
+              oc.columns(['identity_id', 'action', 'resource']).doUpdateSet({
+                count: sql<number>`posture_usage.count + excluded.count`,
+                last_seen: sql<string>`case when excluded.last_seen > posture_usage.last_seen then excluded.last_seen else posture_usage.last_seen end`,
+              }),
+            )
+            .compile(),
+        ]);
+      });
     await this.flushing;
   }
 

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { createPostureModule } from '../../src/posture/index.js';
 import { coreModule } from '../../src/modules/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -58,6 +59,19 @@ for (const postgres of [false, true]) {
       assert.equal(Number(r?.count), 4);
       assert.equal(r?.first_seen, '2026-03-01T10:00:00.000Z');
       assert.equal(r?.last_seen, '2026-03-01T12:00:00.000Z');
+    });
+
+    void it('a flush that fails does not stop later ones', async () => {
+      await sql`alter table posture_usage rename to posture_usage_away`.execute(server.ctx.db);
+      use('e6', '2026-03-02T10:00:00.000Z');
+      await assert.rejects(posture.service()!.flush(), /posture_usage/);
+      await sql`alter table posture_usage_away rename to posture_usage`.execute(server.ctx.db);
+      use('e7', '2026-03-02T11:00:00.000Z');
+      await posture.service()!.flush();
+      const r = await row();
+      // The failed batch (e6) is dropped: usage counts are statistics, not changes.
+      assert.equal(Number(r?.count), 5);
+      assert.equal(r?.last_seen, '2026-03-02T11:00:00.000Z');
     });
   });
 }
