@@ -4,15 +4,22 @@
  * however many unique requests arrive.
  */
 export class LruCache<V> {
+  /**
+   * `expiresAt` counts from `epoch`, not from 1970: a small integer is stored in the entry itself, where a
+   * full timestamp would be a separate heap number per entry.
+   */
   private readonly map = new Map<string, { value: V; expiresAt: number; seq: number }>();
   /** Insertion counter: an entry's `seq` says how far it is from the old (evicting) end. */
   private seq = 0;
+  private readonly epoch: number;
 
   constructor(
     readonly maxEntries: number,
     private readonly ttlMs: number,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.epoch = clock();
+  }
 
   /** False when configured with no room: `get` and `set` then do nothing (callers can skip building keys). */
   get enabled(): boolean {
@@ -22,7 +29,7 @@ export class LruCache<V> {
   get(key: string): V | undefined {
     const hit = this.map.get(key);
     if (!hit) return undefined;
-    if (hit.expiresAt <= this.clock()) {
+    if (hit.expiresAt <= this.clock() - this.epoch) {
       this.map.delete(key);
       return undefined;
     }
@@ -40,7 +47,7 @@ export class LruCache<V> {
   set(key: string, value: V): void {
     if (this.maxEntries <= 0) return;
     this.map.delete(key);
-    this.map.set(key, { value, expiresAt: this.clock() + this.ttlMs, seq: ++this.seq });
+    this.map.set(key, { value, expiresAt: this.clock() - this.epoch + this.ttlMs, seq: ++this.seq });
     if (this.map.size > this.maxEntries) {
       const oldest = this.map.keys().next();
       if (!oldest.done) this.map.delete(oldest.value);

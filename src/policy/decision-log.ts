@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { EventBus } from '../events/bus.js';
-import { writeInRelaxedChunks } from '../store/durability.js';
+import { insertRowsQuery, writeInRelaxedChunks } from '../store/durability.js';
 import type { Obligation, Reason } from './engine.js';
-import type { PolicyDatabase } from './tables.js';
+import type { PolicyDatabase, PolicyDecisionTable } from './tables.js';
 
 export interface DecisionLogConfig {
   /** Fraction of allow decisions persisted, 0..1. */
@@ -45,8 +45,31 @@ export interface DecisionRecord {
   at?: Date | undefined;
 }
 
+/** `policy_decisions` columns in the order `record` queues their values. */
+const COLUMNS = [
+  'id',
+  'at',
+  'principal',
+  'action',
+  'resource',
+  'context_digest',
+  'decision',
+  'reasons',
+  'obligations',
+  'policy_version',
+  'latency_us',
+] as const satisfies readonly (keyof PolicyDecisionTable)[];
+/** Rows per relaxed commit: the log is high-volume, and each commit should stay a short task. */
+const ROWS_PER_COMMIT = 25;
+
 export class DecisionLog {
-  private queue: PolicyDatabase['policy_decisions'][] = [];
+  /**
+   * Queued rows, flattened: the values of each row in `COLUMNS` order, one row after another. No object per
+   * row: queued rows live until the next flush, long enough for the garbage collector to copy each one.
+   */
+  private queue: unknown[] = [];
+  /** JSON of reason lists, by list: the PDP shares one list among equal decisions, so most are serialised once. */
+  private readonly reasonsJson = new Map<readonly Reason[], string>();
   /**
    * Decision ids: a random per-process prefix and a counter. Unique across replicas and restarts without a
    * UUID per decision (this runs on every decision, cached ones included).
@@ -109,37 +132,48 @@ export class DecisionLog {
     });
     const rate = r.decision ? this.config.allowSampleRate : this.config.denySampleRate;
     if (rate <= 0 || (rate < 1 && this.random() >= rate)) return;
-    this.queue.push({
+    this.queue.push(
       id,
       at,
-      principal: r.principal,
-      action: r.action,
-      resource: r.resource,
-      context_digest: r.contextDigest,
-      decision: r.decision ? 'allow' : 'deny',
-      reasons: JSON.stringify(r.reasons),
-      obligations: JSON.stringify(r.obligations),
-      policy_version: r.policyVersion ?? 0,
-      latency_us: Math.round(r.latencyUs),
-    });
-    if (this.queue.length >= this.config.batchSize) void this.flush();
+      r.principal,
+      r.action,
+      r.resource,
+      r.contextDigest,
+      r.decision ? 'allow' : 'deny',
+      this.reasonsAsJson(r.reasons),
+      r.obligations.length === 0 ? '[]' : JSON.stringify(r.obligations),
+      r.policyVersion ?? 0,
+      Math.round(r.latencyUs),
+    );
+    if (this.queue.length >= this.config.batchSize * COLUMNS.length) void this.flush();
+  }
+
+  private reasonsAsJson(reasons: readonly Reason[]): string {
+    let json = this.reasonsJson.get(reasons);
+    if (json === undefined) {
+      json = JSON.stringify(reasons);
+      // Bounded: lists that are not shared (a deny built for one request) would otherwise pile up.
+      if (this.reasonsJson.size >= 256) this.reasonsJson.clear();
+      this.reasonsJson.set(reasons, json);
+    }
+    return json;
   }
 
   /** Writes queued rows; a failed write is logged and dropped (the event was already published). */
   async flush(): Promise<void> {
     if (this.flushing) await this.flushing;
     if (this.queue.length === 0) return;
-    const rows = this.queue;
+    const values = this.queue;
     this.queue = [];
     this.flushing = (async () => {
       try {
-        // Relaxed commits (src/store/durability.ts) of 25 rows: the log is high-volume and already
-        // published as events; an fsync or a long insert here would stall decisions on SQLite.
-        await writeInRelaxedChunks(this.db, rows, 25, (chunk) => [
-          this.db.insertInto('policy_decisions').values(chunk).compile(),
+        // Relaxed commits (src/store/durability.ts): the log is high-volume and already published as
+        // events; an fsync or a long insert here would stall decisions on SQLite.
+        await writeInRelaxedChunks(this.db, values, ROWS_PER_COMMIT * COLUMNS.length, (chunk) => [
+          insertRowsQuery(this.db, 'policy_decisions', COLUMNS, chunk),
         ]);
       } catch (err) {
-        this.log.error({ err, dropped: rows.length }, 'decision log write failed');
+        this.log.error({ err, dropped: values.length / COLUMNS.length }, 'decision log write failed');
       }
     })();
     await this.flushing;

@@ -119,6 +119,8 @@ export class PolicyDecisionPoint {
   private readonly cache: LruCache<DecisionResult>;
   /** Context digests for the decision log, memoised: hashing on every cached decision would dominate it. */
   private readonly digests = new LruCache<string>(10_000, 3_600_000);
+  /** Cacheable results by content (see `shared`); emptied when a policy version is installed. */
+  private readonly sharedResults = new Map<string, DecisionResult>();
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
   private readonly versions: PolicyVersionStore;
@@ -145,6 +147,29 @@ export class PolicyDecisionPoint {
       this.digests.set(contextKey, d);
     }
     return d;
+  }
+
+  /**
+   * One frozen object per distinct result. Cached results live as long as their entries, so under many
+   * distinct requests the garbage collector would otherwise copy thousands of equal reason lists from the
+   * young generation to the old one; and the decision log serialises each shared list once.
+   */
+  private shared(result: DecisionResult): DecisionResult {
+    let key = `${result.decision ? 'allow' : 'deny'}|${result.policyVersion}`;
+    for (const r of result.reasons) key += r.message === undefined ? `|${r.id}` : `|${r.id}:${r.message}`;
+    if (result.obligations.length > 0) key += `|${JSON.stringify(result.obligations)}`;
+    let s = this.sharedResults.get(key);
+    if (s === undefined) {
+      // Bounded: a policy set whose reason combinations are unbounded only loses the sharing.
+      if (this.sharedResults.size >= 1024) this.sharedResults.clear();
+      for (const r of result.reasons) Object.freeze(r);
+      for (const o of result.obligations) Object.freeze(o);
+      Object.freeze(result.reasons);
+      Object.freeze(result.obligations);
+      s = Object.freeze(result);
+      this.sharedResults.set(key, s);
+    }
+    return s;
   }
 
   get index(): EntityIndex {
@@ -228,6 +253,7 @@ export class PolicyDecisionPoint {
     warmUp(set);
     this.active = set;
     this.cache.clear();
+    this.sharedResults.clear();
     for (const l of this.activationListeners) l(version);
   }
 
@@ -410,14 +436,23 @@ export class PolicyDecisionPoint {
     }
     const ctx = approved ? buildCedarContext(raw, this.deps.now(), true, 'context', this.clock) : provisional;
     if (!ctx.ok) throw new Error('unreachable: context validated above');
+    // No policy or inventory version in the key: the cache is emptied when either changes, and nothing
+    // below awaits before a result is cached, so a result always matches the versions it was decided on.
+    // Joined, not a template literal: V8 keeps a template's pieces (a tree of cons strings) alive as long as
+    // the string, about four times the memory of the flat key, for every cached entry.
     const cacheKey =
       approvalId || !this.cache.enabled
         ? undefined
-        : `${version}|${index.version}|${identity.id}|${req.action}|${req.resource.id}|${req.resource.type ?? ''}|${
-            hasProperties(req.resource.properties) ? JSON.stringify(req.resource.properties) : ''
-          }|${hasProperties(req.principal.properties) ? JSON.stringify(req.principal.properties) : ''}|${
-            hasProperties(req.actionProperties) ? JSON.stringify(req.actionProperties) : ''
-          }|${ctx.cacheKey}`;
+        : [
+            identity.id,
+            req.action,
+            req.resource.id,
+            req.resource.type ?? '',
+            hasProperties(req.resource.properties) ? JSON.stringify(req.resource.properties) : '',
+            hasProperties(req.principal.properties) ? JSON.stringify(req.principal.properties) : '',
+            hasProperties(req.actionProperties) ? JSON.stringify(req.actionProperties) : '',
+            ctx.cacheKey,
+          ].join('|');
     if (cacheKey) {
       const hit = this.cache.get(cacheKey);
       if (hit) return decided(digest, principalId, { ...hit, cached: true });
@@ -455,8 +490,10 @@ export class PolicyDecisionPoint {
         policyVersion: version,
         cached: false,
       };
-      if (cacheKey) this.cache.set(cacheKey, result);
-      return decided(digest, principalId, result);
+      if (!cacheKey) return decided(digest, principalId, result);
+      const shared = this.shared(result);
+      this.cache.set(cacheKey, shared);
+      return decided(digest, principalId, shared);
     }
     const obligations: Obligation[] = [];
     let cacheable = true;
@@ -490,7 +527,9 @@ export class PolicyDecisionPoint {
       policyVersion: version,
       cached: false,
     };
-    if (cacheKey && cacheable) this.cache.set(cacheKey, result);
-    return decided(digest, principalId, result);
+    if (!cacheKey || !cacheable) return decided(digest, principalId, result);
+    const shared = this.shared(result);
+    this.cache.set(cacheKey, shared);
+    return decided(digest, principalId, shared);
   }
 }

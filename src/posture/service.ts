@@ -101,7 +101,9 @@ export class PostureService {
   recordUse(e: BulkheadEvent): void {
     if (!e.identityId || !e.action) return;
     if (e.outcome !== undefined && e.outcome !== 'allow' && e.outcome !== 'success') return;
-    const key = `${e.identityId}\u0001${e.action}\u0001${e.resource ?? ''}`;
+    // Joined, not a template literal: the key lives until the next flush, and V8 would keep a template's
+    // pieces alive with it.
+    const key = [e.identityId, e.action, e.resource ?? ''].join('\u0001');
     const p = this.pending.get(key);
     if (p) {
       p.count++;

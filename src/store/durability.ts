@@ -10,7 +10,7 @@
  *   On a file store these commits run on the store's worker thread (sqlite-worker.ts).
  * - PostgreSQL: `SET LOCAL synchronous_commit = off`; the WAL writer flushes within 3 × wal_writer_delay.
  */
-import { type CompiledQuery, type Kysely, SqliteAdapter, type Transaction, sql } from 'kysely';
+import { CompiledQuery, type Kysely, SqliteAdapter, type Transaction, sql } from 'kysely';
 import { type SqliteWorker, SqliteWorkerUnavailable } from './sqlite-worker.js';
 
 export async function relaxedTransaction<DB, T>(
@@ -87,4 +87,44 @@ export async function writeInRelaxedChunks<DB, R>(
     throw err;
   }
   await Promise.all(sent);
+}
+
+/** Statement text by dialect, table, columns and row count (a handful per table: full chunks and a tail). */
+const insertTexts = new Map<string, string>();
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * A multi-row INSERT of `values` (row after row, in `columns` order) without Kysely's query builder: for
+ * high-volume writers (the decision log) whose rows would otherwise be built into a query tree and compiled
+ * again for every chunk. The SQL text is made once per dialect, table, columns and row count; the values are
+ * passed as parameters, never spliced into the text.
+ */
+export function insertRowsQuery<DB>(
+  db: Kysely<DB>,
+  table: string,
+  columns: readonly string[],
+  values: readonly unknown[],
+): CompiledQuery {
+  const rows = values.length / columns.length;
+  if (columns.length === 0 || rows < 1 || !Number.isInteger(rows)) {
+    throw new Error(`insertRowsQuery: ${values.length} values do not fill rows of ${columns.length} columns`);
+  }
+  const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
+  const key = `${sqlite ? 's' : 'p'}|${table}|${columns.join(',')}|${rows}`;
+  let text = insertTexts.get(key);
+  if (text === undefined) {
+    for (const name of [table, ...columns]) {
+      if (!IDENTIFIER.test(name)) throw new Error(`insertRowsQuery: bad identifier ${JSON.stringify(name)}`);
+    }
+    const tuples: string[] = [];
+    let n = 0;
+    for (let r = 0; r < rows; r++) {
+      const marks = columns.map(() => (sqlite ? '?' : `$${++n}`));
+      tuples.push(`(${marks.join(', ')})`);
+    }
+    text = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')}`;
+    if (insertTexts.size >= 256) insertTexts.clear();
+    insertTexts.set(key, text);
+  }
+  return CompiledQuery.raw(text, values as unknown[]);
 }

@@ -455,6 +455,38 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal((await decide('bob', 'read', 'prod-db')).decision, false);
     });
 
+    void it('equal cached decisions share one frozen result; a new policy version empties the cache', async () => {
+      clock = new Date('2026-11-25T10:00:00Z');
+      const bob = await decide('bob', 'read', 'dev-db');
+      const dave = await decide('deployer', 'read', 'dev-db');
+      assert.equal(bob.decision, true);
+      assert.deepEqual(bob.reasons, [{ id: 'dev-anyone-reads' }]);
+      assert.equal(dave.reasons, bob.reasons, 'one reason list for both');
+      assert.throws(() => bob.reasons.push({ id: 'forged' }), TypeError);
+      assert.throws(() => {
+        (bob as { decision: boolean }).decision = false;
+      }, TypeError);
+      const again = await decide('bob', 'read', 'dev-db');
+      assert.equal(again.cached, true);
+      assert.equal(again.decision, true);
+      assert.deepEqual(again.reasons, [{ id: 'dev-anyone-reads' }]);
+
+      // Same principal, action and resource under another version: decided again, not served from the cache.
+      const v = await server.call('POST', '/v1/policies', {
+        body: { policies: POLICIES.replace('"dev-anyone-reads"', '"dev-reads-v2"') },
+      });
+      assert.equal(v.status, 201);
+      const next = await decide('bob', 'read', 'dev-db');
+      assert.equal(next.cached, false);
+      assert.deepEqual(next.reasons, [{ id: 'dev-reads-v2' }]);
+      assert.equal(next.policyVersion, v.body.version);
+      const back = await server.call('POST', '/v1/policies/1/activate');
+      assert.equal(back.status, 200);
+      const old = await decide('bob', 'read', 'dev-db');
+      assert.equal(old.cached, false);
+      assert.deepEqual(old.reasons, [{ id: 'dev-anyone-reads' }]);
+    });
+
     void it('concurrent pushes get distinct versions', async () => {
       const push = (n: number) =>
         server.call('POST', '/v1/policies', {
