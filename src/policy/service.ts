@@ -155,9 +155,9 @@ export class PolicyDecisionPoint {
    * young generation to the old one; and the decision log serialises each shared list once.
    */
   private shared(result: DecisionResult): DecisionResult {
-    let key = `${result.decision ? 'allow' : 'deny'}|${result.policyVersion}`;
-    for (const r of result.reasons) key += r.message === undefined ? `|${r.id}` : `|${r.id}:${r.message}`;
-    if (result.obligations.length > 0) key += `|${JSON.stringify(result.obligations)}`;
+    // JSON, not a joined string: policy ids may contain any separator, and two different reason lists must
+    // never share a key.
+    const key = JSON.stringify([result.decision, result.policyVersion, result.reasons, result.obligations]);
     let s = this.sharedResults.get(key);
     if (s === undefined) {
       // Bounded: a policy set whose reason combinations are unbounded only loses the sharing.
