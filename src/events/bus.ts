@@ -27,26 +27,33 @@ export interface BulkheadEvent {
 
 export type EventListener = (event: BulkheadEvent) => void;
 
+interface Subscription {
+  listeners: Set<EventListener>;
+  /** `token.*` -> `token.`: worked out once, not on every publish. */
+  prefix: string | undefined;
+}
+
 export class EventBus {
-  private readonly listeners = new Map<string, Set<EventListener>>();
+  private readonly patterns = new Map<string, Subscription>();
 
   constructor(private readonly log?: Logger) {}
 
   /** Subscribes to one type, a prefix (`token.*`) or everything (`*`); returns an unsubscribe function. */
   subscribe(pattern: string, listener: EventListener): () => void {
-    let set = this.listeners.get(pattern);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(pattern, set);
+    let sub = this.patterns.get(pattern);
+    if (!sub) {
+      sub = { listeners: new Set(), prefix: pattern.endsWith('.*') ? pattern.slice(0, -1) : undefined };
+      this.patterns.set(pattern, sub);
     }
-    set.add(listener);
-    return () => set.delete(listener);
+    const { listeners } = sub;
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   publish(event: BulkheadEvent): void {
-    for (const [pattern, set] of this.listeners) {
-      if (!matches(pattern, event.type)) continue;
-      for (const listener of set) {
+    for (const [pattern, sub] of this.patterns) {
+      if (!matches(pattern, event.type, sub.prefix)) continue;
+      for (const listener of sub.listeners) {
         try {
           listener(event);
         } catch (err) {
@@ -57,7 +64,7 @@ export class EventBus {
   }
 }
 
-function matches(pattern: string, type: string): boolean {
+function matches(pattern: string, type: string, prefix: string | undefined): boolean {
   if (pattern === '*' || pattern === type) return true;
-  return pattern.endsWith('.*') && type.startsWith(pattern.slice(0, -1));
+  return prefix !== undefined && type.startsWith(prefix);
 }

@@ -76,6 +76,12 @@ function badContext(fieldPrefix: string, key: string, expected: string): Context
   return { ok: false, field: `${fieldPrefix}.${key}`, message: `must be ${expected}` };
 }
 
+/**
+ * The attributes a caller may supply, in one fixed order: walking them (rather than the caller's keys) gives
+ * the cache key a canonical order without sorting on every decision, and skips unknown keys for free.
+ */
+const SUPPLIABLE = Object.entries(CONTEXT_ATTRIBUTES).filter(([key]) => !DERIVED.has(key));
+
 export function buildCedarContext(
   raw: Record<string, unknown>,
   now: Date,
@@ -85,61 +91,68 @@ export function buildCedarContext(
 ): ContextResult {
   const out: Record<string, CedarValueJson> = {};
   const supplied = new Set<string>();
-  for (const key of Object.keys(raw)) {
+  // The key covers exactly what Cedar sees: the supplied attributes (plus the derived auth age) and the
+  // time-of-day fields. Strings are JSON-quoted so no value can imitate a separator.
+  const keyParts: (string | number)[] = [];
+  for (const [key, attr] of SUPPLIABLE) {
     const value = raw[key];
-    const attr = CONTEXT_ATTRIBUTES[key];
-    if (!attr || DERIVED.has(key) || value === undefined || value === null) continue;
-    if (key === 'auth_time') {
-      const secs = authTimeSeconds(value);
-      if (secs === undefined) return badContext(fieldPrefix, key, 'epoch seconds or an ISO-8601 time');
-      out.auth_time = secs;
-      out.auth_age_minutes = Math.max(0, Math.floor((now.getTime() / 1000 - secs) / 60));
-      supplied.add(key);
-      continue;
-    }
+    // Own properties only, as Object.keys would give (checked only for the few keys present).
+    if (value === undefined || value === null || !Object.hasOwn(raw, key)) continue;
     switch (attr.type) {
       case 'String':
         if (typeof value !== 'string') return badContext(fieldPrefix, key, 'a string');
         out[key] = value;
+        keyParts.push(key, JSON.stringify(value));
         break;
       case 'Long':
+        if (key === 'auth_time') {
+          const secs = authTimeSeconds(value);
+          if (secs === undefined) return badContext(fieldPrefix, key, 'epoch seconds or an ISO-8601 time');
+          const age = Math.max(0, Math.floor((now.getTime() / 1000 - secs) / 60));
+          out.auth_time = secs;
+          out.auth_age_minutes = age;
+          keyParts.push(key, secs, 'auth_age_minutes', age);
+          break;
+        }
         if (typeof value !== 'number' || !Number.isSafeInteger(value))
           return badContext(fieldPrefix, key, 'an integer');
         out[key] = value;
+        keyParts.push(key, value);
         break;
       case 'Boolean':
         if (typeof value !== 'boolean') return badContext(fieldPrefix, key, 'a boolean');
         out[key] = value;
+        keyParts.push(key, value ? 1 : 0);
         break;
-      case 'Set':
+      case 'Set': {
         if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
           return badContext(fieldPrefix, key, 'an array of strings');
         }
-        out[key] = [...new Set(value)].sort();
+        const sorted = [...new Set(value)].sort();
+        out[key] = sorted;
+        keyParts.push(key, JSON.stringify(sorted));
         break;
+      }
       case 'Extension':
         if (typeof value !== 'string' || isIP(value) === 0)
           return badContext(fieldPrefix, key, 'an IPv4 or IPv6 address');
         out[key] = { __extn: { fn: 'ip', arg: value } };
+        keyParts.push(key, JSON.stringify(value));
         break;
       default:
         continue;
     }
     supplied.add(key);
   }
-  // The key covers exactly what Cedar sees, in a canonical order: the supplied attributes (plus the derived
-  // auth age) and the time-of-day fields. Built by hand because this runs on every decision, cached or not.
-  const keyParts: string[] = [];
-  for (const k of Object.keys(out)) keyParts.push(`${k}=${JSON.stringify(out[k])}`);
-  keyParts.sort();
   const { hour, weekday } = clock(now);
   out.subject_properties = SUBJECT_PROPERTIES_REF;
   out.action_properties = ACTION_PROPERTIES_REF;
   out.hour = hour;
   out.weekday = weekday;
   out.approved = approved;
+  keyParts.push(hour, weekday, approved ? 1 : 0);
   // Joined rather than a template literal: the key is kept by caches, and a flat string is a fraction of
   // the memory of a template's cons-string pieces.
-  const cacheKey = [hour, weekday, approved ? 1 : 0, keyParts.join('&')].join('|');
+  const cacheKey = keyParts.join('|');
   return { ok: true, context: out, supplied, cacheKey };
 }

@@ -117,8 +117,11 @@ const deny = (policyVersion: number | null, id: string, message: string): Decisi
 export class PolicyDecisionPoint {
   private active: LoadedPolicySet | undefined;
   private readonly cache: LruCache<DecisionResult>;
-  /** Context digests for the decision log, memoised: hashing on every cached decision would dominate it. */
-  private readonly digests = new LruCache<string>(10_000, 3_600_000);
+  /**
+   * Context digests for the decision log, memoised: hashing on every cached decision would dominate it. A
+   * digest is a function of its key alone, so entries never go stale; the map is emptied when full.
+   */
+  private readonly digests = new Map<string, string>();
   /** Cacheable results by content (see `shared`); emptied when a policy version is installed. */
   private readonly sharedResults = new Map<string, DecisionResult>();
   private pollTimer: NodeJS.Timeout | undefined;
@@ -144,6 +147,7 @@ export class PolicyDecisionPoint {
     let d = this.digests.get(contextKey);
     if (d === undefined) {
       d = createHash('sha256').update(contextKey).digest('hex').slice(0, 32);
+      if (this.digests.size >= 10_000) this.digests.clear();
       this.digests.set(contextKey, d);
     }
     return d;
