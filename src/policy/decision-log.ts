@@ -168,9 +168,10 @@ export class DecisionLog {
     this.flushing = (async () => {
       try {
         // Relaxed commits (src/store/durability.ts): the log is high-volume and already published as
-        // events; an fsync or a long insert here would stall decisions on SQLite.
+        // events; an fsync or a long insert here would stall decisions on SQLite. A decision id names one
+        // decision, so a row already there is this row (a chunk retried after the SQLite worker died).
         await writeInRelaxedChunks(this.db, values, ROWS_PER_COMMIT * COLUMNS.length, (chunk) => [
-          insertRowsQuery(this.db, 'policy_decisions', COLUMNS, chunk),
+          insertRowsQuery(this.db, 'policy_decisions', COLUMNS, chunk, { skipExisting: true }),
         ]);
       } catch (err) {
         this.log.error({ err, dropped: values.length / COLUMNS.length }, 'decision log write failed');

@@ -97,20 +97,24 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
  * A multi-row INSERT of `values` (row after row, in `columns` order) without Kysely's query builder: for
  * high-volume writers (the decision log) whose rows would otherwise be built into a query tree and compiled
  * again for every chunk. The SQL text is made once per dialect, table, columns and row count; the values are
- * passed as parameters, never spliced into the text.
+ * passed as parameters, never spliced into the text. `skipExisting` adds `on conflict do nothing`, for rows
+ * whose key says they are the same row: a batch retried on the serving connection after the worker died
+ * having committed it (but before it could say so) then inserts nothing twice and fails on nothing.
  */
 export function insertRowsQuery<DB>(
   db: Kysely<DB>,
   table: string,
   columns: readonly string[],
   values: readonly unknown[],
+  options: { skipExisting?: boolean } = {},
 ): CompiledQuery {
   const rows = values.length / columns.length;
   if (columns.length === 0 || rows < 1 || !Number.isInteger(rows)) {
     throw new Error(`insertRowsQuery: ${values.length} values do not fill rows of ${columns.length} columns`);
   }
   const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
-  const key = `${sqlite ? 's' : 'p'}|${table}|${columns.join(',')}|${rows}`;
+  const skip = options.skipExisting === true;
+  const key = `${sqlite ? 's' : 'p'}|${skip ? 'skip' : 'all'}|${table}|${columns.join(',')}|${rows}`;
   let text = insertTexts.get(key);
   if (text === undefined) {
     for (const name of [table, ...columns]) {
@@ -122,7 +126,9 @@ export function insertRowsQuery<DB>(
       const marks = columns.map(() => (sqlite ? '?' : `$${++n}`));
       tuples.push(`(${marks.join(', ')})`);
     }
-    text = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')}`;
+    text = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')}${
+      skip ? ' on conflict do nothing' : ''
+    }`;
     if (insertTexts.size >= 256) insertTexts.clear();
     insertTexts.set(key, text);
   }

@@ -60,6 +60,56 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal(new Set(rows.map((r) => r.id)).size, rows.length, 'decision ids are unique');
     });
 
+    void it('a batch written twice (retried after the SQLite worker died having committed it) adds no row and fails on nothing', async () => {
+      const db = policyDb(server.ctx.db);
+      const cols = [
+        'id',
+        'at',
+        'principal',
+        'action',
+        'resource',
+        'context_digest',
+        'decision',
+        'reasons',
+        'obligations',
+        'policy_version',
+        'latency_us',
+      ] as const;
+      const row = (id: string) => [
+        id,
+        '2026-11-25T10:00:00.000Z',
+        'dup',
+        'read',
+        id,
+        'd',
+        'allow',
+        '[]',
+        '[]',
+        1,
+        5,
+      ];
+      const values = [...row('dup-1'), ...row('dup-2')];
+      const count = async () =>
+        Number(
+          (
+            await db
+              .selectFrom('policy_decisions')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .where('principal', '=', 'dup')
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      await db.executeQuery(insertRowsQuery(db, 'policy_decisions', cols, values, { skipExisting: true }));
+      await db.executeQuery(insertRowsQuery(db, 'policy_decisions', cols, values, { skipExisting: true }));
+      assert.equal(await count(), 2);
+      await assert.rejects(
+        db.executeQuery(insertRowsQuery(db, 'policy_decisions', cols, values)),
+        /unique|duplicate/i,
+        'without skipExisting a repeated key is an error',
+      );
+      assert.equal(await count(), 2);
+    });
+
     void it('refuses values that do not fill whole rows, and identifiers that are not plain names', () => {
       const db = policyDb(server.ctx.db);
       assert.throws(() => insertRowsQuery(db, 'policy_decisions', ['id', 'at'], ['x']), /do not fill rows/);
