@@ -46,7 +46,7 @@ export interface DecisionRecord {
 }
 
 /** `policy_decisions` columns in the order `record` queues their values. */
-const COLUMNS = [
+export const DECISION_LOG_COLUMNS = [
   'id',
   'at',
   'principal',
@@ -64,8 +64,9 @@ const ROWS_PER_COMMIT = 25;
 
 export class DecisionLog {
   /**
-   * Queued rows, flattened: the values of each row in `COLUMNS` order, one row after another. No object per
-   * row: queued rows live until the next flush, long enough for the garbage collector to copy each one.
+   * Queued rows, flattened: the values of each row in `DECISION_LOG_COLUMNS` order, one row after another.
+   * No object per row: queued rows live until the next flush, long enough for the garbage collector to copy
+   * each one.
    */
   private queue: unknown[] = [];
   /** JSON of reason lists, by list: the PDP shares one list among equal decisions, so most are serialised once. */
@@ -145,7 +146,7 @@ export class DecisionLog {
       r.policyVersion ?? 0,
       Math.round(r.latencyUs),
     );
-    if (this.queue.length >= this.config.batchSize * COLUMNS.length) void this.flush();
+    if (this.queue.length >= this.config.batchSize * DECISION_LOG_COLUMNS.length) void this.flush();
   }
 
   private reasonsAsJson(reasons: readonly Reason[]): string {
@@ -170,11 +171,19 @@ export class DecisionLog {
         // Relaxed commits (src/store/durability.ts): the log is high-volume and already published as
         // events; an fsync or a long insert here would stall decisions on SQLite. A decision id names one
         // decision, so a row already there is this row (a chunk retried after the SQLite worker died).
-        await writeInRelaxedChunks(this.db, values, ROWS_PER_COMMIT * COLUMNS.length, (chunk) => [
-          insertRowsQuery(this.db, 'policy_decisions', COLUMNS, chunk, { skipExisting: true }),
-        ]);
+        await writeInRelaxedChunks(
+          this.db,
+          values,
+          ROWS_PER_COMMIT * DECISION_LOG_COLUMNS.length,
+          (chunk) => [
+            insertRowsQuery(this.db, 'policy_decisions', DECISION_LOG_COLUMNS, chunk, { skipExisting: true }),
+          ],
+        );
       } catch (err) {
-        this.log.error({ err, dropped: values.length / COLUMNS.length }, 'decision log write failed');
+        this.log.error(
+          { err, dropped: values.length / DECISION_LOG_COLUMNS.length },
+          'decision log write failed',
+        );
       }
     })();
     await this.flushing;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { coreModule } from '../../src/modules/index.js';
-import type { DecisionRecord } from '../../src/policy/decision-log.js';
+import { DECISION_LOG_COLUMNS, type DecisionRecord } from '../../src/policy/decision-log.js';
 import { createPolicyModule } from '../../src/policy/index.js';
 import { policyDb } from '../../src/policy/tables.js';
 import { insertRowsQuery } from '../../src/store/durability.js';
@@ -62,19 +62,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
 
     void it('a batch written twice (retried after the SQLite worker died having committed it) adds no row and fails on nothing', async () => {
       const db = policyDb(server.ctx.db);
-      const cols = [
-        'id',
-        'at',
-        'principal',
-        'action',
-        'resource',
-        'context_digest',
-        'decision',
-        'reasons',
-        'obligations',
-        'policy_version',
-        'latency_us',
-      ] as const;
+      const cols = DECISION_LOG_COLUMNS;
       const row = (id: string) => [
         id,
         '2026-11-25T10:00:00.000Z',
