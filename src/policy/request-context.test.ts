@@ -30,6 +30,39 @@ void describe('buildCedarContext', () => {
     assert.notEqual(a.cacheKey, c.cacheKey);
   });
 
+  void it('gives different keys to different contexts even when a value imitates the separators', () => {
+    const contexts: Record<string, unknown>[] = [
+      { task_id: 'x', risk_score: 5 },
+      { task_id: 'x|risk_score|5' },
+      { task_id: 'x"|risk_score|5' },
+      { task_id: 'x', justification: 'risk_score|5' },
+      { acr: 'x', task_id: 'x' },
+      { acr: 'x|task_id|"x"' },
+      { mfa: true },
+      { mfa: false },
+      { risk_score: 1 },
+      { amr: ['a|b'] },
+      { amr: ['a', 'b'] },
+      { auth_time: 1_700_000_000 },
+      {},
+      { own: 1, __proto__: { risk_score: 5 } },
+    ];
+    const keys = contexts.map((c) => {
+      const r = buildCedarContext(c, now, false);
+      assert.ok(r.ok, JSON.stringify(c));
+      return r.cacheKey;
+    });
+    assert.equal(
+      new Set(keys).size,
+      keys.length - 1,
+      'only the last two (no known own attribute) share a key',
+    );
+    assert.equal(keys.at(-1), keys.at(-2), 'inherited attributes are ignored');
+    const approved = buildCedarContext({}, now, true);
+    assert.ok(approved.ok);
+    assert.notEqual(approved.cacheKey, keys.at(-2), 'approval is part of the key');
+  });
+
   void it('rejects wrongly typed known attributes with the field', () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ risk_score: 1.5 }, 'context.risk_score'],
