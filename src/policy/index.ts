@@ -25,7 +25,14 @@ export interface PolicyModuleOptions {
   pollMs?: number;
   /** IANA time zone for `context.hour` / `context.weekday`; default `BULKHEAD_POLICY_TIMEZONE` or UTC. */
   timeZone?: string;
+  /**
+   * Throwaway Cedar evaluations run in the background at start-up so the engine's code is optimised before
+   * real traffic needs it (PolicyDecisionPoint.warmUpEngine); default `BULKHEAD_POLICY_WARMUP` or 300.
+   */
+  warmUpEvaluations?: number;
 }
+
+export const DEFAULT_WARMUP_EVALUATIONS = 300;
 
 function envNumber(name: string): number | undefined {
   const v = process.env[name];
@@ -78,6 +85,9 @@ export async function startPolicyRuntime(
       cacheSize: options.cacheSize ?? 50_000,
       cacheTtlMs: options.cacheTtlMs ?? 60_000,
       timeZone: options.timeZone ?? envTimeZone(),
+      warmUpEvaluations: Math.floor(
+        options.warmUpEvaluations ?? envNumber('BULKHEAD_POLICY_WARMUP') ?? DEFAULT_WARMUP_EVALUATIONS,
+      ),
     },
   );
   await pdp.start(options.pollMs ?? 2000);

@@ -487,6 +487,40 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.deepEqual(old.reasons, [{ id: 'dev-anyone-reads' }]);
     });
 
+    void it('warms the engine in the background: yields to decisions, decides nothing, stops with the PDP', async () => {
+      const published: unknown[] = [];
+      const off = server.ctx.events.subscribe('decision', (e) => published.push(e));
+      const p = standalonePdp({ cacheSize: 100, cacheTtlMs: 60_000 });
+      try {
+        // On the module's PDP, which logs decisions: the warm-up publishes and caches nothing.
+        const cachedBefore = pdp().cacheSize;
+        assert.equal(await pdp().warmUpEngine(40), 40);
+        assert.equal(published.length, 0, 'no decision events');
+        assert.equal(pdp().cacheSize, cachedBefore, 'nothing cached');
+
+        await p.start(0);
+        let finished = false;
+        const long = p.warmUpEngine(20_000).then((n) => {
+          finished = true;
+          return n;
+        });
+        // A turn of the event loop (where requests arrive) comes round while the warm-up is still running.
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(finished, false, 'the warm-up yields to the event loop');
+        const d = await p.decide({ principal: { id: 'bob' }, action: 'read', resource: { id: 'dev-db' } });
+        assert.equal(d.decision, true);
+        assert.equal(finished, false, 'the decision was answered while the warm-up was still running');
+        p.stop();
+        const ran = await long;
+        assert.ok(ran > 0 && ran < 20_000, `stopped after ${ran} evaluations`);
+        assert.equal(await p.warmUpEngine(10), 0, 'a stopped PDP warms nothing');
+        assert.equal(p.cacheSize, 1, 'only the real decision was cached');
+      } finally {
+        off();
+        p.stop();
+      }
+    });
+
     void it('concurrent pushes get distinct versions', async () => {
       const push = (n: number) =>
         server.call('POST', '/v1/policies', {
