@@ -86,6 +86,13 @@ export interface PdpOptions {
   warmUpEvaluations?: number;
 }
 
+/** Up to `n` items of an iterator, without walking the rest (the inventory may hold 100k identities). */
+function firstOf<T>(items: Iterator<T>, n: number): T[] {
+  const out: T[] = [];
+  for (let r = items.next(); !r.done && out.length < n; r = items.next()) out.push(r.value);
+  return out;
+}
+
 /** Whether this process has started warming the Cedar engine: its compiled code is shared by every PDP. */
 let engineWarmUpStarted = false;
 
@@ -260,8 +267,8 @@ export class PolicyDecisionPoint {
     const index = this.deps.index;
     const fp = set.compiled.footprint;
     const actions = [...set.compiled.actions];
-    const identities = [...index.allIdentities()].slice(0, 64);
-    const resources = [...index.allResources()].slice(0, 64);
+    const identities = firstOf(index.allIdentities(), 64);
+    const resources = firstOf(index.allResources(), 64);
     const context = buildCedarContext({}, this.deps.now(), false, 'context', this.clock);
     if (!context.ok || actions.length === 0) return 0;
     let done = 0;
