@@ -35,6 +35,12 @@ export interface RouteSpec<B, Q, P> {
   response?: ZodType;
   /** Status code documented for success; the handler may still set another. */
   successStatus?: number;
+  /**
+   * No access-log line per request (`incoming request` / `request completed`) unless the server logs at
+   * debug or trace; warnings and errors still are. For the decision endpoints: each decision is already in
+   * the decision log with its request id, and two log lines per decision would cost more than the decision.
+   */
+  quiet?: boolean;
   handler: (ctx: RouteContext<B, Q, P>) => Promise<unknown>;
 }
 
@@ -90,10 +96,12 @@ export function addRoute<B = undefined, Q = undefined, P = undefined>(
     response: spec.response,
     successStatus: spec.successStatus ?? 200,
   });
+  const verbose = app.log.level === 'debug' || app.log.level === 'trace';
   app.route({
     method: spec.method,
     url: spec.url,
     config: { scope: spec.scope },
+    ...(spec.quiet && !verbose ? { logLevel: 'warn' } : {}),
     handler: async (request, reply) => {
       const actor = request.actor;
       if (spec.scope !== 'public') {

@@ -114,6 +114,7 @@ export function registerAuthzenRoutes(app: FastifyInstance, pdp: PolicyDecisionP
     summary: 'AuthZEN Access Evaluation: one decision',
     tags,
     scope: 'read',
+    quiet: true,
     body: anyJson,
     handler: async ({ body, requestId }) => {
       let e: AuthzenEvaluation;
@@ -133,6 +134,7 @@ export function registerAuthzenRoutes(app: FastifyInstance, pdp: PolicyDecisionP
     summary: 'AuthZEN Access Evaluations: a batch with defaults and evaluations_semantic',
     tags,
     scope: 'read',
+    quiet: true,
     body: anyJson,
     handler: async ({ body, requestId }) => {
       let batch: ReturnType<typeof parseEvaluations>;
