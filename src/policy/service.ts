@@ -514,21 +514,23 @@ export class PolicyDecisionPoint {
     if (!ctx.ok) throw new Error('unreachable: context validated above');
     // No policy or inventory version in the key: the cache is emptied when either changes, and nothing
     // below awaits before a result is cached, so a result always matches the versions it was decided on.
-    // Joined, not a template literal: V8 keeps a template's pieces (a tree of cons strings) alive as long as
-    // the string, about four times the memory of the flat key, for every cached entry.
+    // JSON of the parts: a request's resource id and properties are the caller's strings and may contain
+    // any separator, so only an unambiguous encoding keeps two different requests from sharing an entry.
+    // (One flat string, too: V8 keeps a template literal's pieces alive as long as the string, about four
+    // times the memory, for every cached entry.)
     const cacheKey =
       approvalId || !this.cache.enabled
         ? undefined
-        : [
+        : JSON.stringify([
             identity.id,
             req.action,
             req.resource.id,
-            req.resource.type ?? '',
-            hasProperties(req.resource.properties) ? JSON.stringify(req.resource.properties) : '',
-            hasProperties(req.principal.properties) ? JSON.stringify(req.principal.properties) : '',
-            hasProperties(req.actionProperties) ? JSON.stringify(req.actionProperties) : '',
+            req.resource.type ?? null,
+            hasProperties(req.resource.properties) ? req.resource.properties : null,
+            hasProperties(req.principal.properties) ? req.principal.properties : null,
+            hasProperties(req.actionProperties) ? req.actionProperties : null,
             ctx.cacheKey,
-          ].join('|');
+          ]);
     if (cacheKey) {
       const hit = this.cache.get(cacheKey);
       if (hit) return decided(digest, principalId, { ...hit, cached: true });

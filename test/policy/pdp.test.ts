@@ -455,6 +455,25 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal((await decide('bob', 'read', 'prod-db')).decision, false);
     });
 
+    void it('never serves one request the cached entry of another whose parts differ only in separators', async () => {
+      clock = new Date('2026-11-25T10:00:00Z');
+      // Joined with '|', both keys would read "...|a|b||...": resource id "a", type "b|" and resource id "a|b".
+      const first = await pdp().decide({
+        principal: { id: 'bob' },
+        action: 'read',
+        resource: { id: 'a', type: 'b|' },
+      });
+      const again = await pdp().decide({
+        principal: { id: 'bob' },
+        action: 'read',
+        resource: { id: 'a', type: 'b|' },
+      });
+      assert.equal(first.cached, false);
+      assert.equal(again.cached, true, 'the first decision was cached');
+      const other = await pdp().decide({ principal: { id: 'bob' }, action: 'read', resource: { id: 'a|b' } });
+      assert.equal(other.cached, false, 'a different request is decided, not looked up');
+    });
+
     void it('equal cached decisions share one frozen result; a new policy version empties the cache', async () => {
       clock = new Date('2026-11-25T10:00:00Z');
       const bob = await decide('bob', 'read', 'dev-db');
