@@ -71,7 +71,8 @@ void describe('broker: task lifecycle', () => {
     });
     const denyId: string = d.body.pending_approvals[0].approval_id;
     assert.notEqual(denyId, approvalId);
-    await h.server.call('POST', `/v1/approvals/${denyId}/deny`, { token: heidi });
+    const denied = await h.server.call('POST', `/v1/approvals/${denyId}/deny`, { token: heidi });
+    assert.equal(denied.status, 200, JSON.stringify(denied.body));
     const after = await h.server.call('POST', `/v1/tasks/${d.body.id}/activate`);
     assert.equal(after.body.status, 'denied');
   });
