@@ -37,4 +37,18 @@ void describe('LruCache', () => {
     now = 100;
     assert.equal(c.get('x'), undefined, 'the hit at 99 did not extend the TTL');
   });
+
+  void it('keeps a tag beside each value, replaced with it and gone with it', () => {
+    let now = 0;
+    const c = new LruCache<number, string>(2, 100, () => now);
+    c.set('a', 1, 'first');
+    c.set('a', 2, 'second');
+    assert.equal(c.entry('a')?.value, 2);
+    assert.equal(c.entry('a')?.tag, 'second');
+    c.set('b', 3, 'b');
+    c.set('c', 4, 'c');
+    assert.equal(c.entry('a'), undefined, 'evicted with its value');
+    now = 100;
+    assert.equal(c.entry('b'), undefined, 'expired with its value');
+  });
 });

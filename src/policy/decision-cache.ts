@@ -3,12 +3,13 @@
  * the young end and the oldest key is the first one: O(1) get/set/evict, memory capped by `maxEntries`
  * however many unique requests arrive.
  */
-export class LruCache<V> {
+export class LruCache<V, T = undefined> {
   /**
    * `expiresAt` counts from `epoch`, not from 1970: a small integer is stored in the entry itself, where a
-   * full timestamp would be a separate heap number per entry.
+   * full timestamp would be a separate heap number per entry. `tag` is a second value kept beside the
+   * first (the PDP keeps the context digest there), without an object of its own per entry.
    */
-  private readonly map = new Map<string, { value: V; expiresAt: number; seq: number }>();
+  private readonly map = new Map<string, { value: V; tag: T; expiresAt: number; seq: number }>();
   /** Insertion counter: an entry's `seq` says how far it is from the old (evicting) end. */
   private seq = 0;
   private readonly epoch: number;
@@ -27,6 +28,11 @@ export class LruCache<V> {
   }
 
   get(key: string): V | undefined {
+    return this.entry(key)?.value;
+  }
+
+  /** The live entry for `key` (value and tag), counted as a hit; do not keep or change it. */
+  entry(key: string): Readonly<{ value: V; tag: T }> | undefined {
     const hit = this.map.get(key);
     if (!hit) return undefined;
     if (hit.expiresAt <= this.clock() - this.epoch) {
@@ -41,13 +47,18 @@ export class LruCache<V> {
       hit.seq = ++this.seq;
       this.map.set(key, hit);
     }
-    return hit.value;
+    return hit;
   }
 
-  set(key: string, value: V): void {
+  set(key: string, value: V, ...[tag]: T extends undefined ? [] : [tag: T]): void {
     if (this.maxEntries <= 0) return;
     this.map.delete(key);
-    this.map.set(key, { value, expiresAt: this.clock() - this.epoch + this.ttlMs, seq: ++this.seq });
+    this.map.set(key, {
+      value,
+      tag: tag as T,
+      expiresAt: this.clock() - this.epoch + this.ttlMs,
+      seq: ++this.seq,
+    });
     if (this.map.size > this.maxEntries) {
       const oldest = this.map.keys().next();
       if (!oldest.done) this.map.delete(oldest.value);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildCedarContext, wallClock } from './request-context.js';
+import { buildCedarContext, contextKey, wallClock } from './request-context.js';
 
 const now = new Date('2026-11-25T21:30:00Z');
 
@@ -26,8 +26,8 @@ void describe('buildCedarContext', () => {
     const b = buildCedarContext({ task_id: 't', risk_score: 1, unknown: 1 }, now, false);
     const c = buildCedarContext({ task_id: 't', risk_score: 2 }, now, false);
     assert.ok(a.ok && b.ok && c.ok);
-    assert.equal(a.cacheKey, b.cacheKey);
-    assert.notEqual(a.cacheKey, c.cacheKey);
+    assert.equal(contextKey(a.keyParts), contextKey(b.keyParts));
+    assert.notEqual(contextKey(a.keyParts), contextKey(c.keyParts));
   });
 
   void it('gives different keys to different contexts even when a value imitates the separators', () => {
@@ -38,6 +38,8 @@ void describe('buildCedarContext', () => {
       { task_id: 'x', justification: 'risk_score|5' },
       { acr: 'x', task_id: 'x' },
       { acr: 'x|task_id|"x"' },
+      { acr: 'x|task_id|1|x' },
+      { acr: '1|x' },
       { mfa: true },
       { mfa: false },
       { risk_score: 1 },
@@ -50,7 +52,7 @@ void describe('buildCedarContext', () => {
     const keys = contexts.map((c) => {
       const r = buildCedarContext(c, now, false);
       assert.ok(r.ok, JSON.stringify(c));
-      return r.cacheKey;
+      return contextKey(r.keyParts);
     });
     assert.equal(
       new Set(keys).size,
@@ -60,7 +62,7 @@ void describe('buildCedarContext', () => {
     assert.equal(keys.at(-1), keys.at(-2), 'inherited attributes are ignored');
     const approved = buildCedarContext({}, now, true);
     assert.ok(approved.ok);
-    assert.notEqual(approved.cacheKey, keys.at(-2), 'approval is part of the key');
+    assert.notEqual(contextKey(approved.keyParts), keys.at(-2), 'approval is part of the key');
   });
 
   void it('rejects wrongly typed known attributes with the field', () => {

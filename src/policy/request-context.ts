@@ -13,7 +13,16 @@ import {
 } from './cedar-schema.js';
 
 export type ContextResult =
-  | { ok: true; context: Context; supplied: Set<string>; cacheKey: string }
+  | {
+      ok: true;
+      context: Context;
+      supplied: Set<string>;
+      /**
+       * What the context contributes to a decision-cache key, unjoined: the PDP appends it to the request's
+       * own parts and joins once (`contextKey` joins it alone).
+       */
+      keyParts: (string | number)[];
+    }
   | { ok: false; field: string; message: string };
 
 const DERIVED = new Set<string>(DERIVED_CONTEXT);
@@ -92,7 +101,7 @@ export function buildCedarContext(
   const out: Record<string, CedarValueJson> = {};
   const supplied = new Set<string>();
   // The key covers exactly what Cedar sees: the supplied attributes (plus the derived auth age) and the
-  // time-of-day fields. Strings are JSON-quoted so no value can imitate a separator.
+  // time-of-day fields. Each string comes after its length, so no value can imitate a separator.
   const keyParts: (string | number)[] = [];
   for (const [key, attr] of SUPPLIABLE) {
     const value = raw[key];
@@ -102,7 +111,7 @@ export function buildCedarContext(
       case 'String':
         if (typeof value !== 'string') return badContext(fieldPrefix, key, 'a string');
         out[key] = value;
-        keyParts.push(key, JSON.stringify(value));
+        keyParts.push(key, value.length, value);
         break;
       case 'Long':
         if (key === 'auth_time') {
@@ -130,14 +139,15 @@ export function buildCedarContext(
         }
         const sorted = [...new Set(value)].sort();
         out[key] = sorted;
-        keyParts.push(key, JSON.stringify(sorted));
+        const json = JSON.stringify(sorted);
+        keyParts.push(key, json.length, json);
         break;
       }
       case 'Extension':
         if (typeof value !== 'string' || isIP(value) === 0)
           return badContext(fieldPrefix, key, 'an IPv4 or IPv6 address');
         out[key] = { __extn: { fn: 'ip', arg: value } };
-        keyParts.push(key, JSON.stringify(value));
+        keyParts.push(key, value.length, value);
         break;
       default:
         continue;
@@ -151,8 +161,15 @@ export function buildCedarContext(
   out.weekday = weekday;
   out.approved = approved;
   keyParts.push(hour, weekday, approved ? 1 : 0);
-  // Joined rather than a template literal: the key is kept by caches, and a flat string is a fraction of
-  // the memory of a template's cons-string pieces.
-  const cacheKey = keyParts.join('|');
-  return { ok: true, context: out, supplied, cacheKey };
+  return { ok: true, context: out, supplied, keyParts };
+}
+
+/**
+ * Key parts as one string. Unambiguous: attribute names are fixed words, numbers have no separator, and a
+ * string's length comes before it, so a reader always knows where each value ends. Joined rather than a
+ * template literal: keys are kept by caches, and a flat string is a fraction of the memory of a template's
+ * cons-string pieces.
+ */
+export function contextKey(keyParts: readonly (string | number)[]): string {
+  return keyParts.join('|');
 }

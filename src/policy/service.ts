@@ -27,7 +27,7 @@ import {
 } from './engine.js';
 import { policyError } from './errors.js';
 import { compileBundle, type CompiledBundle, type PolicyBundle } from './policy-bundle.js';
-import { buildCedarContext, wallClock, type WallClock } from './request-context.js';
+import { buildCedarContext, contextKey, wallClock, type WallClock } from './request-context.js';
 import { PolicyVersionStore, type PolicyVersionInfo, type WriteMeta } from './policy-versions.js';
 import { subjectTypeMatches } from './subject-types.js';
 import type { PolicyDatabase } from './tables.js';
@@ -121,6 +121,38 @@ const decided = (contextDigest: string, principalId: string | undefined, result:
   principalId,
 });
 
+/**
+ * A string as a key field: its length, then itself ('-' for none). A reader always knows where a value ends,
+ * so a caller's id or type containing the separator can never make two different requests share a key.
+ */
+function pushField(parts: (string | number)[], value: string | null): void {
+  if (value === null) parts.push('-');
+  else parts.push(value.length, value);
+}
+
+/**
+ * The decision-cache key: the request's parts, then the context's (see `contextKey`), joined once into one
+ * flat string. No policy or inventory version: the cache is emptied when either changes, and nothing in
+ * `decideInner` awaits between deciding and caching, so a result always matches the versions it was
+ * decided on.
+ */
+function cacheKeyOf(
+  principalId: string,
+  req: DecisionRequest,
+  contextParts: readonly (string | number)[],
+): string {
+  const parts: (string | number)[] = [];
+  pushField(parts, principalId);
+  pushField(parts, req.action);
+  pushField(parts, req.resource.id);
+  pushField(parts, req.resource.type ?? null);
+  pushField(parts, hasProperties(req.resource.properties) ? JSON.stringify(req.resource.properties) : null);
+  pushField(parts, hasProperties(req.principal.properties) ? JSON.stringify(req.principal.properties) : null);
+  pushField(parts, hasProperties(req.actionProperties) ? JSON.stringify(req.actionProperties) : null);
+  for (const p of contextParts) parts.push(p);
+  return parts.join('|');
+}
+
 const deny = (policyVersion: number | null, id: string, message: string): DecisionResult => ({
   decision: false,
   reasons: [{ id: `bulkhead.${id}`, message }],
@@ -132,14 +164,18 @@ const deny = (policyVersion: number | null, id: string, message: string): Decisi
 export class PolicyDecisionPoint {
   private active: LoadedPolicySet | undefined;
   private stopped = false;
-  private readonly cache: LruCache<DecisionResult>;
+  /** Cached results (each a frozen `cached: true` result) tagged with their context digest. */
+  private readonly cache: LruCache<DecisionResult, string>;
   /**
    * Context digests for the decision log, memoised: hashing on every cached decision would dominate it. A
    * digest is a function of its key alone, so entries never go stale; the map is emptied when full.
    */
   private readonly digests = new Map<string, string>();
-  /** Cacheable results by content (see `shared`); emptied when a policy version is installed. */
-  private readonly sharedResults = new Map<string, DecisionResult>();
+  /** Cacheable results by content, as returned and as served from the cache (see `shared`). */
+  private readonly sharedResults = new Map<
+    string,
+    readonly [fresh: DecisionResult, cached: DecisionResult]
+  >();
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
   private readonly versions: PolicyVersionStore;
@@ -159,12 +195,13 @@ export class PolicyDecisionPoint {
     this.unsubscribe = () => deps.index.listeners.delete(clear);
   }
 
-  private digestOf(contextKey: string): string {
-    let d = this.digests.get(contextKey);
+  private digestOf(keyParts: readonly (string | number)[]): string {
+    const key = contextKey(keyParts);
+    let d = this.digests.get(key);
     if (d === undefined) {
-      d = createHash('sha256').update(contextKey).digest('hex').slice(0, 32);
+      d = createHash('sha256').update(key).digest('hex').slice(0, 32);
       if (this.digests.size >= 10_000) this.digests.clear();
-      this.digests.set(contextKey, d);
+      this.digests.set(key, d);
     }
     return d;
   }
@@ -172,9 +209,10 @@ export class PolicyDecisionPoint {
   /**
    * One frozen object per distinct result. Cached results live as long as their entries, so under many
    * distinct requests the garbage collector would otherwise copy thousands of equal reason lists from the
-   * young generation to the old one; and the decision log serialises each shared list once.
+   * young generation to the old one; and the decision log serialises each shared list once. Returns the
+   * result as decided and its twin with `cached: true`, which is what the cache keeps and serves.
    */
-  private shared(result: DecisionResult): DecisionResult {
+  private shared(result: DecisionResult): readonly [DecisionResult, DecisionResult] {
     // JSON, not a joined string: policy ids may contain any separator, and two different reason lists must
     // never share a key.
     const key = JSON.stringify([result.decision, result.policyVersion, result.reasons, result.obligations]);
@@ -186,10 +224,29 @@ export class PolicyDecisionPoint {
       for (const o of result.obligations) Object.freeze(o);
       Object.freeze(result.reasons);
       Object.freeze(result.obligations);
-      s = Object.freeze(result);
+      s = [Object.freeze(result), Object.freeze({ ...result, cached: true })] as const;
       this.sharedResults.set(key, s);
     }
     return s;
+  }
+
+  /** A built-in invariant's deny (no Cedar evaluation), with the request's context digest. */
+  private refused(
+    keyParts: readonly (string | number)[],
+    principalId: string | undefined,
+    version: number | null,
+    id: string,
+    message: string,
+  ) {
+    return decided(this.digestOf(keyParts), principalId, deny(version, id, message));
+  }
+
+  /** Caches a cacheable result (when the cache is on) and hands back the shared object to return. */
+  private cached(cacheKey: string | undefined, digest: string, result: DecisionResult): DecisionResult {
+    if (!cacheKey) return result;
+    const [fresh, cachedTwin] = this.shared(result);
+    this.cache.set(cacheKey, cachedTwin, digest);
+    return fresh;
   }
 
   get index(): EntityIndex {
@@ -453,54 +510,65 @@ export class PolicyDecisionPoint {
         field: provisional.field,
       });
     }
-    const digest = this.digestOf(provisional.cacheKey);
     // The log names the inventory id even when the PEP used an alias (email, SPIFFE ID).
     const principalId = identity?.id;
-    if (!set) return decided(digest, principalId, deny(version, 'no_policy', 'no policy version is active'));
+    // A method, not a closure: this runs on every decision, and only the refusals below need it.
+    const keyParts = provisional.keyParts;
+    if (!set) return this.refused(keyParts, principalId, version, 'no_policy', 'no policy version is active');
     if (!identity)
-      return decided(
-        digest,
+      return this.refused(
+        keyParts,
         principalId,
-        deny(version, 'unknown_principal', `principal ${req.principal.id} is not in the inventory`),
+        version,
+        'unknown_principal',
+        `principal ${req.principal.id} is not in the inventory`,
       );
     if (!subjectTypeMatches(req.principal.type, identity)) {
-      return decided(
-        digest,
+      return this.refused(
+        keyParts,
         principalId,
-        deny(
-          version,
-          'principal_type_mismatch',
-          `principal ${identity.id} is a ${identity.kind}, not a ${req.principal.type}`,
-        ),
+        version,
+        'principal_type_mismatch',
+        `principal ${identity.id} is a ${identity.kind}, not a ${req.principal.type}`,
       );
     }
     if (identity.status !== 'active') {
-      return decided(
-        digest,
+      return this.refused(
+        keyParts,
         principalId,
-        deny(version, `principal_${identity.status}`, `principal ${identity.id} is ${identity.status}`),
+        version,
+        `principal_${identity.status}`,
+        `principal ${identity.id} is ${identity.status}`,
       );
     }
     if (!set.compiled.actions.has(req.action)) {
-      return decided(
-        digest,
+      return this.refused(
+        keyParts,
         principalId,
-        deny(version, 'unknown_action', `action ${req.action} is not declared in policy version ${version}`),
+        version,
+        'unknown_action',
+        `action ${req.action} is not declared in policy version ${version}`,
       );
     }
     const missing: string[] = [];
     for (const a of requiredContextFor(set, req.action)) if (!provisional.supplied.has(a)) missing.push(a);
     if (missing.length > 0) {
-      return decided(
-        digest,
+      return this.refused(
+        keyParts,
         principalId,
-        deny(
-          version,
-          'missing_attribute',
-          `context is missing ${missing.map((m) => `context.${m}`).join(', ')}`,
-        ),
+        version,
+        'missing_attribute',
+        `context is missing ${missing.map((m) => `context.${m}`).join(', ')}`,
       );
     }
+    // A request naming an approval is never cached: its grant is consumed by the decision.
+    const cacheKey =
+      approvalId || !this.cache.enabled ? undefined : cacheKeyOf(identity.id, req, provisional.keyParts);
+    if (cacheKey) {
+      const hit = this.cache.entry(cacheKey);
+      if (hit) return decided(hit.tag, principalId, hit.value);
+    }
+    const digest = this.digestOf(provisional.keyParts);
     let approved = false;
     if (approvalId) {
       approved = await this.deps.approvals.isUsableGrant(
@@ -512,29 +580,6 @@ export class PolicyDecisionPoint {
     }
     const ctx = approved ? buildCedarContext(raw, this.deps.now(), true, 'context', this.clock) : provisional;
     if (!ctx.ok) throw new Error('unreachable: context validated above');
-    // No policy or inventory version in the key: the cache is emptied when either changes, and nothing
-    // below awaits before a result is cached, so a result always matches the versions it was decided on.
-    // JSON of the parts: a request's resource id and properties are the caller's strings and may contain
-    // any separator, so only an unambiguous encoding keeps two different requests from sharing an entry.
-    // (One flat string, too: V8 keeps a template literal's pieces alive as long as the string, about four
-    // times the memory, for every cached entry.)
-    const cacheKey =
-      approvalId || !this.cache.enabled
-        ? undefined
-        : JSON.stringify([
-            identity.id,
-            req.action,
-            req.resource.id,
-            req.resource.type ?? null,
-            hasProperties(req.resource.properties) ? req.resource.properties : null,
-            hasProperties(req.principal.properties) ? req.principal.properties : null,
-            hasProperties(req.actionProperties) ? req.actionProperties : null,
-            ctx.cacheKey,
-          ]);
-    if (cacheKey) {
-      const hit = this.cache.get(cacheKey);
-      if (hit) return decided(digest, principalId, { ...hit, cached: true });
-    }
     const fp = set.compiled.footprint;
     const slice = index.resourceSlice(req.resource, fp);
     const started = performance.now();
@@ -547,18 +592,22 @@ export class PolicyDecisionPoint {
     });
     const budget = this.options.decisionTimeoutMs ?? 1000;
     if (performance.now() - started > budget) {
-      return decided(
-        digest,
+      return this.refused(
+        keyParts,
         principalId,
-        deny(version, 'engine_timeout', `policy evaluation took longer than ${budget} ms`),
+        version,
+        'engine_timeout',
+        `policy evaluation took longer than ${budget} ms`,
       );
     }
     if (outcome.kind === 'allow') {
       if (approved && approvalId && !(await this.deps.approvals.consume(approvalId))) {
-        return decided(
-          digest,
+        return this.refused(
+          keyParts,
           principalId,
-          deny(version, 'approval_used', `approval ${approvalId} was already used or expired`),
+          version,
+          'approval_used',
+          `approval ${approvalId} was already used or expired`,
         );
       }
       const result: DecisionResult = {
@@ -568,10 +617,7 @@ export class PolicyDecisionPoint {
         policyVersion: version,
         cached: false,
       };
-      if (!cacheKey) return decided(digest, principalId, result);
-      const shared = this.shared(result);
-      this.cache.set(cacheKey, shared);
-      return decided(digest, principalId, shared);
+      return decided(digest, principalId, this.cached(cacheKey, digest, result));
     }
     const obligations: Obligation[] = [];
     let cacheable = true;
@@ -605,9 +651,6 @@ export class PolicyDecisionPoint {
       policyVersion: version,
       cached: false,
     };
-    if (!cacheKey || !cacheable) return decided(digest, principalId, result);
-    const shared = this.shared(result);
-    this.cache.set(cacheKey, shared);
-    return decided(digest, principalId, shared);
+    return decided(digest, principalId, this.cached(cacheable ? cacheKey : undefined, digest, result));
   }
 }

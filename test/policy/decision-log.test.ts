@@ -11,14 +11,14 @@ void describe('decision log', () => {
   let clock = new Date('2026-11-25T10:00:00Z');
   const mod = createPolicyModule({ pollMs: 0, decisionLog: { allowSampleRate: 0, retentionDays: 7 } });
   const events: BulkheadEvent[] = [];
-  const evaluate = (action: string, headers: Record<string, string> = {}) =>
+  const evaluate = (action: string, headers: Record<string, string> = {}, riskScore = 10, subject = 'svc') =>
     server.call('POST', '/access/v1/evaluation', {
       headers,
       body: {
-        subject: { type: 'identity', id: 'svc' },
+        subject: { type: 'identity', id: subject },
         action: { name: action },
         resource: { type: 'api', id: 'orders', properties: { path: '/orders' } },
-        context: { risk_score: 10, ignored: 'x' },
+        context: { risk_score: riskScore, ignored: 'x' },
       },
     });
 
@@ -87,6 +87,22 @@ void describe('decision log', () => {
     assert.equal(await log.purge(), 1, 'the November deny is older than 7 days');
     const res = await server.call('GET', '/v1/decisions?principal=svc');
     assert.equal(res.body.items.length, 1);
+  });
+
+  void it('gives a cached decision the digest of its context, and a refused one too', async () => {
+    events.length = 0;
+    await evaluate('read', {}, 20);
+    await evaluate('read', {}, 20);
+    await evaluate('read', {}, 30);
+    await evaluate('read', {}, 20, 'nobody');
+    const [first, hit, other, refused] = events;
+    assert.equal(first?.data?.cached, false);
+    assert.equal(hit?.data?.cached, true, 'the second one came from the cache');
+    assert.match(String(first?.data?.context_digest), /^[0-9a-f]{32}$/);
+    assert.equal(hit?.data?.context_digest, first?.data?.context_digest);
+    assert.notEqual(other?.data?.context_digest, first?.data?.context_digest, 'another risk score');
+    assert.equal((refused?.data?.reasons as { id: string }[])[0]?.id, 'bulkhead.unknown_principal');
+    assert.equal(refused?.data?.context_digest, first?.data?.context_digest, 'same context, refused');
   });
 
   void it('answers a non-JSON content type on the AuthZEN API with 400', async () => {

@@ -489,6 +489,12 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal(again.cached, true);
       assert.equal(again.decision, true);
       assert.deepEqual(again.reasons, [{ id: 'dev-anyone-reads' }]);
+      assert.equal(again.reasons, bob.reasons, 'the cached result shares the reason list');
+      assert.throws(() => {
+        (again as { cached: boolean }).cached = false;
+      }, TypeError);
+      assert.equal(await decide('bob', 'read', 'dev-db'), again, 'every hit serves the one cached object');
+      assert.equal(bob.cached, false, 'the first answer still says it was decided');
 
       // Same principal, action and resource under another version: decided again, not served from the cache.
       const v = await server.call('POST', '/v1/policies', {
