@@ -1,18 +1,20 @@
 /**
  * The Cedar side of a decision. Each policy-set version is pre-parsed once (the full set, and the set
- * without obligation policies, which tells "deny unless you step up" apart from a plain deny). A request
- * brings only its entity slice. Any Cedar failure or policy evaluation error is a deny with the reason.
+ * without obligation policies, which tells "deny unless you step up" apart from a plain deny), and so is
+ * each of its slices: the policies that can apply to one action and principal type (`slices.ts`). A request
+ * is evaluated against its slice and brings only its entity slice. Any Cedar failure or policy evaluation
+ * error is a deny with the reason.
  */
 import cedar from './cedar.js';
 import type {
   AuthorizationAnswer,
-  CheckParseAnswer,
   Context,
   EntityJson,
   EntityUidJson,
 } from '@cedar-policy/cedar-wasm/nodejs';
-import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from './cedar-schema.js';
+import { ACTION_PROPERTIES_TYPE, PRINCIPAL_TYPES, SUBJECT_PROPERTIES_TYPE } from './cedar-schema.js';
 import type { CompiledBundle, ObligationSpec } from './policy-bundle.js';
+import { planSlices } from './slices.js';
 
 export interface Reason {
   /** A policy id, or `bulkhead.<code>` for a built-in invariant. */
@@ -34,36 +36,100 @@ export type Obligation =
 export type CedarOutcome =
   { kind: 'allow'; reasons: Reason[] } | { kind: 'deny'; reasons: Reason[]; obligations: Obligation[] };
 
-export interface LoadedPolicySet {
-  version: number;
-  compiled: CompiledBundle;
+/** Pre-parsed Cedar policy sets: with every policy, and without the obligation policies. */
+export interface PreparsedSets {
   fullSetId: string;
   baseSetId: string;
-  hasObligations: boolean;
+  /** No policy at all: Cedar would deny with no reason, so it is not called. */
+  empty: boolean;
 }
 
-/** Pre-parses a compiled bundle into Cedar's thread-local cache; throws if Cedar refuses it. */
+export interface LoadedPolicySet extends PreparsedSets {
+  version: number;
+  compiled: CompiledBundle;
+  hasObligations: boolean;
+  /** action → Cedar principal type → the slice to evaluate (absent: the whole set). */
+  slices: Map<string, Map<string, PreparsedSets>>;
+  /** Every Cedar id this version pre-parsed (see `retainPolicySet`). */
+  cedarIds: string[];
+  /** policy id → its position in the bundle. */
+  order: Map<string, number>;
+}
+
+/** Pre-parses a compiled bundle and its slices into Cedar's thread-local cache; throws if Cedar refuses it. */
 export function loadPolicySet(version: number, compiled: CompiledBundle): LoadedPolicySet {
   // Ids depend on the content only: pre-parsing the same bundle again (push, then install) reuses them.
   const tag = compiled.sha256.slice(0, 16);
-  const fullSetId = `bulkhead-full-${tag}`;
-  const baseSetId = `bulkhead-base-${tag}`;
-  const check = (what: string, r: CheckParseAnswer) => {
-    if (r.type === 'failure') throw new Error(`${what}: ${r.errors.map((e) => e.message).join('; ')}`);
+  const cedarIds: string[] = [];
+  const preparse = (name: string, ids: readonly string[]): PreparsedSets => {
+    const full: Record<string, string> = {};
+    const base: Record<string, string> = {};
+    for (const id of ids) {
+      const text = compiled.policies[id]!;
+      full[id] = text;
+      if (!compiled.obligations.has(id)) base[id] = text;
+    }
+    const sets = {
+      fullSetId: `bulkhead-full-${tag}${name}`,
+      baseSetId: `bulkhead-base-${tag}${name}`,
+      empty: ids.length === 0,
+    };
+    for (const [setId, policies] of [
+      [sets.fullSetId, full],
+      [sets.baseSetId, base],
+    ] as const) {
+      const r = cedar.preparsePolicySet(setId, { staticPolicies: policies });
+      if (r.type === 'failure') {
+        throw new Error(`policies${name}: ${r.errors.map((e) => e.message).join('; ')}`);
+      }
+      cedarIds.push(setId);
+    }
+    return sets;
   };
-  check('policies', cedar.preparsePolicySet(fullSetId, { staticPolicies: compiled.policies }));
-  const base: Record<string, string> = {};
-  for (const [id, text] of Object.entries(compiled.policies)) {
-    if (!compiled.obligations.has(id)) base[id] = text;
+  const whole = preparse('', Object.keys(compiled.policies));
+  const plan = planSlices(compiled.scopes, compiled.actions, Object.values(PRINCIPAL_TYPES));
+  const lists = plan.lists.map((ids, n) => preparse(`-s${n}`, ids));
+  const slices = new Map<string, Map<string, PreparsedSets>>();
+  for (const [action, byType] of plan.index) {
+    slices.set(action, new Map([...byType].map(([type, n]) => [type, lists[n]!])));
   }
-  check('base policies', cedar.preparsePolicySet(baseSetId, { staticPolicies: base }));
   return {
     version,
     compiled,
-    fullSetId,
-    baseSetId,
+    ...whole,
     hasObligations: compiled.obligations.size > 0,
+    slices,
+    cedarIds,
+    order: new Map(Object.keys(compiled.policies).map((id, i) => [id, i])),
   };
+}
+
+/**
+ * Cedar keeps pre-parsed sets in a table of its own and has no call to remove one, so every version ever
+ * loaded would stay in memory. PDPs retain the version they decide with and release it when they move on; a
+ * set no PDP holds is overwritten with an empty one (`releasePolicySet`, `discardUnusedPolicySet`).
+ * Counted per id: ids depend on content only, so two PDPs of one process (or a version pushed again) share them.
+ */
+const holders = new Map<string, number>();
+
+export function retainPolicySet(set: LoadedPolicySet): void {
+  for (const id of set.cedarIds) holders.set(id, (holders.get(id) ?? 0) + 1);
+}
+
+export function releasePolicySet(set: LoadedPolicySet): void {
+  for (const id of set.cedarIds) {
+    const n = (holders.get(id) ?? 0) - 1;
+    if (n > 0) holders.set(id, n);
+    else holders.delete(id);
+  }
+  discardUnusedPolicySet(set);
+}
+
+/** Empties the Cedar sets of a loaded version that no PDP retains (a version only checked, not installed). */
+export function discardUnusedPolicySet(set: LoadedPolicySet): void {
+  for (const id of set.cedarIds) {
+    if (!holders.has(id)) cedar.preparsePolicySet(id, { staticPolicies: {} });
+  }
 }
 
 export interface CedarQuery {
@@ -132,40 +198,48 @@ function run(
   return { ok: true, allow: answer.response.decision === 'allow', reasons: diag.reason };
 }
 
-/** Cedar's determining policy ids as reasons (a loop: this runs on every uncached decision). */
-function policyReasons(ids: readonly string[]): Reason[] {
+/**
+ * Cedar's determining policy ids as reasons, in the bundle's order: Cedar reports them in no fixed order (it
+ * differs between a set and its slices), and equal decisions should read the same. A loop: this runs on
+ * every uncached decision, almost always with one id.
+ */
+function policyReasons(set: LoadedPolicySet, ids: readonly string[]): Reason[] {
   const out: Reason[] = [];
   for (const id of ids) out.push({ id });
+  if (out.length > 1) out.sort((a, b) => (set.order.get(a.id) ?? 0) - (set.order.get(b.id) ?? 0));
   return out;
 }
+
+const noPermit = (): CedarOutcome => ({
+  kind: 'deny',
+  reasons: [{ id: 'bulkhead.no_permit', message: 'no policy permits this request' }],
+  obligations: [],
+});
 
 /**
  * Evaluates one request. A deny caused only by obligation policies, where the set without them would
  * allow, becomes a deny carrying those obligations (what the caller can do to be allowed).
  */
 export function evaluateCedar(set: LoadedPolicySet, q: CedarQuery): CedarOutcome {
-  const full = run(set.fullSetId, q);
+  const principalType = 'type' in q.principal ? q.principal.type : q.principal.__entity.type;
+  const sets = set.slices.get(q.action)?.get(principalType) ?? set;
+  if (sets.empty) return noPermit();
+  const full = run(sets.fullSetId, q);
   if (!full.ok) return { kind: 'deny', reasons: full.reasons, obligations: [] };
-  if (full.allow) return { kind: 'allow', reasons: policyReasons(full.reasons) };
-  if (full.reasons.length === 0) {
-    return {
-      kind: 'deny',
-      reasons: [{ id: 'bulkhead.no_permit', message: 'no policy permits this request' }],
-      obligations: [],
-    };
-  }
+  if (full.allow) return { kind: 'allow', reasons: policyReasons(set, full.reasons) };
+  if (full.reasons.length === 0) return noPermit();
   const obligationPolicies = full.reasons.filter((id) => set.compiled.obligations.has(id));
   if (obligationPolicies.length === full.reasons.length) {
-    const base = run(set.baseSetId, q);
+    const base = run(sets.baseSetId, q);
     if (base.ok && base.allow) {
       return {
         kind: 'deny',
-        reasons: policyReasons(full.reasons),
+        reasons: policyReasons(set, full.reasons),
         obligations: obligationPolicies.map((id) => obligationFor(id, set.compiled.obligations.get(id)!)),
       };
     }
   }
-  return { kind: 'deny', reasons: policyReasons(full.reasons), obligations: [] };
+  return { kind: 'deny', reasons: policyReasons(set, full.reasons), obligations: [] };
 }
 
 /**

@@ -8,6 +8,7 @@ import cedar from './cedar.js';
 import type { DetailedError, SchemaJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { ACTION_NAME_PATTERN, buildCedarSchema, CONTEXT_ATTRIBUTES } from './cedar-schema.js';
 import { footprintOf, type PolicyFootprint } from './footprint.js';
+import { scopeOf, type PolicyScope } from './slices.js';
 
 export interface PolicyBundle {
   /** Cedar policy text. `@id("...")` names a policy (reasons report these ids). */
@@ -49,6 +50,8 @@ export interface CompiledBundle {
   actions: Set<string>;
   /** What the policies can read of a request (decides how much of each entity Cedar is given). */
   footprint: PolicyFootprint;
+  /** policy id → which actions and principal types its scope can match (decides the slices, `slices.ts`). */
+  scopes: Map<string, PolicyScope>;
 }
 
 export type CompileResult = { ok: true; compiled: CompiledBundle } | { ok: false; errors: PolicyIssue[] };
@@ -185,6 +188,8 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
     }
   }
   if (errors.length > 0) return { ok: false, errors };
+  const actionGroups = Object.values(schema['']?.actions ?? {}).some((a) => (a.memberOf?.length ?? 0) > 0);
+  const scopes = new Map(ids.map((id, i) => [id, scopeOf(jsonForms[i], actionGroups)]));
   return {
     ok: true,
     compiled: {
@@ -195,6 +200,7 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
       obligations,
       actions: new Set(Object.keys(schema['']?.actions ?? {})),
       footprint: footprintOf(jsonForms),
+      scopes,
     },
   };
 }

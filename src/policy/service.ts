@@ -18,8 +18,11 @@ import type { DecisionLog } from './decision-log.js';
 import { EntityIndex, hasProperties, type ResourceRef } from './entity-index.js';
 import { prunedContext } from './footprint.js';
 import {
+  discardUnusedPolicySet,
   evaluateCedar,
   loadPolicySet,
+  releasePolicySet,
+  retainPolicySet,
   type LoadedPolicySet,
   type Obligation,
   type Reason,
@@ -304,6 +307,9 @@ export class PolicyDecisionPoint {
   }
 
   stop(): void {
+    // A stopped PDP decides nothing (`no_policy`), so its Cedar sets can go.
+    if (this.active) releasePolicySet(this.active);
+    this.active = undefined;
     this.stopped = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.unsubscribeFeed?.();
@@ -369,9 +375,15 @@ export class PolicyDecisionPoint {
   }
 
   private install(version: number, compiled: CompiledBundle): void {
+    // A stopped PDP holds no Cedar sets (see `stop`); a late change-feed refresh must not load one again.
+    if (this.stopped) return;
     const set = loadPolicySet(version, compiled);
     warmUp(set);
+    retainPolicySet(set);
+    const previous = this.active;
     this.active = set;
+    // After the switch: nothing awaits between choosing a set and calling Cedar, so no decision still needs it.
+    if (previous) releasePolicySet(previous);
     this.cache.clear();
     this.sharedResults.clear();
     const evaluations = this.options.warmUpEvaluations ?? 0;
@@ -416,7 +428,7 @@ export class PolicyDecisionPoint {
       });
     }
     // Pre-parse before committing: a set Cedar refuses must never become the stored active version.
-    loadPolicySet(0, result.compiled);
+    discardUnusedPolicySet(loadPolicySet(0, result.compiled));
     const version = await this.versions.insert(bundle, result.compiled, opts, meta);
     if (opts.activate) {
       this.install(version, result.compiled);
@@ -437,7 +449,7 @@ export class PolicyDecisionPoint {
         },
       );
     }
-    loadPolicySet(version, result.compiled);
+    discardUnusedPolicySet(loadPolicySet(version, result.compiled));
     await this.versions.activate(version, meta);
     this.install(version, result.compiled);
     this.deps.feed?.publish('policy', { version });

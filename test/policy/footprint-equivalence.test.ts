@@ -1,13 +1,15 @@
 /**
- * Pruning the entity slice to the policies' footprint must never change a decision. For a range of policy
- * sets (scopes, ancestry, attributes, tags, request properties, whole-context use, entity literals, IP
- * ranges), every request in a cross product of principals, resources, actions, contexts and properties is
- * decided three ways, and all three must agree on the decision, the determining policies and whether Cedar
- * reported an error:
- * - pruned: what the PDP passes (footprint of the set);
- * - full: every attribute and tag (`FULL_FOOTPRINT`), ancestors as separate entities;
+ * Pruning the entity slice to the policies' footprint, and evaluating only the policy slice for the
+ * request's action and principal type, must never change a decision. For a range of policy sets (scopes,
+ * ancestry, attributes, tags, request properties, whole-context use, entity literals, IP ranges,
+ * obligations), every request in a cross product of principals, resources, actions, contexts and properties
+ * is decided four ways, and all four must agree on the decision, the determining policies, the obligations
+ * and whether Cedar reported an error:
+ * - pruned: what the PDP passes (footprint of the set) to the policy slice it picks;
+ * - pruned, whole set: the same entities against every policy;
+ * - full: every attribute and tag (`FULL_FOOTPRINT`), ancestors as separate entities, every policy;
  * - legacy: the slice as it was before footprints: full, plus an entity per group and both request
- *   property entities even when empty.
+ *   property entities even when empty; every policy.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -15,7 +17,12 @@ import type { EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Identity, Resource } from '../../src/inventory/types.js';
 import { identityRecord, resourceRecord } from '../helpers/records.js';
 import { ACTION_PROPERTIES_TYPE, SUBJECT_PROPERTIES_TYPE } from '../../src/policy/cedar-schema.js';
-import { evaluateCedar, loadPolicySet, type CedarOutcome } from '../../src/policy/engine.js';
+import {
+  evaluateCedar,
+  loadPolicySet,
+  type CedarOutcome,
+  type LoadedPolicySet,
+} from '../../src/policy/engine.js';
 import { EntityIndex, type InventoryReader, type ResourceRef } from '../../src/policy/entity-index.js';
 import { FULL_FOOTPRINT, prunedContext, type PolicyFootprint } from '../../src/policy/footprint.js';
 import { compileBundle } from '../../src/policy/policy-bundle.js';
@@ -69,6 +76,19 @@ const POLICY_SETS: Record<string, string> = {
   'whole context':
     'permit (principal, action, resource) when { context == context && context has risk_score };',
   'entity literal': 'permit (principal, action, resource) when { Resource::"root".sensitivity == "public" };',
+  'scopes by action and principal type': `
+    permit (principal is Human in Group::"eng", action in [Action::"read", Action::"write"], resource);
+    permit (principal == Workload::"wl", action == Action::"deploy", resource);
+    forbid (principal is AiAgent, action == Action::"write", resource);
+    permit (principal in Group::"eng", action in Action::"read", resource) when { resource.sensitivity != "regulated" };
+    permit (principal is AiAgent, action, resource is Resource) when { context has task_id };`,
+  'obligations in slices': `
+    permit (principal, action in [Action::"read", Action::"write"], resource);
+    @obligation("step_up") @max_auth_age_minutes("5")
+    forbid (principal is Human, action == Action::"write", resource) unless { context has auth_age_minutes };
+    @obligation("justification_required")
+    forbid (principal, action == Action::"read", resource) when { resource.sensitivity == "regulated" };
+    forbid (principal is AiAgent, action == Action::"write", resource);`,
   'error in a forbid':
     'permit (principal, action, resource); forbid (principal, action, resource) when { context has risk_score && context.risk_score * 4611686018427387904 > 0 };',
 };
@@ -128,6 +148,7 @@ function legacyEntities(
 const summary = (o: CedarOutcome) => ({
   kind: o.kind,
   reasons: o.reasons.map((r) => r.id).sort(),
+  obligations: o.kind === 'deny' ? o.obligations.map((ob) => `${ob.type}:${ob.policy}`).sort() : [],
 });
 
 void describe('policy footprint: pruned entity slices decide exactly as full ones', async () => {
@@ -140,6 +161,8 @@ void describe('policy footprint: pruned entity slices decide exactly as full one
       const compiled = compileBundle({ policies: text, actions: [], requiredContext: {} });
       assert.ok(compiled.ok, `${name}: ${compiled.ok ? '' : JSON.stringify(compiled.errors)}`);
       const set = loadPolicySet(1, compiled.compiled);
+      // No slices: evaluateCedar falls back to the whole set.
+      const whole: LoadedPolicySet = { ...set, slices: new Map() };
       const fp = compiled.compiled.footprint;
       let compared = 0;
       let allows = 0;
@@ -150,10 +173,10 @@ void describe('policy footprint: pruned entity slices decide exactly as full one
               for (const props of PROPERTIES) {
                 const ctx = buildCedarContext(raw, now, false);
                 assert.ok(ctx.ok);
-                const decideWith = (f: PolicyFootprint, legacy = false) => {
+                const decideWith = (f: PolicyFootprint, legacy = false, policies = whole) => {
                   const slice = index.resourceSlice(ref, f);
                   return summary(
-                    evaluateCedar(set, {
+                    evaluateCedar(policies, {
                       principal: EntityIndex.principalUid(who),
                       action,
                       resource: slice.uid,
@@ -164,8 +187,9 @@ void describe('policy footprint: pruned entity slices decide exactly as full one
                     }),
                   );
                 };
-                const pruned = decideWith(fp);
+                const pruned = decideWith(fp, false, set);
                 const where = `${name}: ${who.id} ${action} ${JSON.stringify(ref)} ${JSON.stringify(raw)} ${JSON.stringify(props)}`;
+                assert.deepEqual(pruned, decideWith(fp), where);
                 assert.deepEqual(pruned, decideWith(FULL_FOOTPRINT), where);
                 assert.deepEqual(pruned, decideWith(FULL_FOOTPRINT, true), where);
                 compared++;

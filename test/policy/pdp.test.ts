@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { coreModule } from '../../src/modules/index.js';
 import { identityCreateSchema, resourceCreateSchema } from '../../src/inventory/schemas.js';
+import { evaluateCedar } from '../../src/policy/engine.js';
+import { EntityIndex } from '../../src/policy/entity-index.js';
+import { FULL_FOOTPRINT } from '../../src/policy/footprint.js';
 import { createPolicyModule } from '../../src/policy/index.js';
 import { PolicyDecisionPoint, type PdpOptions } from '../../src/policy/service.js';
 import { policyDb } from '../../src/policy/tables.js';
@@ -496,11 +499,31 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal(await decide('bob', 'read', 'dev-db'), again, 'every hit serves the one cached object');
       assert.equal(bob.cached, false, 'the first answer still says it was decided');
 
+      const first = pdp().activeSet!;
+      const slice = first.slices.get('read')!.get('Human')!;
+      const reasonsOf = (setId: string) => {
+        const r = evaluateCedar({ ...first, slices: new Map(), fullSetId: setId }, query);
+        return r.reasons.map((x) => x.id);
+      };
+      const index = pdp().index;
+      const bobIdentity = index.resolveIdentity('bob')!;
+      const devDb = index.resourceSlice({ id: 'dev-db' }, FULL_FOOTPRINT);
+      const query = {
+        principal: EntityIndex.principalUid(bobIdentity),
+        action: 'read',
+        resource: devDb.uid,
+        context: {},
+        entities: index.requestEntities(bobIdentity, devDb, undefined, undefined, FULL_FOOTPRINT),
+      };
+      assert.deepEqual(reasonsOf(slice.fullSetId), ['dev-anyone-reads'], 'the slice bob reads with');
       // Same principal, action and resource under another version: decided again, not served from the cache.
       const v = await server.call('POST', '/v1/policies', {
         body: { policies: POLICIES.replace('"dev-anyone-reads"', '"dev-reads-v2"') },
       });
       assert.equal(v.status, 201);
+      // The PDP has moved on and nothing else in this process holds the first version: Cedar's copy is emptied.
+      assert.deepEqual(reasonsOf(slice.fullSetId), ['bulkhead.no_permit']);
+      assert.deepEqual(reasonsOf(first.fullSetId), ['bulkhead.no_permit']);
       const next = await decide('bob', 'read', 'dev-db');
       assert.equal(next.cached, false);
       assert.deepEqual(next.reasons, [{ id: 'dev-reads-v2' }]);
