@@ -3,6 +3,7 @@
  * entropy, so a slow hash adds nothing), looked up by that hash and compared in constant time.
  * Scopes are ordered: `admin` ⊃ `write` ⊃ `read`.
  */
+import * as nodeCrypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -41,8 +42,17 @@ export interface Actor {
 
 export const BOOTSTRAP_ENV_KEY_ID = 'bootstrap-env';
 
+/**
+ * Node's one-shot `crypto.hash` (20.12 and later): about twice as fast as a Hash object, and a token is hashed
+ * on every authenticated request.
+ */
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string })
+  .hash;
+
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return oneShotHash
+    ? oneShotHash('sha256', token, 'hex')
+    : createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
 export function hasScope(granted: readonly ApiKeyScope[], required: ApiKeyScope): boolean {

@@ -3,7 +3,7 @@
  * returns the JSON body. Validation errors become 400 problem+json naming the offending field, and every
  * route lands in `/openapi.json` from the same schemas, so docs and behaviour cannot drift apart.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z, type ZodType } from 'zod';
 import { hasScope, type Actor, type ApiKeyScope } from '../admin/api-keys.js';
 import { coreError } from '../errors.js';
@@ -43,6 +43,49 @@ export interface RouteSpec<B, Q, P> {
   quiet?: boolean;
   handler: (ctx: RouteContext<B, Q, P>) => Promise<unknown>;
 }
+
+/**
+ * The request logger of a quiet route: `info` and below go nowhere (Fastify's `incoming request` and `request
+ * completed` lines included); `warn` and above go to an ordinary child logger with the request id, made only
+ * when something is logged at that level. A child logger per request with its own level, as Fastify's route
+ * `logLevel` makes, costs pino a rebuild of its log methods on every request; this costs one small object.
+ */
+type Bindings = Parameters<FastifyBaseLogger['child']>[0];
+
+class QuietRequestLogger implements FastifyBaseLogger {
+  readonly level = 'warn';
+  private child_: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+  ) {}
+
+  private get target(): FastifyBaseLogger {
+    return (this.child_ ??= this.parent.child(this.bindings));
+  }
+
+  trace(): void {}
+  debug(): void {}
+  info(): void {}
+  silent(): void {}
+  warn(...args: unknown[]): void {
+    Reflect.apply(this.target.warn, this.target, args);
+  }
+  error(...args: unknown[]): void {
+    Reflect.apply(this.target.error, this.target, args);
+  }
+  fatal(...args: unknown[]): void {
+    Reflect.apply(this.target.fatal, this.target, args);
+  }
+  /** A child stays as quiet as its parent unless given a level of its own. */
+  child(bindings: Bindings, options?: Parameters<FastifyBaseLogger['child']>[1]): FastifyBaseLogger {
+    return this.target.child(bindings, { ...options, level: options?.level ?? this.level });
+  }
+}
+
+export const quietChildLogger = (logger: FastifyBaseLogger, bindings: Bindings): FastifyBaseLogger =>
+  new QuietRequestLogger(logger, bindings);
 
 export interface RegisteredRoute {
   method: HttpMethod;
@@ -101,7 +144,7 @@ export function addRoute<B = undefined, Q = undefined, P = undefined>(
     method: spec.method,
     url: spec.url,
     config: { scope: spec.scope },
-    ...(spec.quiet && !verbose ? { logLevel: 'warn' } : {}),
+    ...(spec.quiet && !verbose ? { childLoggerFactory: quietChildLogger } : {}),
     handler: async (request, reply) => {
       const actor = request.actor;
       if (spec.scope !== 'public') {
