@@ -64,31 +64,35 @@ export function loadPolicySet(version: number, compiled: CompiledBundle): Loaded
   const preparse = (name: string, ids: readonly string[]): PreparsedSets => {
     const full: Record<string, string> = {};
     const base: Record<string, string> = {};
+    let obligations = false;
     for (const id of ids) {
       const text = compiled.policies[id]!;
       full[id] = text;
-      if (!compiled.obligations.has(id)) base[id] = text;
+      if (compiled.obligations.has(id)) obligations = true;
+      else base[id] = text;
     }
-    const sets = {
-      fullSetId: `bulkhead-full-${tag}${name}`,
-      baseSetId: `bulkhead-base-${tag}${name}`,
-      empty: ids.length === 0,
-    };
-    for (const [setId, policies] of [
-      [sets.fullSetId, full],
-      [sets.baseSetId, base],
-    ] as const) {
+    const fullSetId = `bulkhead-full-${tag}${name}`;
+    // Without obligation policies the base set is the full one: one parsed copy, not two.
+    const baseSetId = obligations ? `bulkhead-base-${tag}${name}` : fullSetId;
+    for (const [setId, policies] of obligations
+      ? ([
+          [fullSetId, full],
+          [baseSetId, base],
+        ] as const)
+      : ([[fullSetId, full]] as const)) {
       const r = cedar.preparsePolicySet(setId, { staticPolicies: policies });
       if (r.type === 'failure') {
         throw new Error(`policies${name}: ${r.errors.map((e) => e.message).join('; ')}`);
       }
       cedarIds.push(setId);
     }
-    return sets;
+    return { fullSetId, baseSetId, empty: ids.length === 0 };
   };
-  const whole = preparse('', Object.keys(compiled.policies));
+  const all = Object.keys(compiled.policies);
+  const whole = preparse('', all);
   const plan = planSlices(compiled.scopes, compiled.actions, Object.values(PRINCIPAL_TYPES));
-  const lists = plan.lists.map((ids, n) => preparse(`-s${n}`, ids));
+  // A slice holding every policy is the whole set, already parsed.
+  const lists = plan.lists.map((ids, n) => (ids.length === all.length ? whole : preparse(`-s${n}`, ids)));
   const slices = new Map<string, Map<string, PreparsedSets>>();
   for (const [action, byType] of plan.index) {
     slices.set(action, new Map([...byType].map(([type, n]) => [type, lists[n]!])));

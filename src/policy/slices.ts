@@ -68,28 +68,45 @@ export function scopeOf(json: unknown, actionGroups: boolean): PolicyScope {
 }
 
 export interface SlicePlan {
+  /** How finely requests are told apart: by action and principal type, by action only, or not at all. */
+  granularity: 'action+type' | 'action' | 'none';
   /** The distinct policy lists, each in the bundle's order. */
   lists: string[][];
-  /** action → principal type → index into `lists`. */
+  /** action → principal type → index into `lists` (empty when `granularity` is `none`). */
   index: Map<string, Map<string, number>>;
 }
 
-/** Groups every (action, principal type) pair by the policies that can apply to it; equal lists are shared. */
-export function planSlices(
+/**
+ * Slices cost memory: Cedar keeps a parsed copy of every policy in every slice. A plan is used only if its
+ * slices hold at most this many times as many policies as the set (at least `MIN_SLICE_BUDGET`), counting
+ * neither empty slices nor a slice equal to the whole set (both cost nothing). Otherwise slicing by action
+ * alone is tried, then none: a large set of mostly unscoped policies is evaluated whole, as before.
+ */
+export const SLICE_BUDGET_FACTOR = 4;
+export const MIN_SLICE_BUDGET = 64;
+
+function plan(
   scopes: ReadonlyMap<string, PolicyScope>,
-  actions: Iterable<string>,
+  actions: readonly string[],
   principalTypes: readonly string[],
-): SlicePlan {
+  byType: boolean,
+): SlicePlan & { cost: number } {
   const lists: string[][] = [];
   const byContent = new Map<string, number>();
   const index = new Map<string, Map<string, number>>();
+  let cost = 0;
   for (const action of actions) {
-    const byType = new Map<string, number>();
+    const types = new Map<string, number>();
+    let shared: number | undefined;
     for (const type of principalTypes) {
+      if (shared !== undefined) {
+        types.set(type, shared);
+        continue;
+      }
       const ids: string[] = [];
       for (const [id, s] of scopes) {
         if (s.actions && !s.actions.has(action)) continue;
-        if (s.principalTypes && !s.principalTypes.has(type)) continue;
+        if (byType && s.principalTypes && !s.principalTypes.has(type)) continue;
         ids.push(id);
       }
       // JSON: policy ids may contain any character, and two different lists must never share a slice.
@@ -99,10 +116,30 @@ export function planSlices(
         n = lists.length;
         lists.push(ids);
         byContent.set(key, n);
+        if (ids.length < scopes.size) cost += ids.length;
       }
-      byType.set(type, n);
+      types.set(type, n);
+      if (!byType) shared = n;
     }
-    index.set(action, byType);
+    index.set(action, types);
   }
-  return { lists, index };
+  return { granularity: byType ? 'action+type' : 'action', lists, index, cost };
+}
+
+/**
+ * Groups every (action, principal type) pair by the policies that can apply to it; equal lists are shared.
+ * Falls back to coarser slices, then none, when finer ones would exceed the memory budget.
+ */
+export function planSlices(
+  scopes: ReadonlyMap<string, PolicyScope>,
+  actions: Iterable<string>,
+  principalTypes: readonly string[],
+): SlicePlan {
+  const budget = Math.max(MIN_SLICE_BUDGET, SLICE_BUDGET_FACTOR * scopes.size);
+  const all = [...actions];
+  for (const byType of [true, false]) {
+    const p = plan(scopes, all, principalTypes, byType);
+    if (p.cost <= budget) return { granularity: p.granularity, lists: p.lists, index: p.index };
+  }
+  return { granularity: 'none', lists: [], index: new Map() };
 }

@@ -119,8 +119,55 @@ void describe('policy slices', () => {
     assert.equal(sliceOf(set, 'read', 'Workload'), sliceOf(set, 'read', 'AiAgent'));
     assert.notEqual(sliceOf(set, 'read', 'Human'), sliceOf(set, 'read', 'AiAgent'));
     assert.equal(sliceOf(set, 'admin', 'Human').empty, true);
+    // One parsed set per distinct slice and one for the whole set; with no obligation policy, a base set is
+    // its full set.
     const distinct = new Set([...set.slices.values()].flatMap((m) => [...m.values()]));
-    assert.equal(set.cedarIds.length, 2 + 2 * distinct.size, 'full and base sets, whole and per slice');
+    assert.equal(set.cedarIds.length, 1 + distinct.size);
+    for (const d of distinct) assert.equal(d.baseSetId, d.fullSetId);
+    const withObligation = load(
+      `${POLICIES} @id("step-up") @obligation("step_up") forbid (principal is Human, action == Action::"write", resource) unless { context has auth_age_minutes };`,
+    );
+    const write = sliceOf(withObligation, 'write', 'Human');
+    assert.notEqual(write.baseSetId, write.fullSetId, 'a slice with an obligation policy has a base set');
+    assert.equal(
+      sliceOf(withObligation, 'read', 'Human').baseSetId,
+      sliceOf(withObligation, 'read', 'Human').fullSetId,
+    );
+  });
+
+  void it('slices more coarsely, then not at all, when slices would hold too many policy copies', () => {
+    const types = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];
+    const any = { actions: undefined, principalTypes: undefined };
+    const scopes = new Map<
+      string,
+      { actions: ReadonlySet<string> | undefined; principalTypes: ReadonlySet<string> | undefined }
+    >();
+    for (let i = 0; i < 10; i++) scopes.set(`any-${i}`, any);
+    for (let i = 0; i < 10; i++)
+      scopes.set(`type-${i}`, { actions: undefined, principalTypes: new Set([types[i % 8]!]) });
+    // By type: eight lists of 11-12 policies (~90 copies) exceed 4 × 20; by action every list is the whole set.
+    const coarse = planSlices(scopes, ['read', 'write'], types);
+    assert.equal(coarse.granularity, 'action');
+    assert.deepEqual(
+      coarse.lists.map((l) => l.length),
+      [20],
+    );
+    assert.equal(coarse.index.get('write')?.get('C'), 0);
+    // Ten actions each with one policy of its own, plus thirty more: 10 lists of 11 beside the unscoped ten.
+    const perAction = new Map<
+      string,
+      { actions: ReadonlySet<string> | undefined; principalTypes: ReadonlySet<string> | undefined }
+    >();
+    for (let i = 0; i < 10; i++) perAction.set(`any-${i}`, any);
+    for (let i = 0; i < 10; i++)
+      perAction.set(`act-${i}`, { actions: new Set([`a${i}`]), principalTypes: undefined });
+    const actions = Array.from({ length: 40 }, (_, i) => `a${i}`);
+    const none = planSlices(perAction, actions, types);
+    assert.equal(none.granularity, 'none');
+    assert.equal(none.index.size, 0);
+    // The same ten actions alone fit the minimum budget (64): sliced by action and type.
+    const small = planSlices(perAction, actions.slice(0, 5), types);
+    assert.equal(small.granularity, 'action+type');
   });
 
   void it('decides from the slice: no policy applies → deny without Cedar; reasons in bundle order', () => {
