@@ -17,7 +17,7 @@ import {
   type LoadedPolicySet,
 } from '../../src/policy/engine.js';
 import { compileBundle } from '../../src/policy/policy-bundle.js';
-import { planSlices, scopeOf } from '../../src/policy/slices.js';
+import { planSlices, scopeOf, type PolicyScope } from '../../src/policy/slices.js';
 
 const POLICIES = `
 @id("eng-reads") permit (principal in Group::"eng", action == Action::"read", resource);
@@ -137,35 +137,29 @@ void describe('policy slices', () => {
 
   void it('slices more coarsely, then not at all, when slices would hold too many policy copies', () => {
     const types = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];
-    const any = { actions: undefined, principalTypes: undefined };
-    const scopes = new Map<
-      string,
-      { actions: ReadonlySet<string> | undefined; principalTypes: ReadonlySet<string> | undefined }
-    >();
-    for (let i = 0; i < 10; i++) scopes.set(`any-${i}`, any);
-    for (let i = 0; i < 10; i++)
-      scopes.set(`type-${i}`, { actions: undefined, principalTypes: new Set([types[i % 8]!]) });
+    // Ten unscoped policies and ten scoped ones.
+    const tenAndTen = (scoped: (i: number) => PolicyScope) => {
+      const scopes = new Map<string, PolicyScope>();
+      for (let i = 0; i < 10; i++) scopes.set(`any-${i}`, { actions: undefined, principalTypes: undefined });
+      for (let i = 0; i < 10; i++) scopes.set(`scoped-${i}`, scoped(i));
+      return scopes;
+    };
+    const byType = tenAndTen((i) => ({ actions: undefined, principalTypes: new Set([types[i % 8]!]) }));
     // By type: eight lists of 11-12 policies (~90 copies) exceed 4 × 20; by action every list is the whole set.
-    const coarse = planSlices(scopes, ['read', 'write'], types);
+    const coarse = planSlices(byType, ['read', 'write'], types);
     assert.equal(coarse.granularity, 'action');
     assert.deepEqual(
       coarse.lists.map((l) => l.length),
       [20],
     );
     assert.equal(coarse.index.get('write')?.get('C'), 0);
-    // Ten actions each with one policy of its own, plus thirty more: 10 lists of 11 beside the unscoped ten.
-    const perAction = new Map<
-      string,
-      { actions: ReadonlySet<string> | undefined; principalTypes: ReadonlySet<string> | undefined }
-    >();
-    for (let i = 0; i < 10; i++) perAction.set(`any-${i}`, any);
-    for (let i = 0; i < 10; i++)
-      perAction.set(`act-${i}`, { actions: new Set([`a${i}`]), principalTypes: undefined });
+    // Forty actions, ten with a policy of their own: ten lists of 11 (110 copies), by type or not.
+    const perAction = tenAndTen((i) => ({ actions: new Set([`a${i}`]), principalTypes: undefined }));
     const actions = Array.from({ length: 40 }, (_, i) => `a${i}`);
     const none = planSlices(perAction, actions, types);
     assert.equal(none.granularity, 'none');
     assert.equal(none.index.size, 0);
-    // The same ten actions alone fit the minimum budget (64): sliced by action and type.
+    // Five of those actions: five lists of 11 (55 copies) fit the minimum budget (64), sliced by action and type.
     const small = planSlices(perAction, actions.slice(0, 5), types);
     assert.equal(small.granularity, 'action+type');
   });
