@@ -104,7 +104,7 @@ export function loadPolicySet(version: number, compiled: CompiledBundle): Loaded
     hasObligations: compiled.obligations.size > 0,
     slices,
     cedarIds,
-    order: new Map(Object.keys(compiled.policies).map((id, i) => [id, i])),
+    order: new Map(all.map((id, i) => [id, i])),
   };
 }
 

@@ -382,7 +382,7 @@ export class PolicyDecisionPoint {
     retainPolicySet(set);
     const previous = this.active;
     this.active = set;
-    // After the switch: nothing awaits between choosing a set and calling Cedar, so no decision still needs it.
+    // A decision that took the old set before an await takes the active one again after it (`decideInner`).
     if (previous) releasePolicySet(previous);
     this.cache.clear();
     this.sharedResults.clear();
@@ -508,12 +508,13 @@ export class PolicyDecisionPoint {
     sideEffects: boolean,
     now: Date,
   ): Promise<{ result: DecisionResult; contextDigest: string; principalId: string | undefined }> {
-    const set = this.active;
-    const version = set?.version ?? null;
     const raw = req.context ?? {};
     const approvalId = sideEffects && typeof raw.approval_id === 'string' ? raw.approval_id : undefined;
     const index = this.deps.index;
     if (index.hasPending()) await index.settle(req.principal.id, req.resource.id);
+    // Taken after the await: a version switched meanwhile has had its Cedar sets emptied (see `install`).
+    const set = this.active;
+    const version = set?.version ?? null;
     const identity = index.resolveIdentity(req.principal.id);
     // Context is checked first so malformed input is a 400 whatever the principal.
     const provisional = buildCedarContext(raw, now, false, 'context', this.clock);
@@ -589,6 +590,9 @@ export class PolicyDecisionPoint {
         req.action,
         req.resource.id,
       );
+      // The only other await before Cedar: if the active version changed meanwhile, the old one's Cedar sets
+      // are gone, so decide again under the new one (nothing was cached or consumed yet).
+      if (this.active !== set) return this.decideInner(req, sideEffects, now);
     }
     const ctx = approved ? buildCedarContext(raw, this.deps.now(), true, 'context', this.clock) : provisional;
     if (!ctx.ok) throw new Error('unreachable: context validated above');

@@ -6,6 +6,7 @@ import { evaluateCedar } from '../../src/policy/engine.js';
 import { EntityIndex } from '../../src/policy/entity-index.js';
 import { FULL_FOOTPRINT } from '../../src/policy/footprint.js';
 import { createPolicyModule } from '../../src/policy/index.js';
+import type { ApprovalStore } from '../../src/policy/approvals.js';
 import { PolicyDecisionPoint, type PdpOptions } from '../../src/policy/service.js';
 import { policyDb } from '../../src/policy/tables.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -583,5 +584,60 @@ for (const backend of ['sqlite', 'postgres'] as const)
         [201, 201, 201],
       );
       assert.equal(new Set(results.map((r) => r.body.version)).size, 3);
+    });
+
+    void it('a decision waiting on an approval lookup while the version changes is decided under the new one', async () => {
+      clock = new Date('2026-11-25T10:00:00Z');
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const p = new PolicyDecisionPoint(
+        {
+          db: policyDb(server.ctx.db),
+          audit: server.ctx.audit,
+          log: server.ctx.log,
+          events: server.ctx.events,
+          now: () => clock,
+          index: mod.runtime().index,
+          // Only the lookup is slow; the grant is not usable, so the request is decided as if it had none.
+          approvals: Object.assign(Object.create(mod.runtime().approvals) as ApprovalStore, {
+            isUsableGrant: async () => {
+              await gate;
+              return false;
+            },
+          }),
+          decisionLog: undefined,
+        },
+        { cacheSize: 10, cacheTtlMs: 1000 },
+      );
+      const version = (id: string) =>
+        p.push(
+          { policies: POLICIES.replace('"dev-anyone-reads"', `"${id}"`), actions: [], requiredContext: {} },
+          { activate: true },
+          meta,
+        );
+      const restore = pdp().activeVersion!;
+      try {
+        // Only this PDP holds the first version, so moving on empties its Cedar sets.
+        await version('dev-reads-waiting');
+        await p.start(0);
+        const pending = p.decide({
+          principal: { id: 'bob' },
+          action: 'read',
+          resource: { id: 'dev-db' },
+          context: { approval_id: 'apr-none' },
+        });
+        const next = await version('dev-reads-next');
+        open();
+        const d = await pending;
+        assert.equal(d.decision, true, JSON.stringify(d));
+        assert.deepEqual(
+          d.reasons.map((r) => r.id),
+          ['dev-reads-next'],
+        );
+        assert.equal(d.policyVersion, next.version);
+      } finally {
+        p.stop();
+        assert.equal((await server.call('POST', `/v1/policies/${restore}/activate`)).status, 200);
+      }
     });
   });
