@@ -2,8 +2,8 @@
  * The Cedar side of a decision. Each policy-set version is pre-parsed once (the full set, and the set
  * without obligation policies, which tells "deny unless you step up" apart from a plain deny), and so is
  * each of its slices: the policies that can apply to one action and principal type (`slices.ts`). A request
- * is evaluated against its slice and brings only its entity slice. Any Cedar failure or policy evaluation
- * error is a deny with the reason.
+ * is evaluated against its slice and brings only its entity slice, narrowed to what the slice's policies
+ * can read. Any Cedar failure or policy evaluation error is a deny with the reason.
  */
 import cedar from './cedar.js';
 import type {
@@ -14,6 +14,13 @@ import type {
 } from '@cedar-policy/cedar-wasm/nodejs';
 import { ACTION_PROPERTIES_TYPE, PRINCIPAL_TYPES, SUBJECT_PROPERTIES_TYPE } from './cedar-schema.js';
 import type { CompiledBundle, ObligationSpec } from './policy-bundle.js';
+import {
+  FULL_FOOTPRINT,
+  footprintOf,
+  prunedContext,
+  prunedEntity,
+  type PolicyFootprint,
+} from './footprint.js';
 import { planSlices } from './slices.js';
 
 export interface Reason {
@@ -42,6 +49,11 @@ export interface PreparsedSets {
   baseSetId: string;
   /** No policy at all: Cedar would deny with no reason, so it is not called. */
   empty: boolean;
+  /**
+   * What this slice's policies can read, when it is less than the whole set's: the request's principal and
+   * resource attributes, tags and context are narrowed to it before Cedar sees them (`narrowed`).
+   */
+  footprint?: PolicyFootprint | undefined;
 }
 
 export interface LoadedPolicySet extends PreparsedSets {
@@ -86,7 +98,7 @@ export function loadPolicySet(version: number, compiled: CompiledBundle): Loaded
       }
       cedarIds.push(setId);
     }
-    return { fullSetId, baseSetId, empty: ids.length === 0 };
+    return { fullSetId, baseSetId, empty: ids.length === 0, footprint: narrowerFootprint(compiled, ids) };
   };
   const all = Object.keys(compiled.policies);
   const whole = preparse('', all);
@@ -107,6 +119,49 @@ export function loadPolicySet(version: number, compiled: CompiledBundle): Loaded
     order: new Map(all.map((id, i) => [id, i])),
   };
 }
+
+const sameKeys = (a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined) =>
+  a === b || (a !== undefined && b !== undefined && a.size === b.size);
+
+/**
+ * The footprint of a slice's policies when it lets Cedar see less than the whole set's, else undefined.
+ * Only when the set's own footprint prunes (no other entities read): a slice's footprint is then a subset
+ * of the set's, since its policies are a subset of the set's.
+ */
+function narrowerFootprint(compiled: CompiledBundle, ids: readonly string[]): PolicyFootprint | undefined {
+  const whole = compiled.footprint;
+  if (whole.otherEntities || ids.length === 0) return undefined;
+  const fp = footprintOf(ids.map((id) => compiled.json.get(id)));
+  if (fp === FULL_FOOTPRINT || fp.otherEntities) return undefined;
+  const same =
+    sameKeys(fp.principalAttrs, whole.principalAttrs) &&
+    sameKeys(fp.resourceAttrs, whole.resourceAttrs) &&
+    sameKeys(fp.contextAttrs, whole.contextAttrs) &&
+    fp.tags === whole.tags;
+  return same ? undefined : fp;
+}
+
+/**
+ * A query built for the whole set's footprint, narrowed to a slice's: the principal's and the resource's
+ * attributes and tags, and the context. Other entities (request properties) are passed as they are.
+ */
+function narrowed(q: CedarQuery, fp: PolicyFootprint): CedarQuery {
+  const principal = uidOf(q.principal);
+  const entities: EntityJson[] = [];
+  for (const e of q.entities) {
+    const uid = uidOf(e.uid);
+    const keep =
+      uid.type === principal.type && uid.id === principal.id
+        ? fp.principalAttrs
+        : uid.type === 'Resource'
+          ? fp.resourceAttrs
+          : null;
+    entities.push(keep === null ? e : prunedEntity(e.uid, e.attrs, e.parents, e.tags ?? {}, keep, fp));
+  }
+  return { ...q, context: prunedContext(q.context, fp), entities };
+}
+
+const uidOf = (u: EntityUidJson) => ('type' in u ? u : u.__entity);
 
 /**
  * Cedar keeps pre-parsed sets in a table of its own and has no call to remove one, so every version ever
@@ -225,9 +280,9 @@ const noPermit = (): CedarOutcome => ({
  * allow, becomes a deny carrying those obligations (what the caller can do to be allowed).
  */
 export function evaluateCedar(set: LoadedPolicySet, q: CedarQuery): CedarOutcome {
-  const principalType = 'type' in q.principal ? q.principal.type : q.principal.__entity.type;
-  const sets = set.slices.get(q.action)?.get(principalType) ?? set;
+  const sets = set.slices.get(q.action)?.get(uidOf(q.principal).type) ?? set;
   if (sets.empty) return noPermit();
+  if (sets.footprint) q = narrowed(q, sets.footprint);
   const full = run(sets.fullSetId, q);
   if (!full.ok) return { kind: 'deny', reasons: full.reasons, obligations: [] };
   if (full.allow) return { kind: 'allow', reasons: policyReasons(set, full.reasons) };

@@ -181,7 +181,7 @@ export function prunedEntity(
   uid: EntityJson['uid'],
   attrs: Record<string, CedarValueJson>,
   parents: EntityJson['parents'],
-  tags: Record<string, string>,
+  tags: Record<string, CedarValueJson>,
   keep: ReadonlySet<string> | undefined,
   fp: PolicyFootprint,
 ): EntityJson {

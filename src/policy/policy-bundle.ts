@@ -52,6 +52,8 @@ export interface CompiledBundle {
   footprint: PolicyFootprint;
   /** policy id → which actions and principal types its scope can match (decides the slices, `slices.ts`). */
   scopes: Map<string, PolicyScope>;
+  /** policy id → Cedar's JSON form (undefined when Cedar could not give one); for per-slice footprints. */
+  json: Map<string, unknown>;
 }
 
 export type CompileResult = { ok: true; compiled: CompiledBundle } | { ok: false; errors: PolicyIssue[] };
@@ -201,6 +203,7 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
       actions: new Set(Object.keys(schema['']?.actions ?? {})),
       footprint: footprintOf(jsonForms),
       scopes,
+      json: new Map(ids.map((id, i) => [id, jsonForms[i]])),
     },
   };
 }

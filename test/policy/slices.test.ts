@@ -188,6 +188,30 @@ void describe('policy slices', () => {
     );
   });
 
+  void it("narrows what Cedar sees to the slice's own footprint when it is less than the set's", () => {
+    const set = load(`
+      @id("owners-write") permit (principal, action == Action::"write", resource) when { resource.owners.contains(principal.id) };
+      @id("dev-reads") permit (principal, action == Action::"read", resource) when { resource.environment == "dev" && context.hour > 0 };
+      @id("agents") forbid (principal is AiAgent, action, resource) when { principal.hasTag("team") };`);
+    assert.deepEqual([...(set.compiled.footprint.resourceAttrs ?? [])].sort(), ['environment', 'owners']);
+    const read = sliceOf(set, 'read', 'Human').footprint;
+    assert.ok(read, 'the read slice reads less than the set');
+    assert.deepEqual([...(read.resourceAttrs ?? [])], ['environment']);
+    assert.deepEqual([...(read.principalAttrs ?? [])], []);
+    assert.deepEqual([...(read.contextAttrs ?? [])], ['hour']);
+    assert.equal(read.tags, false, 'only the agents slice reads tags');
+    assert.equal(sliceOf(set, 'read', 'AiAgent').footprint?.tags, true);
+    const q = query('Human', 'alice', 'read', 'dev');
+    q.entities[1]!.attrs.owners = ['alice'];
+    q.context = { hour: 10, risk_score: 1 };
+    assert.deepEqual(evaluateCedar(set, q), { kind: 'allow', reasons: [{ id: 'dev-reads' }] });
+    // A set that reads another entity's data is never pruned, so neither are its slices.
+    const unpruned = load(
+      `${POLICIES} @id("literal") permit (principal, action == Action::"read", resource) when { Resource::"root".environment == "dev" };`,
+    );
+    assert.equal(sliceOf(unpruned, 'read', 'Human').footprint, undefined);
+  });
+
   void it('empties the Cedar sets of a version once nothing holds it, not before', () => {
     const set = load(
       `${POLICIES} @id("v-release") permit (principal, action == Action::"invoke", resource);`,
