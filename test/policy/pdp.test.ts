@@ -72,7 +72,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
       });
 
     /** A second PDP on the same store and indexes, with its own options (and no decision log). */
-    const standalonePdp = (options: PdpOptions) =>
+    const standalonePdp = (options: PdpOptions, approvals: ApprovalStore = mod.runtime().approvals) =>
       new PolicyDecisionPoint(
         {
           db: policyDb(server.ctx.db),
@@ -81,7 +81,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
           events: server.ctx.events,
           now: () => clock,
           index: mod.runtime().index,
-          approvals: mod.runtime().approvals,
+          approvals,
           decisionLog: undefined,
         },
         options,
@@ -590,25 +590,14 @@ for (const backend of ['sqlite', 'postgres'] as const)
       clock = new Date('2026-11-25T10:00:00Z');
       let open!: () => void;
       const gate = new Promise<void>((resolve) => (open = resolve));
-      const p = new PolicyDecisionPoint(
-        {
-          db: policyDb(server.ctx.db),
-          audit: server.ctx.audit,
-          log: server.ctx.log,
-          events: server.ctx.events,
-          now: () => clock,
-          index: mod.runtime().index,
-          // Only the lookup is slow; the grant is not usable, so the request is decided as if it had none.
-          approvals: Object.assign(Object.create(mod.runtime().approvals) as ApprovalStore, {
-            isUsableGrant: async () => {
-              await gate;
-              return false;
-            },
-          }),
-          decisionLog: undefined,
+      // Only the lookup is slow; the grant is not usable, so the request is decided as if it had none.
+      const slowLookup = Object.assign(Object.create(mod.runtime().approvals) as ApprovalStore, {
+        isUsableGrant: async () => {
+          await gate;
+          return false;
         },
-        { cacheSize: 10, cacheTtlMs: 1000 },
-      );
+      });
+      const p = standalonePdp({ cacheSize: 10, cacheTtlMs: 1000 }, slowLookup);
       const version = (id: string) =>
         p.push(
           { policies: POLICIES.replace('"dev-anyone-reads"', `"${id}"`), actions: [], requiredContext: {} },
