@@ -428,7 +428,7 @@ export class PolicyDecisionPoint {
       });
     }
     // Pre-parse before committing: a set Cedar refuses must never become the stored active version.
-    discardUnusedPolicySet(loadPolicySet(0, result.compiled));
+    discardUnusedPolicySet(loadPolicySet(0, result.compiled, false));
     const version = await this.versions.insert(bundle, result.compiled, opts, meta);
     if (opts.activate) {
       this.install(version, result.compiled);
@@ -449,7 +449,7 @@ export class PolicyDecisionPoint {
         },
       );
     }
-    discardUnusedPolicySet(loadPolicySet(version, result.compiled));
+    discardUnusedPolicySet(loadPolicySet(version, result.compiled, false));
     await this.versions.activate(version, meta);
     this.install(version, result.compiled);
     this.deps.feed?.publish('policy', { version });

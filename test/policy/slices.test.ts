@@ -119,6 +119,10 @@ void describe('policy slices', () => {
     assert.equal(sliceOf(set, 'read', 'Workload'), sliceOf(set, 'read', 'AiAgent'));
     assert.notEqual(sliceOf(set, 'read', 'Human'), sliceOf(set, 'read', 'AiAgent'));
     assert.equal(sliceOf(set, 'admin', 'Human').empty, true);
+    // Checking a version (push) parses the whole set only.
+    const checked = loadPolicySet(1, set.compiled, false);
+    assert.equal(checked.slices.size, 0);
+    assert.deepEqual(checked.cedarIds, [set.fullSetId]);
     // One parsed set per distinct slice and one for the whole set; with no obligation policy, a base set is
     // its full set.
     const distinct = new Set([...set.slices.values()].flatMap((m) => [...m.values()]));
