@@ -126,6 +126,7 @@ export function loadPolicySet(version: number, compiled: CompiledBundle, withSli
   };
 }
 
+/** For a slice's attribute set `a` against the whole set's `b`, of which it is a subset: equal size is equal. */
 const sameKeys = (a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined) =>
   a === b || (a !== undefined && b !== undefined && a.size === b.size);
 
