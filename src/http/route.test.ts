@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { createLogger } from './logger.js';
 import { quietChildLogger } from './route.js';
 
-function capture(): { lines: Record<string, unknown>[]; log: FastifyBaseLogger } {
+function capture(level = 'info'): { lines: Record<string, unknown>[]; log: FastifyBaseLogger } {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -15,7 +15,7 @@ function capture(): { lines: Record<string, unknown>[]; log: FastifyBaseLogger }
       cb();
     },
   });
-  return { lines, log: createLogger('info', sink) };
+  return { lines, log: createLogger(level, sink) };
 }
 
 void describe('quiet route logger', () => {
@@ -53,6 +53,19 @@ void describe('quiet route logger', () => {
         ['req-2', 'y', 'kept'],
         ['req-2', 'z', 'asked for'],
       ],
+    );
+  });
+
+  void it('never logs more than a server set quieter than warn', () => {
+    const { lines, log } = capture('error');
+    const quiet = quietChildLogger(log, { reqId: 'req-3' });
+    assert.equal(quiet.level, 'error');
+    quiet.warn('dropped');
+    quiet.child({ part: 'x' }).warn('dropped too');
+    quiet.error('kept');
+    assert.deepEqual(
+      lines.map((l) => l.msg),
+      ['kept'],
     );
   });
 });

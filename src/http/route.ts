@@ -44,22 +44,27 @@ export interface RouteSpec<B, Q, P> {
   handler: (ctx: RouteContext<B, Q, P>) => Promise<unknown>;
 }
 
+type Bindings = Parameters<FastifyBaseLogger['child']>[0];
+
+/** Levels quieter than `warn`: a server logging only at these keeps its own level on quiet routes too. */
+const QUIETER_THAN_WARN = new Set(['error', 'fatal', 'silent']);
+
 /**
  * The request logger of a quiet route: `info` and below go nowhere (Fastify's `incoming request` and `request
  * completed` lines included); `warn` and above go to an ordinary child logger with the request id, made only
  * when something is logged at that level. A child logger per request with its own level, as Fastify's route
  * `logLevel` makes, costs pino a rebuild of its log methods on every request; this costs one small object.
  */
-type Bindings = Parameters<FastifyBaseLogger['child']>[0];
-
 class QuietRequestLogger implements FastifyBaseLogger {
-  readonly level = 'warn';
+  readonly level: string;
   private child_: FastifyBaseLogger | undefined;
 
   constructor(
     private readonly parent: FastifyBaseLogger,
     private readonly bindings: Bindings,
-  ) {}
+  ) {
+    this.level = QUIETER_THAN_WARN.has(parent.level) ? parent.level : 'warn';
+  }
 
   private get target(): FastifyBaseLogger {
     return (this.child_ ??= this.parent.child(this.bindings));
