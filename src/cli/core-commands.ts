@@ -123,8 +123,9 @@ export function registerServeCommand(program: Command, cli: CliContext): void {
             },
           );
         };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+        // `on`, not `once`: a second signal must reach `stop` (exit 1 at once) rather than Node's default.
+        process.on('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
       },
     );
 }

@@ -6,14 +6,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process.js';
 import { tempDir } from '../helpers/server.js';
 
 const TOKEN = `bh_durability_${randomBytes(16).toString('hex')}`;
 
-function startServer(dataDir: string): Promise<ServeProcess> {
-  return spawnServe(dataDir, { BULKHEAD_ADMIN_TOKEN: TOKEN }, ['--no-demo']);
+function startServer(dataDir: string, logLevel = 'warn'): Promise<ServeProcess> {
+  return spawnServe(dataDir, { BULKHEAD_ADMIN_TOKEN: TOKEN, BULKHEAD_LOG_LEVEL: logLevel }, ['--no-demo']);
 }
 
 async function post(url: string, body: unknown): Promise<number> {
@@ -94,7 +95,8 @@ describe('graceful shutdown', () => {
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('drains in-flight requests on SIGTERM, exits 0, and keeps every acknowledged write', async () => {
-    const { child, url } = await startServer(dataDir);
+    // At info, stderr shows whether the SIGTERM handler ran ("draining in-flight requests") if this fails.
+    const { child, url } = await startServer(dataDir, 'info');
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
@@ -124,5 +126,35 @@ describe('graceful shutdown', () => {
       again.child.kill('SIGTERM');
       await new Promise((r) => again.child.once('exit', r));
     }
+  });
+
+  it('a second SIGTERM while draining exits at once with code 1, saying so', async () => {
+    const { child, url } = await startServer(dataDir, 'info');
+    let stderr = '';
+    const draining = new Promise<void>((resolve) =>
+      child.stderr?.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('draining in-flight requests')) resolve();
+      }),
+    );
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      child.once('exit', (code, signal) => r({ code, signal })),
+    );
+    // A request whose body never finishes keeps the drain waiting.
+    const { port, hostname } = new URL(url);
+    const socket = connect(Number(port), hostname);
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.on('error', () => undefined);
+    socket.write(
+      `POST /v1/identities HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${TOKEN}\r\n` +
+        'content-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":',
+    );
+    child.kill('SIGTERM');
+    await draining;
+    child.kill('SIGTERM');
+    const exit = await exited;
+    socket.destroy();
+    assert.deepEqual(exit, { code: 1, signal: null }, stderr.slice(-2000));
+    assert.match(stderr, /second signal: exiting without draining/);
   });
 });
