@@ -68,6 +68,27 @@ export function registerServeCommand(program: Command, cli: CliContext): void {
         );
         const log = createLogger(config.logLevel, process.stderr);
         const running = await startBulkhead(config, { log });
+        let stopping = false;
+        const stop = (signal: string) => {
+          if (stopping) {
+            log.warn({ signal }, 'second signal: exiting without draining');
+            process.exit(1);
+          }
+          stopping = true;
+          log.info({ signal }, 'draining in-flight requests and shutting down');
+          running.close().then(
+            () => process.exit(0),
+            (err: unknown) => {
+              log.error({ err }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
+        };
+        // Installed before the ready line below: until a handler exists, SIGTERM has the kernel's default action
+        // (terminate at once), so a supervisor that signals as soon as it reads that line would kill us undrained.
+        // `on`, not `once`: a second signal must reach `stop` (exit 1 at once) rather than Node's default.
+        process.on('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
         const summary = {
           url: running.url,
           version: VERSION,
@@ -107,25 +128,6 @@ export function registerServeCommand(program: Command, cli: CliContext): void {
             }
             return lines.join('\n');
           });
-        let stopping = false;
-        const stop = (signal: string) => {
-          if (stopping) {
-            log.warn({ signal }, 'second signal: exiting without draining');
-            process.exit(1);
-          }
-          stopping = true;
-          log.info({ signal }, 'draining in-flight requests and shutting down');
-          running.close().then(
-            () => process.exit(0),
-            (err: unknown) => {
-              log.error({ err }, 'shutdown failed');
-              process.exit(1);
-            },
-          );
-        };
-        // `on`, not `once`: a second signal must reach `stop` (exit 1 at once) rather than Node's default.
-        process.on('SIGTERM', () => stop('SIGTERM'));
-        process.on('SIGINT', () => stop('SIGINT'));
       },
     );
 }

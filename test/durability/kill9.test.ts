@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { runCli } from '../../src/cli/main.js';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process.js';
 import { tempDir } from '../helpers/server.js';
 
@@ -156,5 +157,41 @@ describe('graceful shutdown', () => {
     socket.destroy();
     assert.deepEqual(exit, { code: 1, signal: null }, stderr.slice(-2000));
     assert.match(stderr, /second signal: exiting without draining/);
+  });
+
+  it('installs its signal handlers before it prints the ready line', async (t) => {
+    // Until a handler exists, SIGTERM has the kernel's default action. A supervisor (or the tests above)
+    // signalling as soon as it reads the ready line must reach the drain, whatever the scheduler does; this
+    // runs `serve` in-process to check the order without depending on timing.
+    const ownDir = tempDir();
+    t.after(() => rmSync(ownDir, { recursive: true, force: true }));
+    const existing = { SIGTERM: process.listeners('SIGTERM'), SIGINT: process.listeners('SIGINT') };
+    const added = (signal: 'SIGTERM' | 'SIGINT') =>
+      process.listeners(signal).filter((l) => !existing[signal].includes(l));
+    t.after(() => {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const)
+        for (const l of added(signal)) process.removeListener(signal, l);
+    });
+    const exitCode = new Promise<number | undefined>((resolve) => {
+      t.mock.method(process, 'exit', ((code?: number) => resolve(code)) as typeof process.exit);
+    });
+    let ready: { url: string; handlers: number } | undefined;
+    const code = await runCli(['serve', '--port', '0', '--data-dir', ownDir, '--json', '--no-demo'], {
+      stdout: (line) => {
+        ready = { url: (JSON.parse(line) as { url: string }).url, handlers: added('SIGTERM').length };
+      },
+      stderr: () => undefined,
+      env: { BULKHEAD_ADMIN_TOKEN: TOKEN, BULKHEAD_LOG_LEVEL: 'fatal' },
+    });
+    assert.equal(code, 0);
+    assert.ok(ready, 'serve printed no ready line');
+    const up = (await fetch(`${ready.url}/healthz`)).status;
+    // Stop the server before asserting on the order, so a failure does not leave it running in this process.
+    process.emit('SIGTERM', 'SIGTERM');
+    assert.equal(await exitCode, 0);
+    await assert.rejects(fetch(`${ready.url}/healthz`), 'the server still answers after draining');
+    assert.equal(up, 200);
+    assert.equal(ready.handlers, 1, 'no SIGTERM handler when the ready line was printed');
+    assert.equal(added('SIGINT').length, 1);
   });
 });
