@@ -185,7 +185,7 @@ export async function run(): Promise<BenchResult[]> {
       const s = performance.now();
       let hits = 0;
       for (let k = 0; k < n; k++)
-        if (broker.revocations.match(ids[k & 1023] ?? '', 'task-x', 'id-x', 0)) hits++;
+        if (broker.revocations.match(ids[k & 1023] ?? '', 'task-x', ['id-x'], 0)) hits++;
       return ((performance.now() - s) * 1e6) / n + hits;
     };
     const lookupEmpty = lookups(1_000_000);

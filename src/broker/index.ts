@@ -126,21 +126,15 @@ export function createBrokerModule(
   };
 }
 
-/** Tokens issued to an identity before it was quarantined or disabled stop working (they live ≤ token TTL). */
+/**
+ * Tokens an identity held before it was quarantined, disabled or deleted stop working (they live ≤ token TTL):
+ * those issued to it, those of its tasks and those it acted in, including tokens exchanged from them.
+ * Written whatever tasks it owns: an agent holding only delegated tokens owns none.
+ */
 async function revokeIfInactive(ctx: AppContext, broker: Broker, identityId: string): Promise<void> {
   try {
     const identity = await ctx.inventory.findIdentity(identityId);
     if (identity && identity.status === 'active') return;
-    // Only an identity with a live task can hold live tokens (tokens never outlive their task).
-    const live = await broker.deps.db
-      .selectFrom('broker_tasks')
-      .select('id')
-      .where('identity_id', '=', identityId)
-      .where('status', '=', 'active')
-      .where('expires_at', '>', ctx.now().toISOString())
-      .limit(1)
-      .executeTakeFirst();
-    if (!live) return;
     const ttlMs = broker.deps.config.token_ttl_seconds * 1000;
     await broker.revoke({
       kind: 'identity',

@@ -84,14 +84,22 @@ export class RevocationSet {
   }
 
   /**
-   * Which of a token's handles (jti, task, identity) is revoked, if any. An identity revocation covers the
-   * tokens issued up to it (`iat`), so a reinstated identity can work again with fresh tokens.
+   * Which of a token's handles (jti, task, any identity it speaks for) is revoked, if any. An identity
+   * revocation covers the tokens issued up to it (`iat`), so a reinstated identity can work again with fresh
+   * tokens.
    */
-  match(jti: string, taskId: string, identityId: string, iatSeconds: number): RevocationKind | undefined {
+  match(
+    jti: string,
+    taskId: string,
+    identityIds: readonly string[],
+    iatSeconds: number,
+  ): RevocationKind | undefined {
     if (this.entries.has(`token|${jti}`)) return 'token';
     if (this.entries.has(`task|${taskId}`)) return 'task';
-    const id = this.entries.get(`identity|${identityId}`);
-    if (id && iatSeconds * 1000 <= id.at) return 'identity';
+    for (const identityId of identityIds) {
+      const id = this.entries.get(`identity|${identityId}`);
+      if (id && iatSeconds * 1000 <= id.at) return 'identity';
+    }
     return undefined;
   }
 

@@ -29,6 +29,8 @@ export interface TaskTokenClaims {
   jti: string;
   client_id: string;
   task: string;
+  /** The identity owning the task (the subject's identity), kept through exchanges; optional in older tokens. */
+  task_identity?: string;
   authorization_details: AuthorizationDetail[];
   cnf?: { jkt: string };
   act?: ActClaim;
@@ -40,6 +42,23 @@ export function delegationDepth(act: ActClaim | undefined): number {
   let n = 0;
   for (let a = act; a; a = a.act) n++;
   return n;
+}
+
+/**
+ * Every identity id a token speaks for: its client, its task's identity, its subject and each actor of the
+ * `act` chain. An identity revocation must reach all of them, or a token delegated to or from a quarantined
+ * identity would outlive the quarantine.
+ */
+export function identitiesOf(
+  c: Pick<TaskTokenClaims, 'client_id' | 'task_identity' | 'sub' | 'act'>,
+): string[] {
+  const ids = [c.client_id, c.sub];
+  if (c.task_identity !== undefined) ids.push(c.task_identity);
+  for (let a = c.act; a; a = a.act) {
+    ids.push(a.sub);
+    if (a.client_id !== undefined) ids.push(a.client_id);
+  }
+  return ids;
 }
 
 /** Every action and location a token's details grant, flattened. */
@@ -65,6 +84,7 @@ export function isTaskTokenClaims(
     typeof p.jti === 'string' &&
     typeof p.task === 'string' &&
     typeof p.client_id === 'string' &&
+    (p.task_identity === undefined || typeof p.task_identity === 'string') &&
     typeof p.exp === 'number' &&
     Array.isArray(p.authorization_details) &&
     p.authorization_details.every(

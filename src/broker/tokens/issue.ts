@@ -53,6 +53,7 @@ export async function issueTaskToken(
     jti: randomBytes(16).toString('base64url'),
     client_id: input.clientId,
     task: input.task.id,
+    task_identity: input.task.identity,
     authorization_details: [detail],
     ...(input.jkt ? { cnf: { jkt: input.jkt } } : {}),
     ...(input.act ? { act: input.act } : {}),

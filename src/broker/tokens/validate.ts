@@ -1,7 +1,7 @@
 /**
  * Validating a task token for a resource server (PEP): signature under a current broker key, claims, the
- * revocation set (token, task, identity, and every parent of an exchanged token), the DPoP binding, the
- * declared intent, the task's state and its use budget. Every refusal has a stable code and becomes a
+ * revocation set (token, task, every identity the token speaks for, and every parent of an exchanged token),
+ * the DPoP binding, the declared intent, the task's state and its use budget. Every refusal has a stable code and becomes a
  * `token.refused` (or `token.replay`) event for detection; every success a `token.used` event.
  */
 import { randomUUID } from 'node:crypto';
@@ -13,7 +13,7 @@ import { verifyDpopProof } from '../dpop/proof.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
 import type { RevocationSet } from '../revocation/revocation-set.js';
 import type { TaskService } from '../tasks/task-service.js';
-import { grantedIntent, isTaskTokenClaims, type TaskTokenClaims } from './claims.js';
+import { grantedIntent, identitiesOf, isTaskTokenClaims, type TaskTokenClaims } from './claims.js';
 import { parseCompact, verifyCompact } from './jws.js';
 
 export interface ValidateRequest {
@@ -89,7 +89,7 @@ export class TokenValidator {
       this.deps.revocations.match(
         payload.jti,
         payload.task,
-        payload.client_id,
+        identitiesOf(payload),
         typeof payload.iat === 'number' ? payload.iat : 0,
       ) ?? (payload.parents ?? []).find((p) => this.deps.revocations.has('token', p));
     if (revoked === 'task') {
