@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cli } from '../helpers/cli.js';
+import { TaskService, type DecisionPoint } from '../../src/broker/tasks/task-service.js';
 import { keyPair, PAYMENTS_API, startHarness, SUPPORT_BOT, type Harness } from './harness.js';
 
 void describe('broker: task lifecycle', () => {
@@ -119,6 +120,67 @@ void describe('broker: task lifecycle', () => {
     const audit = await h.server.call('GET', '/v1/audit?limit=200');
     const actions = (audit.body.items as { action: string }[]).map((e) => e.action);
     assert.ok(actions.includes('broker.task.revoked'), actions.join(','));
+  });
+
+  void it('a pending task revoked while its approvals are being checked stays revoked', async () => {
+    const b = h.broker.runtime();
+    // The PDP asks for an approval at creation and grants the pair once shown the approval.
+    const pdp: DecisionPoint = {
+      decide: (req) =>
+        Promise.resolve({
+          decision: req.context?.approval_id !== undefined,
+          reasons: [],
+          obligations:
+            req.context?.approval_id !== undefined
+              ? []
+              : [{ type: 'approval_required', policy: 'race', approval_id: 'apr-race' }],
+          policyVersion: 1,
+          cached: false,
+        }),
+    };
+    // The approval lookup is held open until the operator's revoke has committed.
+    let lookupStarted!: () => void;
+    const lookingUp = new Promise<void>((resolve) => (lookupStarted = resolve));
+    let answer!: (a: { status: string }) => void;
+    const verdict = new Promise<{ status: string }>((resolve) => (answer = resolve));
+    const tasks = new TaskService({
+      db: b.deps.db,
+      audit: b.deps.audit,
+      events: b.deps.events,
+      now: b.deps.now,
+      pdp: () => pdp,
+      approvals: () => ({
+        get: () => {
+          lookupStarted();
+          return verdict;
+        },
+      }),
+      revocations: b.revocations,
+      limits: { maxTtlSeconds: 86_400, defaultTtlSeconds: 900, defaultAudience: 'payments' },
+    });
+    const task = await tasks.create({
+      identityId: 'payments-api',
+      subject: PAYMENTS_API,
+      purpose: 'race',
+      actions: ['read'],
+      resources: ['payments-db'],
+      maxUses: 5,
+      createdBy: 'test',
+    });
+    assert.equal(task.status, 'pending_approval');
+    const refreshing = tasks.refreshApprovals(task.id);
+    await lookingUp;
+    assert.equal(
+      (await tasks.end(task.id, 'revoked', 'test', undefined, 'operator revoke')).status,
+      'revoked',
+    );
+    answer({ status: 'approved' });
+    assert.equal((await refreshing).status, 'revoked');
+    assert.equal((await tasks.get(task.id)).status, 'revoked');
+    assert.equal((await mintBearer(task.id)).body.code, 'BULKHEAD_TASK_NOT_ACTIVE');
+    const trail = await b.deps.audit.list(h.server.ctx.db, { limit: 100, targetId: task.id });
+    const moves = trail.map((e) => e.action);
+    assert.deepEqual(moves, ['broker.task.create', 'broker.task.revoked', 'broker.revoke.task']);
   });
 
   void it('quarantining an identity revokes the tokens it holds; fresh tokens work once reinstated', async () => {

@@ -215,6 +215,7 @@ export class TaskService {
       'system:broker',
       requestId,
       denied ? 'approval denied or expired' : null,
+      'read_status',
     );
   }
 
@@ -233,9 +234,16 @@ export class TaskService {
     ) {
       throw brokerError('TASK_NOT_ACTIVE', `task ${id} is already ${task.status}`, { field: 'params.id' });
     }
-    return this.transition(task, status, task.pending_approvals, actor, requestId, reason);
+    return this.transition(task, status, task.pending_approvals, actor, requestId, reason, 'not_ended');
   }
 
+  /**
+   * Writes a status change, conditionally. `not_ended` (ending a task): ending is once, so a concurrent end
+   * (another replica's sweeper, a racing complete) loses with TASK_NOT_ACTIVE. `read_status` (settling
+   * approvals, which awaits the approval store and the PDP in between): the move is made only from the status
+   * read, so a task revoked or settled meanwhile is not overwritten (a revoked task never comes back as
+   * active); the caller then gets the task as it now is.
+   */
   private async transition(
     task: Task,
     status: TaskStatus,
@@ -243,16 +251,21 @@ export class TaskService {
     actor: string,
     requestId: string | undefined,
     reason: string | null,
+    guard: 'not_ended' | 'read_status',
   ): Promise<Task> {
     const now = this.deps.now().toISOString();
     const ending = isEnded(status);
     const update = { status, approvals: JSON.stringify(pending), ...(ending ? { ended_at: now } : {}) };
     const revocation = await this.deps.db.transaction().execute(async (trx) => {
-      let q = trx.updateTable('broker_tasks').set(update).where('id', '=', task.id);
-      // Ending is once: a concurrent end (another replica's sweeper, a racing complete) loses here.
-      if (ending) q = q.where('ended_at', 'is', null);
+      let q = trx
+        .updateTable('broker_tasks')
+        .set(update)
+        .where('id', '=', task.id)
+        .where('ended_at', 'is', null);
+      if (guard === 'read_status') q = q.where('status', '=', task.status);
       const r = await q.executeTakeFirst();
       if (Number(r.numUpdatedRows) !== 1) {
+        if (guard === 'read_status') return undefined;
         throw brokerError('TASK_NOT_ACTIVE', `task ${task.id} has already ended`, { field: 'params.id' });
       }
       await this.deps.audit.record(coreTrx(trx), {
