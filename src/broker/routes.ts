@@ -39,7 +39,7 @@ const validateBody = z.strictObject({
   token: z.string().min(1).max(16_384),
   action: name,
   resource: id,
-  audience: z.string().min(1).max(500).optional(),
+  audience: z.string().min(1).max(500),
   dpop: z.string().min(1).max(16_384).optional(),
   method: z.string().min(1).max(16).optional(),
   url: z.string().min(1).max(4096).optional(),

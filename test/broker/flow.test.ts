@@ -80,6 +80,30 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.ok(h.events.some((e) => e.type === 'token.issued' && e.data?.taskId === task.body.id));
       assert.ok(h.events.some((e) => e.type === 'token.used' && e.data?.boundJkt === claims.cnf.jkt));
     });
+    void it('validation names the audience: without it or for another one, no use is spent', async () => {
+      const task = await h.createTask(await h.svid(PAYMENTS_API), {
+        purpose: 'audience',
+        actions: ['read'],
+        resources: ['payments-db'],
+        ttl: 600,
+        max_uses: 3,
+        audience: 'payments',
+      });
+      const token: string = (await h.mint(await h.svid(PAYMENTS_API), task.body.id as string)).body
+        .access_token;
+      const check = { token, action: 'read', resource: 'payments-db' };
+      const missing = await h.validate(check);
+      assert.equal(missing.status, 400, JSON.stringify(missing.body));
+      assert.equal(missing.body.code, 'BULKHEAD_VALIDATION_FAILED');
+      assert.equal(missing.body.field, 'body.audience');
+      const other = await h.validate({ ...check, audience: 'ledger' });
+      assert.equal(other.body.code, 'BULKHEAD_TOKEN_WRONG_AUDIENCE');
+      assert.equal((await h.server.call('GET', `/v1/tasks/${task.body.id}`)).body.uses, 0);
+      const ok = await h.validate({ ...check, audience: 'payments' });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.equal(ok.body.uses_left, 2);
+    });
+
     void it('spends the use budget atomically under concurrency, revokes durably, expires by the sweeper', async () => {
       const proof = await h.svid(PAYMENTS_API);
       const task = await h.createTask(proof, {

@@ -18,8 +18,8 @@ import { parseCompact, verifyCompact } from './jws.js';
 
 export interface ValidateRequest {
   token: string;
-  /** The resource server's own audience; required when consuming a use. */
-  audience?: string | undefined;
+  /** The resource server's own audience: a use is only ever spent by the audience the token was minted for. */
+  audience: string;
   action?: string | undefined;
   resource?: string | undefined;
   /** The DPoP proof that came with the resource request, and that request's method and URL. */
@@ -119,7 +119,7 @@ export class TokenValidator {
     let presentedJkt: string | undefined;
     try {
       claims = await this.verify(req.token);
-      if (req.audience !== undefined && claims.aud !== req.audience) {
+      if (claims.aud !== req.audience) {
         throw brokerError('TOKEN_WRONG_AUDIENCE', `the token is for ${claims.aud}, not ${req.audience}`, {
           field: 'audience',
         });
