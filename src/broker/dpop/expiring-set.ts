@@ -17,7 +17,10 @@ export class ExpiringSet {
     return createHash('sha256').update(key).digest().toString('latin1', 0, 8);
   }
 
-  /** Adds `key` until `expiresAtMs`; false if it is already present (a replay). */
+  /**
+   * Adds `key` until `expiresAtMs` inclusive (pass the last instant the proof is accepted); false if it is
+   * already present (a replay).
+   */
   addIfAbsent(key: string, expiresAtMs: number, nowMs: number): boolean {
     this.prune(nowMs);
     const d = ExpiringSet.digest(key);
@@ -34,12 +37,15 @@ export class ExpiringSet {
     return true;
   }
 
-  /** Drops every bucket whose second has passed. */
+  /**
+   * Drops every bucket whose second lies strictly before now. An entry is still held at its expiry instant:
+   * dropping it then would let a proof accepted at exactly that instant be replayed.
+   */
   prune(nowMs: number): void {
-    const nowSec = Math.floor(nowMs / 1000);
-    if (this.oldest > nowSec) return;
+    const current = Math.ceil(nowMs / 1000);
+    if (this.oldest >= current) return;
     for (const [sec, bucket] of this.buckets) {
-      if (sec > nowSec) continue;
+      if (sec >= current) continue;
       for (const d of bucket) this.members.delete(d);
       this.buckets.delete(sec);
     }

@@ -83,6 +83,22 @@ void describe('DPoP proof (RFC 9449 §4.3)', () => {
     await assert.rejects(verifyDpopProof(p, check(replay)), { code: 'BULKHEAD_DPOP_REPLAY' });
   });
 
+  void it('a proof is never accepted twice, up to and including the last instant of its window', async () => {
+    const { proof } = await setup();
+    const replay = new ExpiringSet();
+    const p = await proof();
+    const at = (ms: number) => verifyDpopProof(p, check(replay, { now: new Date(NOW.getTime() + ms) }));
+    await at(0);
+    await assert.rejects(at(59_999), { code: 'BULKHEAD_DPOP_REPLAY' });
+    await assert.rejects(at(60_000), { code: 'BULKHEAD_DPOP_REPLAY' });
+    await assert.rejects(at(60_001), { code: 'BULKHEAD_DPOP_IAT_OUT_OF_WINDOW' });
+    // First used at the very last accepted instant: still remembered for its replay.
+    const late = await proof();
+    const lastInstant = check(replay, { now: new Date(NOW.getTime() + 60_000) });
+    await verifyDpopProof(late, lastInstant);
+    await assert.rejects(verifyDpopProof(late, lastInstant), { code: 'BULKHEAD_DPOP_REPLAY' });
+  });
+
   void it('the replay cache forgets a jti once the proof could no longer be accepted (bounded memory)', () => {
     const set = new ExpiringSet();
     for (let i = 0; i < 1000; i++) set.addIfAbsent(`k${i}`, 1000 + i, 0);
@@ -91,5 +107,9 @@ void describe('DPoP proof (RFC 9449 §4.3)', () => {
     set.prune(10_000);
     assert.equal(set.size, 0);
     assert.equal(set.addIfAbsent('k5', 20_000, 10_001), true);
+    // Held at its expiry instant, gone one millisecond later.
+    assert.equal(set.addIfAbsent('k5', 20_000, 20_000), false);
+    set.prune(20_001);
+    assert.equal(set.size, 0);
   });
 });

@@ -115,7 +115,8 @@ export async function verifyDpopProof(
   if (check.accessToken !== undefined && ath !== accessTokenHash(check.accessToken)) {
     throw brokerError('DPOP_ATH_MISMATCH', 'DPoP ath does not match the presented access token', field);
   }
-  // Last, so a proof that fails another check does not burn its jti. Entries expire when the proof would.
+  // Last, so a proof that fails another check does not burn its jti. Remembered through the last instant
+  // the iat check above accepts it (iat + window, inclusive).
   const expires = (iat + check.iatWindowSeconds) * 1000;
   if (!check.replay.addIfAbsent(`${jkt}|${jti}`, expires, check.now.getTime())) {
     throw brokerError('DPOP_REPLAY', `DPoP proof ${jti} was already used`, field);
