@@ -47,6 +47,8 @@ export interface BrokerDeps {
   approvals?: (() => ApprovalLookup) | undefined;
   masterKey: Buffer;
   config: BrokerConfig;
+  /** The server's public base URL (`BULKHEAD_PUBLIC_URL`); the broker's endpoint URLs are built under it. */
+  publicUrl: () => string;
   findIdentity: (id: string) => Promise<Identity | undefined>;
   findIdentityBySpiffeId: (spiffeId: string) => Promise<Identity | undefined>;
   /** Downstream credential plugins; default: PostgreSQL when `downstream.postgres` is configured. */
@@ -59,7 +61,7 @@ export interface BrokerDeps {
 }
 
 export interface TokenRequestContext {
-  /** The absolute URL of the token endpoint as the client addressed it (DPoP `htu`, assertion `aud`). */
+  /** The absolute URL of the token endpoint under the public URL (DPoP `htu`, assertion `aud`). */
   endpointUrl: string;
   dpop: string | undefined;
   requestId?: string | undefined;
@@ -197,7 +199,10 @@ export class Broker {
     return { expired };
   }
 
-  /** The audiences a client assertion may name: the broker issuer and the token endpoint URL. */
+  /**
+   * The audiences a client assertion may name: the broker issuer and the URL of the endpoint it is presented
+   * to, built from configuration by the caller (never from request headers).
+   */
   assertionAudiences(endpointUrl: string): string[] {
     return [this.deps.config.issuer, endpointUrl];
   }

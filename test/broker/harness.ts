@@ -99,6 +99,8 @@ export async function startHarness(
     detect?: boolean;
     /** Adds detect + respond wired to this broker (containment end to end). */
     respond?: boolean;
+    /** Server environment (e.g. `BULKHEAD_PUBLIC_URL`). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<Harness> {
   const clock = new Clock();
@@ -176,6 +178,7 @@ export async function startHarness(
     modules: [coreModule, policy, broker, ...containment()],
     now: clock.now,
     postgres: options.postgres ?? false,
+    ...(options.env ? { env: options.env } : {}),
   });
   const events: BulkheadEvent[] = [];
   server.ctx.events.subscribe('token.*', (e) => events.push(e));
@@ -183,7 +186,7 @@ export async function startHarness(
     body: { policies: POLICIES, actions: ['read', 'write', 'delete'] },
   });
   if (push.status !== 201) throw new Error(`policy push failed: ${JSON.stringify(push.body)}`);
-  const tokenUrl = `${server.url}/oauth2/token`;
+  const tokenUrl = `${server.ctx.config.publicUrl ?? server.url}/oauth2/token`;
 
   const h: Harness = {
     server,
