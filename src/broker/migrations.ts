@@ -101,4 +101,21 @@ export const brokerMigrations: Record<string, BulkheadMigration> = {
         .execute();
     },
   },
+  '3000-broker-0004-client-assertions': {
+    async up(db) {
+      await db.schema
+        .createTable('broker_client_assertions')
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('jti', 'text', (c) => c.notNull())
+        .addColumn('used_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('broker_client_assertions_pk', ['client_id', 'jti'])
+        .execute();
+      await db.schema
+        .createIndex('broker_client_assertions_exp_idx')
+        .on('broker_client_assertions')
+        .column('expires_at')
+        .execute();
+    },
+  },
 };

@@ -28,6 +28,7 @@ import { issueTaskToken, type IssuedToken } from './tokens/issue.js';
 import { tokenIssuedEvent, tokenRefusedEvent } from './tokens/events.js';
 import { TokenValidator } from './tokens/validate.js';
 import { introspectToken } from './introspection/introspect.js';
+import { UsedAssertions } from './workload-proof/used-assertions.js';
 import { WorkloadProofVerifier, type WorkloadProof } from './workload-proof/verify.js';
 import type { ChangeFeed } from '../store/change-feed.js';
 
@@ -82,6 +83,7 @@ export class Broker {
   readonly tasks: TaskService;
   readonly validator: TokenValidator;
   readonly proofs: WorkloadProofVerifier;
+  readonly usedAssertions: UsedAssertions;
   /** DPoP `jti`s seen at the token endpoint and by validations (entries expire with the proof window). */
   readonly replay = new ExpiringSet();
   readonly plugins: DownstreamPlugin[];
@@ -137,7 +139,9 @@ export class Broker {
       dpopWindowSeconds: c.dpop_iat_window_seconds,
       dpopSkewSeconds: c.dpop_clock_skew_seconds,
     });
+    this.usedAssertions = new UsedAssertions(deps.db, deps.now);
     this.proofs = new WorkloadProofVerifier(c, {
+      usedAssertions: this.usedAssertions,
       findIdentity: deps.findIdentity,
       findIdentityBySpiffeId: deps.findIdentityBySpiffeId,
       now: deps.now,
@@ -185,11 +189,12 @@ export class Broker {
 
   /**
    * One sweeper pass: expire due tasks (revoking their tokens), pick up other replicas' revocations, forget
-   * what can no longer match, and rotate the signing key when it is due.
+   * what can no longer match (revocations, used client assertion `jti`s), and rotate the signing key when due.
    */
   async sweep(): Promise<{ expired: number }> {
     const expired = await this.tasks.sweep();
     await this.downstream.retryDrops();
+    await this.usedAssertions.prune();
     await this.revocations.poll();
     this.revocations.prune();
     this.replay.prune(this.deps.now().getTime());

@@ -71,7 +71,16 @@ export interface BrokerDownstreamReservationTable {
   reserved_at: string;
 }
 
+/** A client assertion `jti` already accepted (RFC 7523 single use), kept until the assertion expires. */
+export interface BrokerClientAssertionTable {
+  client_id: string;
+  jti: string;
+  used_at: string;
+  expires_at: string;
+}
+
 export type BrokerTables = {
+  broker_client_assertions: BrokerClientAssertionTable;
   broker_downstream: BrokerDownstreamTable;
   broker_downstream_reservations: BrokerDownstreamReservationTable;
   broker_signing_keys: BrokerSigningKeyTable;

@@ -74,7 +74,10 @@ export interface Harness {
   svid(sub: string, opts?: { aud?: string; exp?: number; key?: KeyPair }): Promise<string>;
   ciToken(claims: Record<string, unknown>, opts?: { aud?: string; exp?: number }): Promise<string>;
   k8sToken(sub: string, ns: string): Promise<string>;
-  clientAssertion(identity: string, opts?: { aud?: string; jti?: string }): Promise<string>;
+  clientAssertion(
+    identity: string,
+    opts?: { aud?: string; jti?: string; iat?: number; exp?: number },
+  ): Promise<string>;
   dpop(
     key: KeyPair,
     htm: string,
@@ -243,8 +246,8 @@ export async function startHarness(
         .setSubject(identity)
         .setAudience(o.aud ?? tokenUrl)
         .setJti(o.jti ?? randomUUID())
-        .setIssuedAt(clock.seconds)
-        .setExpirationTime(clock.seconds + 60)
+        .setIssuedAt(o.iat ?? clock.seconds)
+        .setExpirationTime(o.exp ?? clock.seconds + 60)
         .sign(client.privateKey);
     },
     dpop(key, htm, htu, o = {}) {

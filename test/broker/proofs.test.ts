@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
+import { Broker } from '../../src/broker/service.js';
 import {
   BROKER_AUD,
   keyPair,
@@ -130,6 +131,69 @@ void describe('broker: workload identity proofs', () => {
       .setAudience(BROKER_AUD)
       .sign(h.spiffe.privateKey);
     refused(await proveAs(noExp), 'BULKHEAD_PROOF_CLAIM_INVALID');
+  });
+});
+
+void describe('broker: a client assertion is single-use across broker instances', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  void it('refuses a replay on a second broker instance on the same database (another replica, a restart)', async () => {
+    const task = await h.createTask(await h.svid(PAYMENTS_API), TASK);
+    const assertion = await h.clientAssertion('agent-finops');
+    // The proof verifies (and its jti is spent); the task belongs to someone else.
+    assert.equal(
+      (await h.mint(assertion, task.body.id as string)).body.code,
+      'BULKHEAD_TASK_IDENTITY_MISMATCH',
+    );
+    const fresh = new Broker(h.broker.runtime().deps);
+    await assert.rejects(fresh.proveWorkload(assertion, h.tokenUrl), { code: 'BULKHEAD_PROOF_REPLAYED' });
+    // A new assertion is fine on the fresh instance; once expired, the sweeper forgets the jtis.
+    await fresh.proveWorkload(await h.clientAssertion('agent-finops'), h.tokenUrl);
+    const count = async () =>
+      (await h.broker.runtime().deps.db.selectFrom('broker_client_assertions').select('jti').execute())
+        .length;
+    assert.equal(await count(), 2);
+    h.clock.advance(61);
+    await h.broker.runtime().sweep();
+    assert.equal(await count(), 0);
+  });
+
+  void it('refuses an assertion valid for longer than 300 s (exact boundary)', async () => {
+    const at = h.clock.seconds;
+    const ok = await h.broker
+      .runtime()
+      .proveWorkload(await h.clientAssertion('agent-finops', { iat: at, exp: at + 300 }), h.tokenUrl);
+    assert.equal(ok.identity.id, 'agent-finops');
+    await assert.rejects(
+      h.broker
+        .runtime()
+        .proveWorkload(await h.clientAssertion('agent-finops', { iat: at, exp: at + 301 }), h.tokenUrl),
+      { code: 'BULKHEAD_PROOF_LIFETIME_TOO_LONG' },
+    );
+    // Backdating iat does not help, and neither does leaving it out.
+    await assert.rejects(
+      h.broker
+        .runtime()
+        .proveWorkload(await h.clientAssertion('agent-finops', { iat: at - 200, exp: at + 200 }), h.tokenUrl),
+      { code: 'BULKHEAD_PROOF_LIFETIME_TOO_LONG' },
+    );
+    const noIat = await new SignJWT({})
+      .setProtectedHeader({ alg: 'EdDSA', kid: h.client.publicJwk.kid ?? '' })
+      .setIssuer('agent-finops')
+      .setSubject('agent-finops')
+      .setAudience(h.tokenUrl)
+      .setJti('no-iat')
+      .setExpirationTime(at + 3600)
+      .sign(h.client.privateKey);
+    const res = await h.mint(noIat, 'task-x');
+    assert.equal(res.status, 401, JSON.stringify(res.body));
+    assert.equal(res.body.code, 'BULKHEAD_PROOF_LIFETIME_TOO_LONG');
   });
 });
 
