@@ -17,6 +17,12 @@ export interface Config {
   adminToken: string | undefined;
   bodyLimitBytes: number;
   logLevel: string;
+  /**
+   * The base URL clients use to reach this server (`BULKHEAD_PUBLIC_URL`, e.g. behind a proxy): the broker
+   * accepts client assertions and DPoP proofs addressed to its endpoints under it, never to whatever the Host
+   * header names. Unset: the URL the server listens on, filled in by `startBulkhead` once listening.
+   */
+  publicUrl: string | undefined;
 }
 
 export interface ConfigInput {
@@ -52,6 +58,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`BULKHEAD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const publicUrl = parsePublicUrl(nonEmpty(env.BULKHEAD_PUBLIC_URL));
   return {
     host,
     port,
@@ -62,7 +69,13 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     adminToken,
     bodyLimitBytes,
     logLevel,
+    publicUrl,
   };
+}
+
+/** The URL a server bound to `host`:`port` is reached at (the default public URL). */
+export function listenUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 export function sqliteFileFor(config: Config): string {
@@ -79,6 +92,27 @@ function parsePositiveInt(value: string, name: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer`);
   return n;
+}
+
+/** An absolute http(s) URL without query or fragment; a trailing `/` is dropped so paths append cleanly. */
+function parsePublicUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`BULKHEAD_PUBLIC_URL must be an absolute http(s) URL: ${value}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`BULKHEAD_PUBLIC_URL must be an http or https URL: ${value}`);
+  }
+  if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#')) {
+    throw new ConfigError(`BULKHEAD_PUBLIC_URL must not have a query or fragment: ${value}`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError(`BULKHEAD_PUBLIC_URL must not carry credentials: ${value}`);
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -16,6 +16,10 @@ export const BrokerErrorCodes = {
   PROOF_CLAIM_INVALID: { status: 401, title: 'The proof lacks a required claim or has an invalid one' },
   PROOF_UNMAPPED: { status: 401, title: 'The proven workload maps to no inventory identity' },
   PROOF_REPLAYED: { status: 401, title: 'This client assertion was already used' },
+  PROOF_LIFETIME_TOO_LONG: {
+    status: 401,
+    title: 'The client assertion is valid for longer than the broker accepts',
+  },
   PROOF_IDENTITY_INACTIVE: { status: 403, title: 'The mapped identity is not active' },
   TRUST_BUNDLE_UNAVAILABLE: { status: 503, title: 'The trust bundle could not be loaded' },
   // Tasks.

@@ -4,6 +4,7 @@
  * The PDP is injected (`pdp: () => policyModule.runtime().pdp`), never reached for globally.
  */
 import type { AppContext } from '../app-context.js';
+import { listenUrl } from '../config.js';
 import type { BulkheadModule } from '../modules/types.js';
 import { registerBrokerCommands } from './cli.js';
 import {
@@ -71,6 +72,7 @@ export async function startBroker(ctx: AppContext, options: BrokerModuleOptions 
     approvals: options.approvals,
     masterKey: key,
     config,
+    publicUrl: () => ctx.config.publicUrl ?? listenUrl(ctx.config.host, ctx.config.port),
     findIdentity: (id) => ctx.inventory.findIdentity(id),
     revokeCredential: (id, meta) => ctx.inventory.revokeCredential(id, meta),
     async findIdentityBySpiffeId(spiffeId) {

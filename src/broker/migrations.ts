@@ -76,4 +76,46 @@ export const brokerMigrations: Record<string, BulkheadMigration> = {
         .execute();
     },
   },
+  '3000-broker-0003-downstream-once': {
+    async up(db) {
+      // Reserved before a plugin provisions anything: the primary key makes "once per task and resource"
+      // hold across concurrent requests and replicas. A separate table, so the few duplicates the old
+      // check-then-insert could leave in broker_downstream still migrate (and still get dropped).
+      await db.schema
+        .createTable('broker_downstream_reservations')
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('resource', 'text', (c) => c.notNull())
+        .addColumn('reserved_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('broker_downstream_reservations_pk', ['task_id', 'resource'])
+        .execute();
+      await db
+        .insertInto('broker_downstream_reservations')
+        .columns(['task_id', 'resource', 'reserved_at'])
+        .expression(
+          db
+            .selectFrom('broker_downstream')
+            .select(['task_id', 'resource'])
+            .select((eb) => eb.fn.min('created_at').as('reserved_at'))
+            .groupBy(['task_id', 'resource']),
+        )
+        .execute();
+    },
+  },
+  '3000-broker-0004-client-assertions': {
+    async up(db) {
+      await db.schema
+        .createTable('broker_client_assertions')
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('jti', 'text', (c) => c.notNull())
+        .addColumn('used_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('broker_client_assertions_pk', ['client_id', 'jti'])
+        .execute();
+      await db.schema
+        .createIndex('broker_client_assertions_exp_idx')
+        .on('broker_client_assertions')
+        .column('expires_at')
+        .execute();
+    },
+  },
 };

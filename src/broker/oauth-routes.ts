@@ -38,14 +38,14 @@ export function registerFormParser(app: FastifyInstance): void {
   });
 }
 
-/** The URL the client addressed (DPoP `htu`, client assertion `aud`). */
-export function requestUrl(request: FastifyRequest): string {
+/**
+ * The URL of the endpoint a request reached, under the configured public URL (DPoP `htu`, client assertion
+ * `aud`). Never built from the Host header: a client could name another server there and get an assertion or
+ * proof meant for that server accepted here.
+ */
+export function requestUrl(broker: Broker, request: FastifyRequest): string {
   const path = request.url.split('?')[0] ?? '/';
-  return `${request.protocol}://${request.headers.host ?? 'localhost'}${path}`;
-}
-
-function baseUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.headers.host ?? 'localhost'}`;
+  return `${broker.deps.publicUrl()}${path}`;
 }
 
 function formParams(request: FastifyRequest): Record<string, string> {
@@ -100,8 +100,8 @@ export function registerOAuthRoutes(app: FastifyInstance, broker: () => Broker):
     summary: 'OAuth 2.0 authorization server metadata (RFC 8414)',
     tags: ['broker'],
     scope: 'public',
-    handler: async ({ request }) => {
-      const base = baseUrl(request);
+    handler: async () => {
+      const base = broker().deps.publicUrl();
       return {
         issuer: broker().deps.config.issuer,
         token_endpoint: `${base}/oauth2/token`,
@@ -135,8 +135,9 @@ export function registerOAuthRoutes(app: FastifyInstance, broker: () => Broker):
         const dpop = request.headers.dpop;
         if (Array.isArray(dpop))
           throw brokerError('DPOP_INVALID', 'exactly one DPoP header is allowed', { field: 'headers.dpop' });
-        const res = await broker().tokenRequest(params, {
-          endpointUrl: requestUrl(request),
+        const b = broker();
+        const res = await b.tokenRequest(params, {
+          endpointUrl: requestUrl(b, request),
           dpop,
           requestId,
         });

@@ -76,8 +76,7 @@ async function caller(
     throw brokerError('PROOF_MISSING', 'present an API key or a workload identity proof as Bearer', {
       field: 'headers.authorization',
     });
-  const url = requestUrl(request);
-  return { kind: 'workload', proof: await broker.proveWorkload(jwt, url) };
+  return { kind: 'workload', proof: await broker.proveWorkload(jwt, requestUrl(broker, request)) };
 }
 
 export function registerBrokerRoutes(app: FastifyInstance, broker: () => Broker): void {
@@ -199,7 +198,7 @@ export function registerBrokerRoutes(app: FastifyInstance, broker: () => Broker)
       const b = broker();
       const auth = request.headers.authorization;
       const jwt = typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
-      const proof = await b.proveWorkload(jwt, requestUrl(request));
+      const proof = await b.proveWorkload(jwt, requestUrl(b, request));
       void reply.header('cache-control', 'no-store');
       return { items: await b.issueDownstream(params.id, proof.identity.id, requestId) };
     },

@@ -28,6 +28,7 @@ import { issueTaskToken, type IssuedToken } from './tokens/issue.js';
 import { tokenIssuedEvent, tokenRefusedEvent } from './tokens/events.js';
 import { TokenValidator } from './tokens/validate.js';
 import { introspectToken } from './introspection/introspect.js';
+import { UsedAssertions } from './workload-proof/used-assertions.js';
 import { WorkloadProofVerifier, type WorkloadProof } from './workload-proof/verify.js';
 import type { ChangeFeed } from '../store/change-feed.js';
 
@@ -47,6 +48,8 @@ export interface BrokerDeps {
   approvals?: (() => ApprovalLookup) | undefined;
   masterKey: Buffer;
   config: BrokerConfig;
+  /** The server's public base URL (`BULKHEAD_PUBLIC_URL`); the broker's endpoint URLs are built under it. */
+  publicUrl: () => string;
   findIdentity: (id: string) => Promise<Identity | undefined>;
   findIdentityBySpiffeId: (spiffeId: string) => Promise<Identity | undefined>;
   /** Downstream credential plugins; default: PostgreSQL when `downstream.postgres` is configured. */
@@ -59,7 +62,7 @@ export interface BrokerDeps {
 }
 
 export interface TokenRequestContext {
-  /** The absolute URL of the token endpoint as the client addressed it (DPoP `htu`, assertion `aud`). */
+  /** The absolute URL of the token endpoint under the public URL (DPoP `htu`, assertion `aud`). */
   endpointUrl: string;
   dpop: string | undefined;
   requestId?: string | undefined;
@@ -80,6 +83,7 @@ export class Broker {
   readonly tasks: TaskService;
   readonly validator: TokenValidator;
   readonly proofs: WorkloadProofVerifier;
+  readonly usedAssertions: UsedAssertions;
   /** DPoP `jti`s seen at the token endpoint and by validations (entries expire with the proof window). */
   readonly replay = new ExpiringSet();
   readonly plugins: DownstreamPlugin[];
@@ -135,7 +139,9 @@ export class Broker {
       dpopWindowSeconds: c.dpop_iat_window_seconds,
       dpopSkewSeconds: c.dpop_clock_skew_seconds,
     });
+    this.usedAssertions = new UsedAssertions(deps.db, deps.now);
     this.proofs = new WorkloadProofVerifier(c, {
+      usedAssertions: this.usedAssertions,
       findIdentity: deps.findIdentity,
       findIdentityBySpiffeId: deps.findIdentityBySpiffeId,
       now: deps.now,
@@ -183,11 +189,12 @@ export class Broker {
 
   /**
    * One sweeper pass: expire due tasks (revoking their tokens), pick up other replicas' revocations, forget
-   * what can no longer match, and rotate the signing key when it is due.
+   * what can no longer match (revocations, used client assertion `jti`s), and rotate the signing key when due.
    */
   async sweep(): Promise<{ expired: number }> {
     const expired = await this.tasks.sweep();
     await this.downstream.retryDrops();
+    await this.usedAssertions.prune();
     await this.revocations.poll();
     this.revocations.prune();
     this.replay.prune(this.deps.now().getTime());
@@ -197,7 +204,10 @@ export class Broker {
     return { expired };
   }
 
-  /** The audiences a client assertion may name: the broker issuer and the token endpoint URL. */
+  /**
+   * The audiences a client assertion may name: the broker issuer and the URL of the endpoint it is presented
+   * to, built from configuration by the caller (never from request headers).
+   */
   assertionAudiences(endpointUrl: string): string[] {
     return [this.deps.config.issuer, endpointUrl];
   }

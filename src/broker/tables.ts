@@ -64,8 +64,25 @@ export interface BrokerDownstreamTable {
   dropped_at: string | null;
 }
 
+/** One per task and resource, taken before provisioning: the claim that makes issuing happen once. */
+export interface BrokerDownstreamReservationTable {
+  task_id: string;
+  resource: string;
+  reserved_at: string;
+}
+
+/** A client assertion `jti` already accepted (RFC 7523 single use), kept until the assertion expires. */
+export interface BrokerClientAssertionTable {
+  client_id: string;
+  jti: string;
+  used_at: string;
+  expires_at: string;
+}
+
 export type BrokerTables = {
+  broker_client_assertions: BrokerClientAssertionTable;
   broker_downstream: BrokerDownstreamTable;
+  broker_downstream_reservations: BrokerDownstreamReservationTable;
   broker_signing_keys: BrokerSigningKeyTable;
   broker_tasks: BrokerTaskTable;
   broker_revocations: BrokerRevocationTable;

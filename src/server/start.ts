@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { AppContext } from '../app-context.js';
-import type { Config } from '../config.js';
+import { listenUrl, type Config } from '../config.js';
 import { loadDemoData, type DemoLoadResult } from '../demo/load-demo.js';
 import { buildServer } from '../http/server.js';
 import { allModules } from '../modules/index.js';
@@ -64,13 +64,15 @@ export async function startBulkhead(config: Config, options: StartOptions): Prom
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = listenUrl(config.host, port);
+    // Known only now with port 0; modules read it per request (the broker's own endpoint URLs).
+    config.publicUrl ??= url;
     const server = app;
     let closing: Promise<void> | undefined;
     return {
       app,
       ctx,
-      url: `http://${host}:${port}`,
+      url,
       bootstrapToken,
       demo,
       close() {

@@ -74,7 +74,10 @@ export interface Harness {
   svid(sub: string, opts?: { aud?: string; exp?: number; key?: KeyPair }): Promise<string>;
   ciToken(claims: Record<string, unknown>, opts?: { aud?: string; exp?: number }): Promise<string>;
   k8sToken(sub: string, ns: string): Promise<string>;
-  clientAssertion(identity: string, opts?: { aud?: string; jti?: string }): Promise<string>;
+  clientAssertion(
+    identity: string,
+    opts?: { aud?: string; jti?: string; iat?: number; exp?: number },
+  ): Promise<string>;
   dpop(
     key: KeyPair,
     htm: string,
@@ -99,6 +102,8 @@ export async function startHarness(
     detect?: boolean;
     /** Adds detect + respond wired to this broker (containment end to end). */
     respond?: boolean;
+    /** Server environment (e.g. `BULKHEAD_PUBLIC_URL`). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<Harness> {
   const clock = new Clock();
@@ -176,6 +181,7 @@ export async function startHarness(
     modules: [coreModule, policy, broker, ...containment()],
     now: clock.now,
     postgres: options.postgres ?? false,
+    ...(options.env ? { env: options.env } : {}),
   });
   const events: BulkheadEvent[] = [];
   server.ctx.events.subscribe('token.*', (e) => events.push(e));
@@ -183,7 +189,7 @@ export async function startHarness(
     body: { policies: POLICIES, actions: ['read', 'write', 'delete'] },
   });
   if (push.status !== 201) throw new Error(`policy push failed: ${JSON.stringify(push.body)}`);
-  const tokenUrl = `${server.url}/oauth2/token`;
+  const tokenUrl = `${server.ctx.config.publicUrl ?? server.url}/oauth2/token`;
 
   const h: Harness = {
     server,
@@ -240,8 +246,8 @@ export async function startHarness(
         .setSubject(identity)
         .setAudience(o.aud ?? tokenUrl)
         .setJti(o.jti ?? randomUUID())
-        .setIssuedAt(clock.seconds)
-        .setExpirationTime(clock.seconds + 60)
+        .setIssuedAt(o.iat ?? clock.seconds)
+        .setExpirationTime(o.exp ?? clock.seconds + 60)
         .sign(client.privateKey);
     },
     dpop(key, htm, htu, o = {}) {

@@ -4,12 +4,15 @@
  * mode has its own code.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
+import { Broker } from '../../src/broker/service.js';
 import {
   BROKER_AUD,
   keyPair,
   PAYMENTS_API,
+  POLICIES,
   SPIFFE_TD,
   startHarness,
   SUPPORT_BOT,
@@ -131,6 +134,69 @@ void describe('broker: workload identity proofs', () => {
   });
 });
 
+void describe('broker: a client assertion is single-use across broker instances', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  void it('refuses a replay on a second broker instance on the same database (another replica, a restart)', async () => {
+    const task = await h.createTask(await h.svid(PAYMENTS_API), TASK);
+    const assertion = await h.clientAssertion('agent-finops');
+    // The proof verifies (and its jti is spent); the task belongs to someone else.
+    assert.equal(
+      (await h.mint(assertion, task.body.id as string)).body.code,
+      'BULKHEAD_TASK_IDENTITY_MISMATCH',
+    );
+    const fresh = new Broker(h.broker.runtime().deps);
+    await assert.rejects(fresh.proveWorkload(assertion, h.tokenUrl), { code: 'BULKHEAD_PROOF_REPLAYED' });
+    // A new assertion is fine on the fresh instance; once expired, the sweeper forgets the jtis.
+    await fresh.proveWorkload(await h.clientAssertion('agent-finops'), h.tokenUrl);
+    const count = async () =>
+      (await h.broker.runtime().deps.db.selectFrom('broker_client_assertions').select('jti').execute())
+        .length;
+    assert.equal(await count(), 2);
+    h.clock.advance(61);
+    await h.broker.runtime().sweep();
+    assert.equal(await count(), 0);
+  });
+
+  void it('refuses an assertion valid for longer than 300 s (exact boundary)', async () => {
+    const at = h.clock.seconds;
+    const ok = await h.broker
+      .runtime()
+      .proveWorkload(await h.clientAssertion('agent-finops', { iat: at, exp: at + 300 }), h.tokenUrl);
+    assert.equal(ok.identity.id, 'agent-finops');
+    await assert.rejects(
+      h.broker
+        .runtime()
+        .proveWorkload(await h.clientAssertion('agent-finops', { iat: at, exp: at + 301 }), h.tokenUrl),
+      { code: 'BULKHEAD_PROOF_LIFETIME_TOO_LONG' },
+    );
+    // Backdating iat does not help, and neither does leaving it out.
+    await assert.rejects(
+      h.broker
+        .runtime()
+        .proveWorkload(await h.clientAssertion('agent-finops', { iat: at - 200, exp: at + 200 }), h.tokenUrl),
+      { code: 'BULKHEAD_PROOF_LIFETIME_TOO_LONG' },
+    );
+    const noIat = await new SignJWT({})
+      .setProtectedHeader({ alg: 'EdDSA', kid: h.client.publicJwk.kid ?? '' })
+      .setIssuer('agent-finops')
+      .setSubject('agent-finops')
+      .setAudience(h.tokenUrl)
+      .setJti('no-iat')
+      .setExpirationTime(at + 3600)
+      .sign(h.client.privateKey);
+    const res = await h.mint(noIat, 'task-x');
+    assert.equal(res.status, 401, JSON.stringify(res.body));
+    assert.equal(res.body.code, 'BULKHEAD_PROOF_LIFETIME_TOO_LONG');
+  });
+});
+
 void describe('broker: a URL trust bundle that cannot be fetched', () => {
   void it('fails closed with its own code (503), not as a bad proof', async () => {
     const h = await startHarness();
@@ -143,6 +209,136 @@ void describe('broker: a URL trust bundle that cannot be fetched', () => {
       assert.equal(res.body.code, 'BULKHEAD_TRUST_BUNDLE_UNAVAILABLE');
     } finally {
       h.jwksServer.listen(0, '127.0.0.1');
+      await h.stop();
+    }
+  });
+});
+
+/** A form POST with a chosen Host header (fetch does not let a test set it). */
+function postWithHost(
+  h: Harness,
+  path: string,
+  host: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: any }> {
+  const target = new URL(h.server.url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path,
+        method: 'POST',
+        headers: { ...headers, host, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function tokenForm(assertion: string, task: string): string {
+  return new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    client_assertion: assertion,
+    task,
+  }).toString();
+}
+
+const FINOPS_READ = `${POLICIES}
+@id("finops-read")
+permit (principal, action == Action::"read", resource) when { principal.id == "agent-finops" };`;
+
+void describe('broker: the audiences a client assertion may name come from configuration', () => {
+  async function finopsTask(h: Harness): Promise<string> {
+    const push = await h.server.call('POST', '/v1/policies', {
+      body: { policies: FINOPS_READ, actions: ['read', 'write', 'delete'] },
+    });
+    assert.equal(push.status, 201, JSON.stringify(push.body));
+    const task = await h.server.call('POST', '/v1/tasks', { body: { ...TASK, identity: 'agent-finops' } });
+    assert.equal(task.status, 201, JSON.stringify(task.body));
+    return task.body.id as string;
+  }
+
+  void it('refuses an assertion and a DPoP proof for another server even when the Host header names it', async () => {
+    const h = await startHarness();
+    try {
+      const task = await finopsTask(h);
+      const other = 'http://other-as.internal';
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const foreign = await h.clientAssertion('agent-finops', { aud: `${other}/oauth2/token` });
+      const spoofed = await postWithHost(
+        h,
+        '/oauth2/token',
+        'other-as.internal',
+        tokenForm(foreign, task),
+        form,
+      );
+      assert.equal(spoofed.status, 401, JSON.stringify(spoofed.body));
+      assert.equal(spoofed.body.code, 'BULKHEAD_PROOF_WRONG_AUDIENCE');
+
+      const taskBody = JSON.stringify({
+        purpose: 'x',
+        actions: ['read'],
+        resources: ['payments-db'],
+        max_uses: 1,
+      });
+      const declare = await postWithHost(h, '/v1/tasks', 'other-as.internal', taskBody, {
+        'content-type': 'application/json',
+        authorization: `Bearer ${await h.clientAssertion('agent-finops', { aud: `${other}/v1/tasks` })}`,
+      });
+      assert.equal(declare.status, 401, JSON.stringify(declare.body));
+      assert.equal(declare.body.code, 'BULKHEAD_PROOF_WRONG_AUDIENCE');
+
+      const credentials = await postWithHost(h, `/v1/tasks/${task}/credentials`, 'other-as.internal', '', {
+        authorization: `Bearer ${await h.clientAssertion('agent-finops', { aud: `${other}/v1/tasks/${task}/credentials` })}`,
+      });
+      assert.equal(credentials.status, 401, JSON.stringify(credentials.body));
+      assert.equal(credentials.body.code, 'BULKHEAD_PROOF_WRONG_AUDIENCE');
+
+      // DPoP htu is checked against the configured URL too, whatever Host says.
+      const ours = await h.clientAssertion('agent-finops');
+      const dpop = await h.dpop(await keyPair(), 'POST', `${other}/oauth2/token`);
+      const bound = await postWithHost(h, '/oauth2/token', 'other-as.internal', tokenForm(ours, task), {
+        ...form,
+        dpop,
+      });
+      assert.equal(bound.body.code, 'BULKHEAD_DPOP_HTU_MISMATCH', JSON.stringify(bound.body));
+
+      // The default public URL is the one the server listens on: the harness's assertions keep working.
+      const honest = await h.mint(await h.clientAssertion('agent-finops'), task, await keyPair());
+      assert.equal(honest.status, 200, JSON.stringify(honest.body));
+      assert.equal(honest.body.token_type, 'DPoP');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  void it('accepts assertions and DPoP proofs addressed to BULKHEAD_PUBLIC_URL, not to the listening URL', async () => {
+    const h = await startHarness({ env: { BULKHEAD_PUBLIC_URL: 'https://bulkhead.example/' } });
+    try {
+      const task = await finopsTask(h);
+      const meta = await h.server.call('GET', '/.well-known/oauth-authorization-server');
+      assert.equal(meta.body.token_endpoint, 'https://bulkhead.example/oauth2/token');
+      assert.equal(h.tokenUrl, 'https://bulkhead.example/oauth2/token');
+      const minted = await h.mint(await h.clientAssertion('agent-finops'), task, await keyPair());
+      assert.equal(minted.status, 200, JSON.stringify(minted.body));
+      assert.equal(minted.body.token_type, 'DPoP');
+      const listening = await h.mint(
+        await h.clientAssertion('agent-finops', { aud: `${h.server.url}/oauth2/token` }),
+        task,
+      );
+      assert.equal(listening.body.code, 'BULKHEAD_PROOF_WRONG_AUDIENCE');
+    } finally {
       await h.stop();
     }
   });

@@ -13,7 +13,7 @@ import { coreModule } from '../../src/modules/index.js';
 import { createPolicyModule } from '../../src/policy/index.js';
 import { startBulkhead, type RunningServer } from '../../src/server/start.js';
 import { PG_URL, tempDir } from '../helpers/server.js';
-import { PAYMENTS_API, startHarness, type Harness } from './harness.js';
+import { BROKER_AUD, PAYMENTS_API, startHarness, type Harness } from './harness.js';
 
 void describe('broker: two replicas on PostgreSQL', { timeout: 60_000 }, () => {
   let a: Harness;
@@ -104,5 +104,31 @@ void describe('broker: two replicas on PostgreSQL', { timeout: 60_000 }, () => {
     // Completing the task on A ends it for B at once (the budget update checks the task row).
     await a.server.call('POST', `/v1/tasks/${task2.body.id}/complete`, { token: await a.svid(PAYMENTS_API) });
     assert.equal((await validateOnB(t3)).body.code, 'BULKHEAD_TOKEN_TASK_ENDED');
+  });
+
+  void it('accepts a client assertion once across replicas', async () => {
+    const task = await a.createTask(await a.svid(PAYMENTS_API), {
+      purpose: 'assertion replay',
+      actions: ['read'],
+      resources: ['payments-db'],
+      ttl: 600,
+      max_uses: 1,
+    });
+    // Addressed to the issuer, which both replicas accept.
+    const params = {
+      grant_type: 'client_credentials',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: await a.clientAssertion('agent-finops', { aud: BROKER_AUD }),
+      task: task.body.id as string,
+    };
+    // The proof verifies on A (and is spent there); the task belongs to someone else.
+    assert.equal((await a.form('/oauth2/token', params)).body.code, 'BULKHEAD_TASK_IDENTITY_MISMATCH');
+    const onB = await fetch(`${b.url}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params).toString(),
+    });
+    assert.equal(onB.status, 401);
+    assert.equal(((await onB.json()) as { code?: string }).code, 'BULKHEAD_PROOF_REPLAYED');
   });
 });

@@ -34,16 +34,12 @@ export class DownstreamCredentials {
     if (task.status !== 'active') {
       throw brokerError('TASK_NOT_ACTIVE', `task ${task.id} is ${task.status}`, { field: 'params.id' });
     }
-    const existing = await this.deps.db
-      .selectFrom('broker_downstream')
-      .select('resource')
-      .where('task_id', '=', task.id)
-      .execute();
     const out: ProvisionedCredential[] = [];
     for (const resource of task.resources) {
       const plugin = this.deps.plugins.find((p) => p.handles(resource));
       if (!plugin) continue;
-      if (existing.some((e) => e.resource === resource)) {
+      // Reserve before provisioning: of two concurrent requests (any replica) only one gets the slot.
+      if (!(await this.reserve(task.id, resource))) {
         throw brokerError(
           'TASK_NOT_ACTIVE',
           `downstream credentials for ${resource} were already issued for ${task.id}`,
@@ -52,7 +48,14 @@ export class DownstreamCredentials {
           },
         );
       }
-      const cred = await plugin.provision(task, resource);
+      let cred: ProvisionedCredential;
+      try {
+        cred = await plugin.provision(task, resource);
+      } catch (err) {
+        // Nothing was made: free the slot so the workload can ask again.
+        await this.release(task.id, resource);
+        throw err;
+      }
       const row = {
         id: `dsc-${randomBytes(9).toString('base64url')}`,
         task_id: task.id,
@@ -63,23 +66,69 @@ export class DownstreamCredentials {
         expires_at: cred.expires_at,
         dropped_at: null,
       };
-      await this.deps.db.transaction().execute(async (trx) => {
-        await trx.insertInto('broker_downstream').values(row).execute();
-        await this.deps.audit.record(coreTrx(trx), {
-          actor: `workload:${identityId}`,
-          action: 'broker.downstream.issue',
-          targetType: 'task',
-          targetId: task.id,
-          requestId,
-          after: { ...row, grants: cred.grants },
+      try {
+        await this.deps.db.transaction().execute(async (trx) => {
+          await trx.insertInto('broker_downstream').values(row).execute();
+          await this.deps.audit.record(coreTrx(trx), {
+            actor: `workload:${identityId}`,
+            action: 'broker.downstream.issue',
+            targetType: 'task',
+            targetId: task.id,
+            requestId,
+            after: { ...row, grants: cred.grants },
+          });
         });
-      });
+      } catch (err) {
+        await this.undoUnrecorded(plugin, task.id, resource, cred.principal, err);
+        throw err;
+      }
       out.push(cred);
     }
     // A task that ended while we were provisioning must not keep what we just made.
     const now = await this.deps.tasks.get(task.id);
     if (now.status !== 'active') await this.drop(task.id);
     return out;
+  }
+
+  /** Takes the (task, resource) slot; false when it is taken already. */
+  private async reserve(taskId: string, resource: string): Promise<boolean> {
+    const res = await this.deps.db
+      .insertInto('broker_downstream_reservations')
+      .values({ task_id: taskId, resource, reserved_at: this.deps.now().toISOString() })
+      .onConflict((oc) => oc.columns(['task_id', 'resource']).doNothing())
+      .executeTakeFirst();
+    return (res.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  }
+
+  private async release(taskId: string, resource: string): Promise<void> {
+    await this.deps.db
+      .deleteFrom('broker_downstream_reservations')
+      .where('task_id', '=', taskId)
+      .where('resource', '=', resource)
+      .execute();
+  }
+
+  /**
+   * The plugin made a credential but its record could not be written, so neither `drop` nor the sweeper would
+   * ever find it: destroy it now. If that fails too, the slot stays taken (the credential may still exist) and
+   * the error says which principal to remove by hand; it is never silent.
+   */
+  private async undoUnrecorded(
+    plugin: DownstreamPlugin,
+    taskId: string,
+    resource: string,
+    principal: string,
+    cause: unknown,
+  ): Promise<void> {
+    try {
+      await plugin.deprovision(resource, principal);
+    } catch (dropErr) {
+      throw new Error(
+        `downstream credential ${principal} for ${resource} of ${taskId} was made but neither recorded nor dropped: remove it by hand`,
+        { cause: new AggregateError([cause, dropErr]) },
+      );
+    }
+    await this.release(taskId, resource);
   }
 
   /** Drops every live downstream credential of a task; failures stay for the sweeper to retry. */

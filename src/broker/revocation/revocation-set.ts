@@ -1,7 +1,8 @@
 /**
  * Durable revocations (invariant 3). A revocation is written to the store (and audited) before it is
  * acknowledged, then held in memory as a hash set so the check is O(1) whatever its size. Other replicas pick
- * new rows up by polling the `revoked_at` watermark; a restart reloads everything still relevant. Entries
+ * new rows up by polling from the `revoked_at` watermark minus an overlap (see POLL_OVERLAP_MS); a restart
+ * reloads everything still relevant. Entries
  * that can no longer match anything (every token they could cover has expired) are forgotten.
  */
 import { randomBytes } from 'node:crypto';
@@ -27,11 +28,21 @@ export interface Revocation {
   actor: string;
 }
 
+/**
+ * How far behind the newest `revoked_at` seen each poll looks again. A row is stamped by its writer's clock
+ * before it commits, so it can become visible after a newer row was already polled (a slower concurrent
+ * commit, or a replica whose clock is behind): a plain `>= watermark` poll would never load it. Rows in the
+ * overlap are de-duplicated by id. Covers commit lag plus clock skew between replicas up to this much.
+ */
+export const POLL_OVERLAP_MS = 10_000;
+
 export class RevocationSet {
   /** `kind|target` → when it may be forgotten and when it was revoked (epoch ms). */
   private readonly entries = new Map<string, { exp: number; at: number }>();
-  private watermark = '';
-  private readonly seenAtWatermark = new Set<string>();
+  /** Newest `revoked_at` polled (epoch ms). */
+  private watermark = -Infinity;
+  /** Row id → `revoked_at` (epoch ms) of the rows polled within the overlap, so a re-read is not re-applied. */
+  private readonly seen = new Map<string, number>();
 
   constructor(
     private readonly db: BrokerDb,
@@ -46,25 +57,27 @@ export class RevocationSet {
     await this.poll();
   }
 
-  /** Picks up rows written since the last poll (by this or another replica). */
+  /** Picks up rows written since the last poll (by this or another replica), looking back POLL_OVERLAP_MS. */
   async poll(): Promise<number> {
+    const from = this.watermark - POLL_OVERLAP_MS;
     const rows = await this.db
       .selectFrom('broker_revocations')
       .selectAll()
-      .where('revoked_at', '>=', this.watermark)
+      .$if(from > -Infinity, (q) => q.where('revoked_at', '>=', new Date(from).toISOString()))
       .orderBy('revoked_at')
       .execute();
     let added = 0;
     for (const r of rows) {
-      if (r.revoked_at === this.watermark && this.seenAtWatermark.has(r.id)) continue;
-      if (r.revoked_at > this.watermark) {
-        this.watermark = r.revoked_at;
-        this.seenAtWatermark.clear();
-      }
-      this.seenAtWatermark.add(r.id);
+      if (this.seen.has(r.id)) continue;
+      const at = Date.parse(r.revoked_at);
+      this.seen.set(r.id, at);
+      if (at > this.watermark) this.watermark = at;
       this.remember(r.kind as RevocationKind, r.target, r.expires_at, r.revoked_at);
       added++;
     }
+    // Ids below the window are never read again: keeps the seen set as small as the overlap.
+    const floor = this.watermark - POLL_OVERLAP_MS;
+    for (const [id, at] of this.seen) if (at < floor) this.seen.delete(id);
     return added;
   }
 

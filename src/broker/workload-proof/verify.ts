@@ -19,6 +19,7 @@ import { brokerError } from '../errors.js';
 import type { BrokerConfig, TrustBundleConfig } from '../config.js';
 import { ExpiringSet } from '../dpop/expiring-set.js';
 import { mapClaims } from './claims.js';
+import type { UsedAssertions } from './used-assertions.js';
 
 export type ProofKind = 'spiffe' | 'kubernetes' | 'ci_oidc' | 'private_key_jwt';
 
@@ -38,7 +39,16 @@ export interface ProofDeps {
   findIdentity(id: string): Promise<Identity | undefined>;
   findIdentityBySpiffeId(spiffeId: string): Promise<Identity | undefined>;
   now(): Date;
+  /** The durable record of used client assertion `jti`s, shared by every replica. */
+  usedAssertions: Pick<UsedAssertions, 'claim'>;
 }
+
+/**
+ * The longest a client assertion may be valid (`exp` minus `iat`, and `exp` minus now). Its `jti` is kept until
+ * `exp`, so this bounds both the replay window of a stolen assertion and the size of the `jti` table.
+ */
+export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
+const MAX_JTI_LENGTH = 256;
 
 interface Bundle {
   config: TrustBundleConfig;
@@ -51,7 +61,10 @@ const SPIFFE_ID = /^spiffe:\/\/([a-z0-9._-]+)(\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)
 export class WorkloadProofVerifier {
   private readonly bundles: Bundle[];
   private readonly clients = new Map<string, JWTVerifyGetKey>();
-  /** RFC 7523 §3 item 7: an assertion's `jti` is accepted once (until it expires). */
+  /**
+   * RFC 7523 §3 item 7: an assertion's `jti` is accepted once (until it expires). This per-process set only
+   * refuses a replay to this process without a write; `deps.usedAssertions` is what holds across replicas.
+   */
   private readonly seenAssertions = new ExpiringSet();
 
   constructor(
@@ -182,9 +195,26 @@ export class WorkloadProofVerifier {
       algorithms: ['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256'],
       requiredClaims: ['jti'],
     });
+    const now = this.deps.now().getTime();
     const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : 0;
+    const issued = typeof payload.iat === 'number' ? Math.min(payload.iat * 1000, now) : now;
+    if (exp - issued > MAX_ASSERTION_LIFETIME_SECONDS * 1000) {
+      throw brokerError(
+        'PROOF_LIFETIME_TOO_LONG',
+        `a client assertion may be valid for at most ${MAX_ASSERTION_LIFETIME_SECONDS} s`,
+        { field: 'client_assertion' },
+      );
+    }
     const jti = String(payload.jti);
-    if (!this.seenAssertions.addIfAbsent(`${clientId}|${jti}`, exp, this.deps.now().getTime())) {
+    if (jti.length > MAX_JTI_LENGTH) {
+      throw brokerError('PROOF_CLAIM_INVALID', `jti is longer than ${MAX_JTI_LENGTH} characters`, {
+        field: 'client_assertion',
+      });
+    }
+    if (
+      !this.seenAssertions.addIfAbsent(`${clientId}|${jti}`, exp, now) ||
+      !(await this.deps.usedAssertions.claim(clientId, jti, exp))
+    ) {
       throw brokerError('PROOF_REPLAYED', `assertion ${jti} of ${clientId} was already used`, {
         field: 'client_assertion',
       });
