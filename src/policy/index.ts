@@ -3,6 +3,7 @@
  * approvals, and the decision log.
  */
 import type { AppContext } from '../app-context.js';
+import type { Config } from '../config.js';
 import { DEMO_POLICIES } from '../demo/demo-policies.js';
 import type { BulkheadModule } from '../modules/types.js';
 import { registerAuthzenRoutes } from './authzen/routes.js';
@@ -113,6 +114,7 @@ export function createPolicyModule(options: PolicyModuleOptions = {}): BulkheadM
   runtime(): PolicyRuntime;
 } {
   let runtime: PolicyRuntime | undefined;
+  let config: Config | undefined;
   const get = () => {
     if (!runtime) throw new Error('policy module not started');
     return runtime;
@@ -122,12 +124,13 @@ export function createPolicyModule(options: PolicyModuleOptions = {}): BulkheadM
     migrations: policyMigrations,
     async start(ctx) {
       runtime = await startPolicyRuntime(ctx, options);
+      config = ctx.config;
     },
     registerRoutes(app) {
       // The server starts modules before it registers routes, so the runtime exists here.
       const r = get();
       registerPolicyRoutes(app, r.pdp, r.approvals, r.decisionLog);
-      registerAuthzenRoutes(app, r.pdp);
+      registerAuthzenRoutes(app, r.pdp, () => config?.publicUrl);
     },
     registerCommands(program, cli) {
       registerPolicyCommands(program, cli);

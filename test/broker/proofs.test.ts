@@ -4,7 +4,6 @@
  * mode has its own code.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { Broker } from '../../src/broker/service.js';
@@ -18,6 +17,7 @@ import {
   SUPPORT_BOT,
   type Harness,
 } from './harness.js';
+import { requestWithHost } from '../helpers/host-request.js';
 
 const TASK = { purpose: 'proof test', actions: ['read'], resources: ['payments-db'], ttl: 600, max_uses: 5 };
 
@@ -222,27 +222,7 @@ function postWithHost(
   body: string,
   headers: Record<string, string>,
 ): Promise<{ status: number; body: any }> {
-  const target = new URL(h.server.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path,
-        method: 'POST',
-        headers: { ...headers, host, 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  return requestWithHost(h.server.url, 'POST', path, host, body, headers);
 }
 
 function tokenForm(assertion: string, task: string): string {
@@ -298,6 +278,12 @@ void describe('broker: the audiences a client assertion may name come from confi
       });
       assert.equal(declare.status, 401, JSON.stringify(declare.body));
       assert.equal(declare.body.code, 'BULKHEAD_PROOF_WRONG_AUDIENCE');
+      // The refusal names what is accepted: the endpoint under the configured (here: listening) URL.
+      assert.ok(
+        String(declare.body.detail).includes(`${h.server.url}/v1/tasks`),
+        String(declare.body.detail),
+      );
+      assert.ok(!String(declare.body.detail).includes(other), String(declare.body.detail));
 
       const credentials = await postWithHost(h, `/v1/tasks/${task}/credentials`, 'other-as.internal', '', {
         authorization: `Bearer ${await h.clientAssertion('agent-finops', { aud: `${other}/v1/tasks/${task}/credentials` })}`,

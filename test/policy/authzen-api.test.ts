@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { requestWithHost } from '../helpers/host-request.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { loadInteropScenarios } from './interop-fixture.js';
 
@@ -23,6 +24,15 @@ void describe('AuthZEN API behaviour', () => {
     assert.equal(res.body.policy_decision_point, server.url);
     assert.equal(res.body.access_evaluation_endpoint, `${server.url}/access/v1/evaluation`);
     assert.equal(res.body.search_action_endpoint, `${server.url}/access/v1/search/action`);
+    // Built from the server's own URL, whatever Host the request names.
+    const spoofed = await requestWithHost(
+      server.url,
+      'GET',
+      '/.well-known/authzen-configuration',
+      'evil.example',
+    );
+    assert.equal(spoofed.status, 200);
+    assert.equal(spoofed.body.access_evaluation_endpoint, `${server.url}/access/v1/evaluation`);
   });
 
   void it('lists the AuthZEN and policy routes in /openapi.json', async () => {

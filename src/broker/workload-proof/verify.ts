@@ -273,7 +273,7 @@ export class WorkloadProofVerifier {
       });
       return payload;
     } catch (err) {
-      throw mapJoseError(err);
+      throw mapJoseError(err, opts.audience);
     }
   }
 }
@@ -287,8 +287,12 @@ function readJwksFile(path: string): { keys: Record<string, unknown>[] } {
   return JSON.parse(readFileSync(path, 'utf8')) as { keys: Record<string, unknown>[] };
 }
 
-/** jose's stable error codes → ours, for workload proofs. */
-function mapJoseError(err: unknown): Error {
+/**
+ * jose's stable error codes → ours, for workload proofs. A wrong audience names the accepted ones (the issuer
+ * and endpoint URLs under BULKHEAD_PUBLIC_URL, none of them secret): the usual cause is a client addressing
+ * the server by another URL than the configured one.
+ */
+function mapJoseError(err: unknown, audiences: string[]): Error {
   const e = err as { code?: string; claim?: string; message?: string };
   const field = { field: 'client_assertion' };
   switch (e.code) {
@@ -308,7 +312,11 @@ function mapJoseError(err: unknown): Error {
       return brokerError('TRUST_BUNDLE_UNAVAILABLE', 'the trust bundle could not be fetched in time', field);
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
       if (e.claim === 'aud')
-        return brokerError('PROOF_WRONG_AUDIENCE', 'the proof is not addressed to this broker', field);
+        return brokerError(
+          'PROOF_WRONG_AUDIENCE',
+          `the proof is not addressed to this broker (aud must be one of: ${audiences.join(', ')})`,
+          field,
+        );
       if (e.claim === 'nbf' || (e.claim === 'iat' && /future/.test(e.message ?? ''))) {
         return brokerError('PROOF_NOT_YET_VALID', 'the proof is not valid yet', field);
       }

@@ -72,13 +72,21 @@ function badRequest(err: unknown): never {
   throw err;
 }
 
-function baseUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
+/**
+ * The metadata's URLs sit under the configured public URL (BULKHEAD_PUBLIC_URL, else the listening URL), not
+ * under whatever the Host header names: a cache in front must never store another host's endpoints for ours.
+ */
+function baseUrl(request: FastifyRequest, publicUrl: () => string | undefined): string {
+  return publicUrl() ?? `${request.protocol}://${request.host}`;
 }
 
 const anyJson = z.unknown();
 
-export function registerAuthzenRoutes(app: FastifyInstance, pdp: PolicyDecisionPoint): void {
+export function registerAuthzenRoutes(
+  app: FastifyInstance,
+  pdp: PolicyDecisionPoint,
+  publicUrl: () => string | undefined = () => undefined,
+): void {
   // AuthZEN 1.0 certification: a non-JSON Content-Type is a 400 on the decision API (not the generic 415).
   app.addHook('onRequest', async (request) => {
     if (request.method !== 'POST' || !request.url.startsWith('/access/v1/')) return;
@@ -96,7 +104,7 @@ export function registerAuthzenRoutes(app: FastifyInstance, pdp: PolicyDecisionP
     tags,
     scope: 'public',
     handler: async ({ request }) => {
-      const base = baseUrl(request);
+      const base = baseUrl(request, publicUrl);
       return {
         policy_decision_point: base,
         access_evaluation_endpoint: `${base}/access/v1/evaluation`,
