@@ -22,7 +22,7 @@ const ENUMERATE =
   /^(iam:(List|GetAccountAuthorizationDetails$|GetUser$|GetRole$|GetPolicy)|secretsmanager:ListSecrets$|ssm:DescribeParameters$|organizations:List|k8s:list:(secrets|serviceaccounts|roles|rolebindings|clusterroles|clusterrolebindings)$|k8s:create:self(subjectrules|subjectaccess)reviews$)/;
 const PERSIST =
   /^(iam:(CreateAccessKey|CreateLoginProfile|UpdateLoginProfile|CreateUser)$|k8s:create:serviceaccounts\/token$|k8s:create:(cluster)?rolebindings$)/;
-const PIVOT = /^(sts:AssumeRole$|k8s:impersonate:)/;
+const PIVOT = /^sts:AssumeRole$/;
 
 export function chainStage(event: NormalizedEvent): ChainStage | undefined {
   if (secretsRead(event)) return 'secrets';
@@ -32,7 +32,8 @@ export function chainStage(event: NormalizedEvent): ChainStage | undefined {
   }
   if (ENUMERATE.test(event.action)) return 'enumerate';
   if (PERSIST.test(event.action)) return 'persist';
-  if (PIVOT.test(event.action)) return 'pivot';
+  // Kubernetes logs an impersonated request under its own verb; acting as another user is the pivot.
+  if (PIVOT.test(event.action) || event.impersonating !== undefined) return 'pivot';
   return undefined;
 }
 
