@@ -63,7 +63,13 @@ export class DetectService {
   private queue: Promise<unknown> = Promise.resolve();
   private busBuffer: BulkheadEvent[] = [];
   private busDrain: NodeJS.Immediate | undefined;
-  private inventoryStale = true;
+  /**
+   * Counts inventory changes; the resolver is rebuilt when it differs from the count its snapshot was read
+   * at. A counter, not a flag: a flag cleared after detection's own write would also swallow an operator's
+   * change that landed meanwhile.
+   */
+  private inventoryGeneration = 0;
+  private resolverGeneration = -1;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly discovered = new Set<string>();
   private readonly pushes = new Set<Promise<void>>();
@@ -109,7 +115,7 @@ export class DetectService {
     for (const a of await listAlerts(detectDb(this.ctx.db), { since, limit: 10_000 }))
       this.engine.collector.adopt(a);
     this.signer = await SetSigner.create();
-    this.unsubscribe.push(this.ctx.inventory.onChange(() => (this.inventoryStale = true)));
+    this.unsubscribe.push(this.ctx.inventory.onChange(() => (this.inventoryGeneration += 1)));
     // Bus events are buffered and handled together once the current I/O turn is over: the decision or
     // token request that published them gets its response first, and a burst costs one batch, not one each.
     const fromBus = (event: BulkheadEvent) => {
@@ -199,8 +205,8 @@ export class DetectService {
 
   private async runBatch(events: NormalizedEvent[]): Promise<AlertUpdate[]> {
     if (events.length === 0) return [];
-    if (this.inventoryStale) await this.reloadInventory();
     for (const e of events) {
+      if (this.resolverGeneration !== this.inventoryGeneration) await this.reloadInventory();
       if (!this.engine.resolver.resolve(e)) await this.discover(e);
     }
     const byId = new Map<string, AlertUpdate>();
@@ -217,7 +223,7 @@ export class DetectService {
   }
 
   private async reloadInventory(): Promise<void> {
-    this.inventoryStale = false;
+    const generation = this.inventoryGeneration;
     const identities: Identity[] = [];
     const credentials: Credential[] = [];
     let cursor: string | undefined;
@@ -231,8 +237,8 @@ export class DetectService {
       credentials.push(...page.items);
       cursor = page.next_cursor ?? undefined;
     } while (cursor);
-    const resolver = new ActorResolver({ identities, credentials });
-    this.engine.resolver = resolver;
+    this.engine.resolver = new ActorResolver({ identities, credentials });
+    this.resolverGeneration = generation;
   }
 
   /** Records an actor nobody inventoried as a `discovered` identity labelled `unmanaged=true`. */
@@ -243,6 +249,7 @@ export class DetectService {
       return;
     }
     this.discovered.add(proposal.id);
+    const before = this.inventoryGeneration;
     try {
       const existing = await this.ctx.inventory.findIdentity(proposal.id);
       const identity =
@@ -262,7 +269,9 @@ export class DetectService {
           { actor: 'detect' },
         ));
       this.engine.resolver.addIdentity(identity);
-      this.inventoryStale = false;
+      // Our own write is already in the resolver: skip the reload only if it was the one change meanwhile.
+      if (!existing && this.resolverGeneration === before && this.inventoryGeneration === before + 1)
+        this.resolverGeneration = this.inventoryGeneration;
     } catch (err) {
       this.ctx.log.warn({ err, actor: event.actor.name }, 'could not record discovered identity');
     }

@@ -321,3 +321,63 @@ describe('detect server mode on PostgreSQL', () => {
     }
   });
 });
+
+describe('detect actor resolution while the inventory changes', () => {
+  it('loads an operator change that lands while detection records a discovered identity', async () => {
+    const detect = createDetectModule({ ssf: { receivers: [] } });
+    const server = await startTestServer({ demo: true, modules: [coreModule, detect] });
+    const post = (records: unknown[]) =>
+      server.call('POST', '/v1/events', { raw: ndjson(records), headers: NDJSON });
+    const now = new Date().toISOString();
+    try {
+      assert.equal(
+        (await post([{ id: 'warm', time: now, identityId: 'payments-api', action: 'x.read' }])).status,
+        200,
+      );
+      const inventory = server.ctx.inventory;
+      const createIdentity = inventory.createIdentity.bind(inventory);
+      // The interleaving: detection's own write commits, then an operator's key lands before it returns.
+      inventory.createIdentity = async (...args) => {
+        const created = await createIdentity(...args);
+        await inventory.createCredential(
+          {
+            identityId: 'ledger-service',
+            type: 'api_key',
+            fingerprint: 'AKIANEWKEY0000000001',
+            status: 'active',
+            scopes: [],
+            storedIn: [],
+            consumers: ['ledger-service'],
+            source: 'manual',
+            labels: {},
+            expiresAt: null,
+          },
+          { actor: 'operator' },
+        );
+        return created;
+      };
+      await post([{ id: 'u1', time: now, identityId: 'someone-unknown', action: 'x.read' }]);
+      inventory.createIdentity = createIdentity;
+
+      const key = 'AKIANEWKEY0000000001';
+      const res = await post([
+        {
+          id: 'k1',
+          time: now,
+          identityId: key,
+          credentialId: key,
+          action: 'x.read',
+          data: { actorName: key },
+        },
+      ]);
+      assert.equal(res.status, 200);
+      const discovered = await server.call('GET', '/v1/identities?source=discovered&limit=100');
+      const names = discovered.body.items.map((i: any) => i.displayName);
+      assert.ok(names.includes('someone-unknown'));
+      assert.ok(!names.includes(key), 'the new key of ledger-service was taken for an unknown actor');
+      assert.equal(detect.service().engine.baselines.identity('ledger-service')?.lastAction, 'x.read');
+    } finally {
+      await server.stop();
+    }
+  });
+});
