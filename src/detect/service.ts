@@ -27,7 +27,9 @@ import {
   type SsfReceiver,
 } from './ssf.js';
 import {
+  alertsOfIncidentsResolvedSince,
   detectDb,
+  incidentsReadable,
   listAlerts,
   loadBaselines,
   baselineUpserts,
@@ -74,6 +76,8 @@ export class DetectService {
   private readonly discovered = new Set<string>();
   private readonly pushes = new Set<Promise<void>>();
   private lastBaselineFlush = 0;
+  /** Incidents resolved from this time on end their alerts' patterns (undefined: respond is not running). */
+  private resolvedSince: string | undefined;
 
   constructor(
     private readonly ctx: AppContext,
@@ -114,6 +118,7 @@ export class DetectService {
     const since = new Date(this.ctx.now().getTime() - DEFAULT_DEDUP_WINDOW_MS).toISOString();
     for (const a of await listAlerts(detectDb(this.ctx.db), { since, limit: 10_000 }))
       this.engine.collector.adopt(a);
+    if (await incidentsReadable(this.ctx.db)) this.resolvedSince = since;
     this.signer = await SetSigner.create();
     this.unsubscribe.push(this.ctx.inventory.onChange(() => (this.inventoryGeneration += 1)));
     // Bus events are buffered and handled together once the current I/O turn is over: the decision or
@@ -205,6 +210,7 @@ export class DetectService {
 
   private async runBatch(events: NormalizedEvent[]): Promise<AlertUpdate[]> {
     if (events.length === 0) return [];
+    await this.closeResolvedAlerts();
     for (const e of events) {
       if (this.resolverGeneration !== this.inventoryGeneration) await this.reloadInventory();
       if (!this.engine.resolver.resolve(e)) await this.discover(e);
@@ -213,13 +219,32 @@ export class DetectService {
     for (const e of events) {
       for (const u of this.engine.process(e)) {
         const prev = byId.get(u.alert.id);
-        byId.set(u.alert.id, { alert: u.alert, created: u.created || (prev?.created ?? false) });
+        byId.set(u.alert.id, {
+          alert: u.alert,
+          created: u.created || (prev?.created ?? false),
+          escalated: u.escalated || (prev?.escalated ?? false),
+        });
       }
     }
     const updates = [...byId.values()];
     await this.persist(updates);
-    for (const u of updates) if (u.created) this.announce(u.alert);
+    for (const u of updates) if (u.created || u.escalated) this.announce(u.alert);
     return updates;
+  }
+
+  /**
+   * Once an alert's incident is resolved, the same activity must open a new incident and page again rather than
+   * only bump the count of an alert nobody is looking at: its pattern is closed before the next batch.
+   */
+  private async closeResolvedAlerts(): Promise<void> {
+    if (this.resolvedSince === undefined) return;
+    try {
+      const { alertIds, latest } = await alertsOfIncidentsResolvedSince(this.ctx.db, this.resolvedSince);
+      if (alertIds.size > 0) this.engine.collector.close(alertIds);
+      if (latest !== undefined) this.resolvedSince = latest;
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'could not read resolved incidents; alerts keep merging for now');
+    }
   }
 
   private async reloadInventory(): Promise<void> {

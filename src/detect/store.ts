@@ -119,6 +119,42 @@ export function baselineUpserts(db: DetectDb, rows: BaselineRow[], nowIso: strin
   return statements;
 }
 
+/** The columns of respond's incidents detection reads (it never writes them). */
+type IncidentTables = {
+  respond_incidents: { id: string; state: string; alert_ids: string; resolved_at: string | null };
+};
+
+/** Whether the respond module's incidents table exists (respond runs in this server). */
+export async function incidentsReadable(db: Kysely<Database>): Promise<boolean> {
+  try {
+    await db.withTables<IncidentTables>().selectFrom('respond_incidents').select('id').limit(1).execute();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Alert ids of the incidents resolved at or after `since`, and the latest resolution time among them. */
+export async function alertsOfIncidentsResolvedSince(
+  db: Kysely<Database>,
+  since: string,
+): Promise<{ alertIds: Set<string>; latest: string | undefined }> {
+  const rows = await db
+    .withTables<IncidentTables>()
+    .selectFrom('respond_incidents')
+    .select(['alert_ids', 'resolved_at'])
+    .where('state', '=', 'resolved')
+    .where('resolved_at', '>=', since)
+    .execute();
+  const alertIds = new Set<string>();
+  let latest: string | undefined;
+  for (const r of rows) {
+    for (const id of JSON.parse(r.alert_ids) as string[]) alertIds.add(id);
+    if (r.resolved_at !== null && (latest === undefined || r.resolved_at > latest)) latest = r.resolved_at;
+  }
+  return { alertIds, latest };
+}
+
 export async function loadBaselines(db: DetectDb): Promise<BaselineRow[]> {
   const rows = await db.selectFrom('detect_baselines').select(['kind', 'key', 'state']).execute();
   return rows.map((r) => ({
