@@ -155,11 +155,41 @@ export async function alertsOfIncidentsResolvedSince(
   return { alertIds, latest };
 }
 
-export async function loadBaselines(db: DetectDb): Promise<BaselineRow[]> {
-  const rows = await db.selectFrom('detect_baselines').select(['kind', 'key', 'state']).execute();
-  return rows.map((r) => ({
-    kind: r.kind === 'credential' ? 'credential' : 'identity',
-    key: r.key,
-    state: r.state,
-  }));
+/** The most recently written baselines of each kind, at most `caps` of them, oldest first. */
+export async function loadBaselines(
+  db: DetectDb,
+  caps: { identities: number; credentials: number },
+): Promise<BaselineRow[]> {
+  const out: BaselineRow[] = [];
+  for (const kind of ['identity', 'credential'] as const) {
+    const rows = await db
+      .selectFrom('detect_baselines')
+      .select(['key', 'state'])
+      .where('kind', '=', kind)
+      .orderBy('updated_at', 'desc')
+      .orderBy('key')
+      .limit(kind === 'identity' ? caps.identities : caps.credentials)
+      .execute();
+    for (const r of rows.reverse()) out.push({ kind, key: r.key, state: r.state });
+  }
+  return out;
+}
+
+/** The stored baselines of these keys (those evicted from memory by the cap). */
+export async function findBaselines(
+  db: DetectDb,
+  kind: 'identity' | 'credential',
+  keys: string[],
+): Promise<BaselineRow[]> {
+  const out: BaselineRow[] = [];
+  for (let i = 0; i < keys.length; i += 500) {
+    const rows = await db
+      .selectFrom('detect_baselines')
+      .select(['key', 'state'])
+      .where('kind', '=', kind)
+      .where('key', 'in', keys.slice(i, i + 500))
+      .execute();
+    for (const r of rows) out.push({ kind, key: r.key, state: r.state });
+  }
+  return out;
 }
