@@ -132,6 +132,29 @@ describe('api-chain-novel', () => {
     assert.deepEqual(alerts[0]?.event_ids, ['n-1', 'n-2', 'n-3']);
   });
 
+  it('alerts on known calls made in an order the identity has never used', () => {
+    const history = [0, 1, 2, 3].flatMap((d) => nightlyEtl(T0 + d * DAY));
+    const actor = { userIdentity: history[0]!.userIdentity as Record<string, unknown> };
+    const t = T0 + 5 * DAY;
+    // Every call is one the ETL makes nightly; none follows the call it follows at night.
+    const attack = [
+      ct(actor, 'athena', 'GetQueryResults', { time: t, id: 'o-1' }),
+      ct(actor, 'secretsmanager', 'GetSecretValue', {
+        time: t + 1000,
+        id: 'o-2',
+        params: { secretId: 'prod/etl/warehouse-db' },
+      }),
+      ct(actor, 's3', 'PutObject', {
+        time: t + 2000,
+        id: 'o-3',
+        params: { bucketName: 'acme-warehouse', key: 'daily.parquet' },
+      }),
+    ];
+    const alerts = detect(attack, { history, config });
+    assert.deepEqual(rules(alerts), ['api-chain-novel']);
+    assert.deepEqual(alerts[0]?.event_ids, ['o-1', 'o-2', 'o-3']);
+  });
+
   it('stays silent for the same nightly ETL and the same CI deploy after learning', () => {
     const history = [0, 1, 2, 3].flatMap((d) => [
       ...nightlyEtl(T0 + d * DAY),
