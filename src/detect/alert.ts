@@ -121,12 +121,16 @@ export class AlertCollector {
     if (!existing || existing.last_seen < alert.last_seen) this.open.set(alert.dedup_key, alert);
   }
 
-  /** Adds an alert; returns the alert it was merged into (same object) or the new one, and whether it is new. */
-  add(alert: Alert): { alert: Alert; created: boolean } {
+  /**
+   * Adds an alert; returns the alert it was merged into (same object) or the new one, whether it is new, and
+   * whether merging raised its severity (worth announcing again: what was handled as medium is now critical).
+   */
+  add(alert: Alert): { alert: Alert; created: boolean; escalated: boolean } {
     const existing = this.open.get(alert.dedup_key);
     if (existing && Date.parse(alert.first_seen) - Date.parse(existing.last_seen) <= this.windowMs) {
+      const before = SEVERITIES.indexOf(existing.severity);
       mergeAlert(existing, alert);
-      return { alert: existing, created: false };
+      return { alert: existing, created: false, escalated: SEVERITIES.indexOf(existing.severity) > before };
     }
     this.open.delete(alert.dedup_key);
     if (this.open.size >= this.maxOpen) {
@@ -135,7 +139,15 @@ export class AlertCollector {
     }
     this.open.set(alert.dedup_key, alert);
     if (this.retainAll) this.all.push(alert);
-    return { alert, created: true };
+    return { alert, created: true, escalated: false };
+  }
+
+  /**
+   * Ends the patterns of these alerts (their incident was resolved): the same activity seen again is a new
+   * alert, announced and handled again, not a count bump on one somebody already closed.
+   */
+  close(alertIds: ReadonlySet<string>): void {
+    for (const [key, alert] of this.open) if (alertIds.has(alert.id)) this.open.delete(key);
   }
 
   list(): Alert[] {

@@ -8,6 +8,18 @@ import type { NormalizedEvent } from './event.js';
 
 const CAPS = { actions: 512, transitions: 2048, networks: 64, agents: 32, edges: 1024 } as const;
 
+/**
+ * How many baselines stay in memory. Actor names and credential ids come from the logs, i.e. from whoever
+ * writes them: without a cap, a stream of made-up actors grows the heap without end. The least recently seen
+ * are evicted beyond the cap; a changed one is kept serialized until it is written, so nothing is lost.
+ */
+export interface BaselineCaps {
+  identities: number;
+  credentials: number;
+}
+
+export const DEFAULT_BASELINE_CAPS: BaselineCaps = { identities: 100_000, credentials: 200_000 };
+
 export interface IdentityBaseline {
   firstSeen: number;
   lastSeen: number;
@@ -74,19 +86,79 @@ function addCapped(set: Set<string>, value: string | undefined, cap: number): vo
 }
 
 export class BaselineStore {
+  /** In least-recently-seen order (a baseline moves to the end when its actor is seen). */
   readonly identities = new Map<string, IdentityBaseline>();
   readonly credentials = new Map<string, CredentialBaseline>();
+  readonly caps: BaselineCaps;
   /** Keys changed since the last `takeDirty()`, for incremental persistence. */
   private dirty = new Set<string>();
+  /** Changed baselines evicted before they were written (`i:`/`c:` key → serialized state). */
+  private readonly evicted = new Map<string, string>();
 
-  constructor(readonly learningPeriodMs: number) {}
+  constructor(
+    readonly learningPeriodMs: number,
+    caps: Partial<BaselineCaps> = {},
+  ) {
+    this.caps = { ...DEFAULT_BASELINE_CAPS, ...caps };
+  }
 
   identity(key: string): IdentityBaseline | undefined {
-    return this.identities.get(key);
+    const b = this.identities.get(key);
+    if (b) return b;
+    const state = this.takeEvicted(`i:${key}`);
+    if (state === undefined) return undefined;
+    const restored = parseIdentity(JSON.parse(state) as SerializedIdentityBaseline);
+    this.putIdentity(key, restored);
+    return restored;
   }
 
   credential(id: string): CredentialBaseline | undefined {
-    return this.credentials.get(id);
+    const c = this.credentials.get(id);
+    if (c) return c;
+    const state = this.takeEvicted(`c:${id}`);
+    if (state === undefined) return undefined;
+    const restored = parseCredential(JSON.parse(state) as SerializedCredentialBaseline);
+    this.putCredential(id, restored);
+    return restored;
+  }
+
+  /** Whether the baseline is in memory (else it may be in the store, evicted by the cap). */
+  holds(kind: 'identity' | 'credential', key: string): boolean {
+    return kind === 'identity'
+      ? this.identities.has(key) || this.evicted.has(`i:${key}`)
+      : this.credentials.has(key) || this.evicted.has(`c:${key}`);
+  }
+
+  /** Evicted baselines waiting to be written. */
+  get evictedPending(): number {
+    return this.evicted.size;
+  }
+
+  /** Stores as most recently seen, evicting the least recently seen beyond the cap. */
+  private putIdentity(key: string, b: IdentityBaseline): void {
+    this.identities.delete(key);
+    this.identities.set(key, b);
+    while (this.identities.size > this.caps.identities) {
+      const [k, old] = this.identities.entries().next().value!;
+      this.identities.delete(k);
+      if (this.dirty.has(`i:${k}`)) this.evicted.set(`i:${k}`, JSON.stringify(serializeIdentity(old)));
+    }
+  }
+
+  private putCredential(id: string, c: CredentialBaseline): void {
+    this.credentials.delete(id);
+    this.credentials.set(id, c);
+    while (this.credentials.size > this.caps.credentials) {
+      const [k, old] = this.credentials.entries().next().value!;
+      this.credentials.delete(k);
+      if (this.dirty.has(`c:${k}`)) this.evicted.set(`c:${k}`, JSON.stringify(serializeCredential(old)));
+    }
+  }
+
+  private takeEvicted(dirtyKey: string): string | undefined {
+    const state = this.evicted.get(dirtyKey);
+    if (state !== undefined) this.evicted.delete(dirtyKey);
+    return state;
   }
 
   /** True once the identity has been watched for the whole learning period before `atMs`. */
@@ -96,7 +168,7 @@ export class BaselineStore {
 
   /** Learns from an event after the detectors have looked at it. */
   learn(key: string, event: NormalizedEvent): void {
-    let b = this.identities.get(key);
+    let b = this.identity(key);
     if (!b) {
       b = {
         firstSeen: event.timeMs,
@@ -109,8 +181,8 @@ export class BaselineStore {
         agents: new Set(),
         edges: new Set(),
       };
-      this.identities.set(key, b);
     }
+    this.putIdentity(key, b);
     b.events += 1;
     if (event.timeMs < b.firstSeen) b.firstSeen = event.timeMs;
     if (event.timeMs > b.lastSeen) b.lastSeen = event.timeMs;
@@ -124,7 +196,8 @@ export class BaselineStore {
     this.dirty.add(`i:${key}`);
 
     if (event.credential) {
-      let c = this.credentials.get(event.credential.id);
+      const id = event.credential.id;
+      let c = this.credential(id);
       if (!c) {
         c = {
           firstSeen: event.timeMs,
@@ -133,13 +206,13 @@ export class BaselineStore {
           agents: new Set(),
           workflow: event.token?.workflow,
         };
-        this.credentials.set(event.credential.id, c);
       }
+      this.putCredential(id, c);
       if (event.timeMs > c.lastSeen) c.lastSeen = event.timeMs;
       if (isIpNetwork(event.src.network)) addCapped(c.networks, event.src.network, CAPS.networks);
       addCapped(c.agents, agentFamily(event.src.userAgent), CAPS.agents);
       c.workflow ??= event.token?.workflow;
-      this.dirty.add(`c:${event.credential.id}`);
+      this.dirty.add(`c:${id}`);
     }
   }
 
@@ -153,26 +226,31 @@ export class BaselineStore {
     return out;
   }
 
+  /** The state to write; an evicted one is handed over (and forgotten) here. */
   serializeIdentity(key: string): string | undefined {
     const b = this.identities.get(key);
-    return b ? JSON.stringify(serializeIdentity(b)) : undefined;
+    return b ? JSON.stringify(serializeIdentity(b)) : this.takeEvicted(`i:${key}`);
   }
 
   serializeCredential(id: string): string | undefined {
     const c = this.credentials.get(id);
-    return c ? JSON.stringify(serializeCredential(c)) : undefined;
+    return c ? JSON.stringify(serializeCredential(c)) : this.takeEvicted(`c:${id}`);
   }
 
   loadIdentity(key: string, json: string): void {
-    this.identities.set(key, parseIdentity(JSON.parse(json) as SerializedIdentityBaseline));
+    this.putIdentity(key, parseIdentity(JSON.parse(json) as SerializedIdentityBaseline));
   }
 
   loadCredential(id: string, json: string): void {
-    this.credentials.set(id, parseCredential(JSON.parse(json) as SerializedCredentialBaseline));
+    this.putCredential(id, parseCredential(JSON.parse(json) as SerializedCredentialBaseline));
   }
 
   toFile(): BaselineFile {
     const file: BaselineFile = { version: 1, identities: {}, credentials: {} };
+    for (const [k, state] of this.evicted) {
+      if (k.startsWith('i:')) file.identities[k.slice(2)] = JSON.parse(state) as SerializedIdentityBaseline;
+      else file.credentials[k.slice(2)] = JSON.parse(state) as SerializedCredentialBaseline;
+    }
     for (const [k, b] of this.identities) file.identities[k] = serializeIdentity(b);
     for (const [k, c] of this.credentials) file.credentials[k] = serializeCredential(c);
     return file;
@@ -192,8 +270,8 @@ export class BaselineStore {
         'not a Bulkhead baseline file (expected {"version":1,"identities":{},"credentials":{}})',
       );
     }
-    for (const [k, b] of Object.entries(file.identities ?? {})) this.identities.set(k, parseIdentity(b));
-    for (const [k, c] of Object.entries(file.credentials ?? {})) this.credentials.set(k, parseCredential(c));
+    for (const [k, b] of Object.entries(file.identities ?? {})) this.putIdentity(k, parseIdentity(b));
+    for (const [k, c] of Object.entries(file.credentials ?? {})) this.putCredential(k, parseCredential(c));
   }
 }
 

@@ -23,6 +23,8 @@ export interface EngineOptions {
 export interface AlertUpdate {
   alert: Alert;
   created: boolean;
+  /** Merged into an existing alert and raised its severity. */
+  escalated: boolean;
 }
 
 export class DetectionEngine {

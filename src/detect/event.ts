@@ -79,6 +79,11 @@ export interface NormalizedEvent {
   resource?: string | undefined;
   /** Identities or principals the action targets: the user a key is created for, the role assumed. */
   targets: string[];
+  /**
+   * The user the actor acted as (Kubernetes `impersonatedUser.username`). Kubernetes logs an impersonated
+   * request under the request's own verb with the impersonator in `user`, so this is the only sign of it.
+   */
+  impersonating?: string | undefined;
   outcome: EventOutcome;
   errorCode?: string | undefined;
   readOnly?: boolean | undefined;

@@ -21,4 +21,27 @@ describe('detect module options from the environment', () => {
     assert.throws(() => detectOptionsFromEnv({ BULKHEAD_DETECT_LEARNING_DAYS: 'soon' }), /LEARNING_DAYS/);
     assert.throws(() => detectOptionsFromEnv({ BULKHEAD_DETECT_LEARNING_DAYS: '-1' }), /LEARNING_DAYS/);
   });
+
+  it('reads the memory and discovery limits and refuses bad ones', () => {
+    const o = detectOptionsFromEnv({
+      BULKHEAD_DETECT_MAX_IDENTITY_BASELINES: '5000',
+      BULKHEAD_DETECT_MAX_CREDENTIAL_BASELINES: '8000',
+      BULKHEAD_DETECT_MAX_REMEMBERED_DISCOVERIES: '1000',
+      BULKHEAD_DETECT_DISCOVERIES_PER_MINUTE: '0',
+    });
+    assert.deepEqual(o.limits, {
+      maxIdentityBaselines: 5000,
+      maxCredentialBaselines: 8000,
+      maxRememberedDiscoveries: 1000,
+      discoveriesPerMinute: 0,
+    });
+    assert.throws(
+      () => detectOptionsFromEnv({ BULKHEAD_DETECT_MAX_IDENTITY_BASELINES: '0' }),
+      /BULKHEAD_DETECT_MAX_IDENTITY_BASELINES must be an integer ≥ 1/,
+    );
+    assert.throws(
+      () => detectOptionsFromEnv({ BULKHEAD_DETECT_DISCOVERIES_PER_MINUTE: 'lots' }),
+      /BULKHEAD_DETECT_DISCOVERIES_PER_MINUTE/,
+    );
+  });
 });

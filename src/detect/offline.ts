@@ -37,7 +37,11 @@ export function totalSize(paths: string[]): number {
 
 export async function detectFiles(paths: string[], options: OfflineOptions): Promise<OfflineResult> {
   const config = { ...DEFAULT_DETECT_CONFIG, ...(options.config ?? {}) };
-  const baselines = new BaselineStore(config.learningPeriodMs);
+  // No store to evict to: an offline run keeps every baseline so `--save-baseline` writes them all.
+  const baselines = new BaselineStore(config.learningPeriodMs, {
+    identities: Number.POSITIVE_INFINITY,
+    credentials: Number.POSITIVE_INFINITY,
+  });
   if (options.baseline !== undefined) baselines.loadFile(options.baseline);
   const engine = new DetectionEngine({ config, baselines });
   const issues: ParseIssue[] = [];

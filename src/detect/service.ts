@@ -9,14 +9,14 @@ import { writeInRelaxedChunks } from '../store/durability.js';
 import type { BulkheadEvent } from '../events/bus.js';
 import type { Credential, Identity } from '../inventory/types.js';
 import { DEFAULT_DEDUP_WINDOW_MS, type Alert } from './alert.js';
-import { BaselineStore } from './baseline.js';
+import { BaselineStore, DEFAULT_BASELINE_CAPS } from './baseline.js';
 import { DEFAULT_DETECT_CONFIG, type DetectConfig } from './detector.js';
 import { DetectionEngine, type AlertUpdate } from './engine.js';
 import type { NormalizedEvent } from './event.js';
 import { normalizeBulkheadEvent } from './parse/bulkhead-ndjson.js';
 import type { ParseIssue } from './parse/issues.js';
 import { readEvents, type InputFormat, type ReadStats } from './parse/reader.js';
-import { ActorResolver, discoveredIdentityFor } from './resolve.js';
+import { ActorResolver, actorKey, discoveredIdentityFor } from './resolve.js';
 import {
   audienceOf,
   pushSet,
@@ -27,7 +27,10 @@ import {
   type SsfReceiver,
 } from './ssf.js';
 import {
+  alertsOfIncidentsResolvedSince,
   detectDb,
+  findBaselines,
+  incidentsReadable,
   listAlerts,
   loadBaselines,
   baselineUpserts,
@@ -41,7 +44,29 @@ export interface DetectServiceOptions {
   maxLineBytes?: number | undefined;
   /** Baselines are written at most this often (and on stop); alerts are written with every batch. */
   baselineFlushMs?: number | undefined;
+  limits?: Partial<DetectLimits> | undefined;
 }
+
+/**
+ * Bounds on what attacker-chosen names can make detection hold or write. Every actor in a log is a key, so
+ * a stream of made-up actors must cost neither unbounded memory nor an unbounded inventory.
+ */
+export interface DetectLimits {
+  /** Identity / credential baselines in memory; the least recently seen beyond are evicted to the store. */
+  maxIdentityBaselines: number;
+  maxCredentialBaselines: number;
+  /** Discovered actors remembered so they are not looked up again. */
+  maxRememberedDiscoveries: number;
+  /** New `discovered` identities created per minute at most; actors beyond still raise alerts, unrecorded. */
+  discoveriesPerMinute: number;
+}
+
+export const DEFAULT_DETECT_LIMITS: DetectLimits = {
+  maxIdentityBaselines: DEFAULT_BASELINE_CAPS.identities,
+  maxCredentialBaselines: DEFAULT_BASELINE_CAPS.credentials,
+  maxRememberedDiscoveries: 100_000,
+  discoveriesPerMinute: 100,
+};
 
 export interface IngestReport {
   accepted: number;
@@ -55,6 +80,8 @@ const MAX_REPORTED_ERRORS = 100;
 /** Bus events handled in one batch at most (a burst larger than this is split). */
 const MAX_BUS_BATCH = 1000;
 const PAGE = 500;
+/** Evicted baselines held for writing at most; beyond this they are written before the batch goes on. */
+const MAX_EVICTED_PENDING = 10_000;
 
 export class DetectService {
   readonly engine: DetectionEngine;
@@ -63,20 +90,37 @@ export class DetectService {
   private queue: Promise<unknown> = Promise.resolve();
   private busBuffer: BulkheadEvent[] = [];
   private busDrain: NodeJS.Immediate | undefined;
-  private inventoryStale = true;
+  /**
+   * Counts inventory changes; the resolver is rebuilt when it differs from the count its snapshot was read
+   * at. A counter, not a flag: a flag cleared after detection's own write would also swallow an operator's
+   * change that landed meanwhile.
+   */
+  private inventoryGeneration = 0;
+  private resolverGeneration = -1;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly discovered = new Set<string>();
   private readonly pushes = new Set<Promise<void>>();
   private lastBaselineFlush = 0;
+  readonly limits: DetectLimits;
+  /** Fixed one-minute window of discoveries. */
+  private discoveryWindow = { start: 0, created: 0, warned: false };
+  /** Unknown actors not inventoried because of `discoveriesPerMinute` (a counter since start). */
+  discoveriesDeferred = 0;
+  /** Incidents resolved from this time on end their alerts' patterns (undefined: respond is not running). */
+  private resolvedSince: string | undefined;
 
   constructor(
     private readonly ctx: AppContext,
     private options: DetectServiceOptions = {},
   ) {
     const config = { ...DEFAULT_DETECT_CONFIG, ...(options.config ?? {}) };
+    this.limits = { ...DEFAULT_DETECT_LIMITS, ...(options.limits ?? {}) };
     this.engine = new DetectionEngine({
       config,
-      baselines: new BaselineStore(config.learningPeriodMs),
+      baselines: new BaselineStore(config.learningPeriodMs, {
+        identities: this.limits.maxIdentityBaselines,
+        credentials: this.limits.maxCredentialBaselines,
+      }),
       retainAlerts: false,
     });
   }
@@ -95,21 +139,15 @@ export class DetectService {
   }
 
   async start(): Promise<void> {
-    for (const row of await loadBaselines(detectDb(this.ctx.db))) {
-      try {
-        if (row.kind === 'identity') this.engine.baselines.loadIdentity(row.key, row.state);
-        else this.engine.baselines.loadCredential(row.key, row.state);
-      } catch (err) {
-        this.ctx.log.warn({ err, key: row.key }, 'skipping unreadable detection baseline');
-      }
-    }
+    this.loadBaselineRows(await loadBaselines(detectDb(this.ctx.db), this.engine.baselines.caps));
     this.engine.baselines.takeDirty();
     // Patterns still open when the server stopped keep growing the same alert after a restart.
     const since = new Date(this.ctx.now().getTime() - DEFAULT_DEDUP_WINDOW_MS).toISOString();
     for (const a of await listAlerts(detectDb(this.ctx.db), { since, limit: 10_000 }))
       this.engine.collector.adopt(a);
+    if (await incidentsReadable(this.ctx.db)) this.resolvedSince = since;
     this.signer = await SetSigner.create();
-    this.unsubscribe.push(this.ctx.inventory.onChange(() => (this.inventoryStale = true)));
+    this.unsubscribe.push(this.ctx.inventory.onChange(() => (this.inventoryGeneration += 1)));
     // Bus events are buffered and handled together once the current I/O turn is over: the decision or
     // token request that published them gets its response first, and a burst costs one batch, not one each.
     const fromBus = (event: BulkheadEvent) => {
@@ -199,25 +237,79 @@ export class DetectService {
 
   private async runBatch(events: NormalizedEvent[]): Promise<AlertUpdate[]> {
     if (events.length === 0) return [];
-    if (this.inventoryStale) await this.reloadInventory();
+    await this.closeResolvedAlerts();
     for (const e of events) {
+      if (this.resolverGeneration !== this.inventoryGeneration) await this.reloadInventory();
       if (!this.engine.resolver.resolve(e)) await this.discover(e);
     }
     const byId = new Map<string, AlertUpdate>();
-    for (const e of events) {
-      for (const u of this.engine.process(e)) {
-        const prev = byId.get(u.alert.id);
-        byId.set(u.alert.id, { alert: u.alert, created: u.created || (prev?.created ?? false) });
+    // In chunks of at most half the cap, so a baseline read back for a chunk is not evicted before its turn.
+    const caps = this.engine.baselines.caps;
+    const chunk = Math.max(1, Math.min(1000, Math.floor(Math.min(caps.identities, caps.credentials) / 2)));
+    for (let i = 0; i < events.length; i += chunk) {
+      const part = events.slice(i, i + chunk);
+      await this.restoreBaselines(part);
+      for (const e of part) {
+        for (const u of this.engine.process(e)) {
+          const prev = byId.get(u.alert.id);
+          byId.set(u.alert.id, {
+            alert: u.alert,
+            created: u.created || (prev?.created ?? false),
+            escalated: u.escalated || (prev?.escalated ?? false),
+          });
+        }
       }
+      if (this.engine.baselines.evictedPending >= MAX_EVICTED_PENDING) await this.persist([], true);
     }
     const updates = [...byId.values()];
     await this.persist(updates);
-    for (const u of updates) if (u.created) this.announce(u.alert);
+    for (const u of updates) if (u.created || u.escalated) this.announce(u.alert);
     return updates;
   }
 
+  /** Reads back the stored baselines of actors seen again after the cap evicted them from memory. */
+  private async restoreBaselines(events: NormalizedEvent[]): Promise<void> {
+    const baselines = this.engine.baselines;
+    const identities = new Set<string>();
+    const credentials = new Set<string>();
+    for (const e of events) {
+      const key = actorKey(e);
+      if (!baselines.holds('identity', key)) identities.add(key);
+      if (e.credential && !baselines.holds('credential', e.credential.id)) credentials.add(e.credential.id);
+    }
+    const db = detectDb(this.ctx.db);
+    if (identities.size > 0) this.loadBaselineRows(await findBaselines(db, 'identity', [...identities]));
+    if (credentials.size > 0) this.loadBaselineRows(await findBaselines(db, 'credential', [...credentials]));
+  }
+
+  private loadBaselineRows(rows: BaselineRow[]): void {
+    for (const row of rows) {
+      try {
+        if (row.kind === 'identity') this.engine.baselines.loadIdentity(row.key, row.state);
+        else this.engine.baselines.loadCredential(row.key, row.state);
+      } catch (err) {
+        this.ctx.log.warn({ err, key: row.key }, 'skipping unreadable detection baseline');
+      }
+    }
+  }
+
+  /**
+   * Once an alert's incident is resolved, the same activity must open a new incident and page again rather than
+   * only bump the count of an alert nobody is looking at: its pattern is closed before the next batch.
+   */
+  private async closeResolvedAlerts(): Promise<void> {
+    if (this.resolvedSince === undefined) return;
+    try {
+      const { alertIds, latest } = await alertsOfIncidentsResolvedSince(this.ctx.db, this.resolvedSince);
+      if (alertIds.size > 0) this.engine.collector.close(alertIds);
+      if (latest !== undefined) this.resolvedSince = latest;
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'could not read resolved incidents; alerts keep merging for now');
+    }
+  }
+
   private async reloadInventory(): Promise<void> {
-    this.inventoryStale = false;
+    const generation = this.inventoryGeneration;
     const identities: Identity[] = [];
     const credentials: Credential[] = [];
     let cursor: string | undefined;
@@ -231,18 +323,24 @@ export class DetectService {
       credentials.push(...page.items);
       cursor = page.next_cursor ?? undefined;
     } while (cursor);
-    const resolver = new ActorResolver({ identities, credentials });
-    this.engine.resolver = resolver;
+    this.engine.resolver = new ActorResolver({ identities, credentials });
+    this.resolverGeneration = generation;
   }
 
   /** Records an actor nobody inventoried as a `discovered` identity labelled `unmanaged=true`. */
   private async discover(event: NormalizedEvent): Promise<void> {
     const proposal = discoveredIdentityFor(event);
     if (this.discovered.has(proposal.id)) {
+      this.discovered.delete(proposal.id);
+      this.discovered.add(proposal.id);
       this.engine.resolver.resolve(event);
       return;
     }
+    if (!this.mayDiscover(event)) return;
     this.discovered.add(proposal.id);
+    if (this.discovered.size > this.limits.maxRememberedDiscoveries)
+      this.discovered.delete(this.discovered.values().next().value!);
+    const before = this.inventoryGeneration;
     try {
       const existing = await this.ctx.inventory.findIdentity(proposal.id);
       const identity =
@@ -262,12 +360,38 @@ export class DetectService {
           { actor: 'detect' },
         ));
       this.engine.resolver.addIdentity(identity);
-      this.inventoryStale = false;
+      // Our own write is already in the resolver: skip the reload only if it was the one change meanwhile.
+      if (!existing && this.resolverGeneration === before && this.inventoryGeneration === before + 1)
+        this.resolverGeneration = this.inventoryGeneration;
     } catch (err) {
       this.ctx.log.warn({ err, actor: event.actor.name }, 'could not record discovered identity');
     }
     this.engine.resolver.resolve(event);
     event.actor.unmanaged = true;
+  }
+
+  /**
+   * Spends one of this minute's discoveries. Beyond the budget the actor stays unmanaged and uninventoried
+   * (its events still go through every detector), with one warning per minute.
+   */
+  private mayDiscover(event: NormalizedEvent): boolean {
+    const now = this.ctx.now().getTime();
+    if (now - this.discoveryWindow.start >= 60_000 || now < this.discoveryWindow.start)
+      this.discoveryWindow = { start: now, created: 0, warned: false };
+    const w = this.discoveryWindow;
+    if (w.created < this.limits.discoveriesPerMinute) {
+      w.created += 1;
+      return true;
+    }
+    if (!w.warned) {
+      w.warned = true;
+      this.ctx.log.warn(
+        { actor: event.actor.name, limit: this.limits.discoveriesPerMinute },
+        'discovery limit reached: further unknown actors this minute are not inventoried',
+      );
+    }
+    this.discoveriesDeferred += 1;
+    return false;
   }
 
   private async persist(updates: AlertUpdate[], forceBaselines = false): Promise<void> {

@@ -119,11 +119,77 @@ export function baselineUpserts(db: DetectDb, rows: BaselineRow[], nowIso: strin
   return statements;
 }
 
-export async function loadBaselines(db: DetectDb): Promise<BaselineRow[]> {
-  const rows = await db.selectFrom('detect_baselines').select(['kind', 'key', 'state']).execute();
-  return rows.map((r) => ({
-    kind: r.kind === 'credential' ? 'credential' : 'identity',
-    key: r.key,
-    state: r.state,
-  }));
+/** The columns of respond's incidents detection reads (it never writes them). */
+type IncidentTables = {
+  respond_incidents: { id: string; state: string; alert_ids: string; resolved_at: string | null };
+};
+
+/** Whether the respond module's incidents table exists (respond runs in this server). */
+export async function incidentsReadable(db: Kysely<Database>): Promise<boolean> {
+  try {
+    await db.withTables<IncidentTables>().selectFrom('respond_incidents').select('id').limit(1).execute();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Alert ids of the incidents resolved at or after `since`, and the latest resolution time among them. */
+export async function alertsOfIncidentsResolvedSince(
+  db: Kysely<Database>,
+  since: string,
+): Promise<{ alertIds: Set<string>; latest: string | undefined }> {
+  const rows = await db
+    .withTables<IncidentTables>()
+    .selectFrom('respond_incidents')
+    .select(['alert_ids', 'resolved_at'])
+    .where('state', '=', 'resolved')
+    .where('resolved_at', '>=', since)
+    .execute();
+  const alertIds = new Set<string>();
+  let latest: string | undefined;
+  for (const r of rows) {
+    for (const id of JSON.parse(r.alert_ids) as string[]) alertIds.add(id);
+    if (r.resolved_at !== null && (latest === undefined || r.resolved_at > latest)) latest = r.resolved_at;
+  }
+  return { alertIds, latest };
+}
+
+/** The most recently written baselines of each kind, at most `caps` of them, oldest first. */
+export async function loadBaselines(
+  db: DetectDb,
+  caps: { identities: number; credentials: number },
+): Promise<BaselineRow[]> {
+  const out: BaselineRow[] = [];
+  for (const kind of ['identity', 'credential'] as const) {
+    const rows = await db
+      .selectFrom('detect_baselines')
+      .select(['key', 'state'])
+      .where('kind', '=', kind)
+      .orderBy('updated_at', 'desc')
+      .orderBy('key')
+      .limit(kind === 'identity' ? caps.identities : caps.credentials)
+      .execute();
+    for (const r of rows.reverse()) out.push({ kind, key: r.key, state: r.state });
+  }
+  return out;
+}
+
+/** The stored baselines of these keys (those evicted from memory by the cap). */
+export async function findBaselines(
+  db: DetectDb,
+  kind: 'identity' | 'credential',
+  keys: string[],
+): Promise<BaselineRow[]> {
+  const out: BaselineRow[] = [];
+  for (let i = 0; i < keys.length; i += 500) {
+    const rows = await db
+      .selectFrom('detect_baselines')
+      .select(['key', 'state'])
+      .where('kind', '=', kind)
+      .where('key', 'in', keys.slice(i, i + 500))
+      .execute();
+    for (const r of rows) out.push({ kind, key: r.key, state: r.state });
+  }
+  return out;
 }

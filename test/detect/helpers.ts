@@ -121,6 +121,8 @@ export interface K8sOptions {
   requestObject?: unknown;
   id?: string;
   extra?: Record<string, string[]>;
+  /** `Impersonate-User` request: Kubernetes logs the requester in `user` and the target here. */
+  impersonatedUser?: { username: string; groups?: string[] };
 }
 
 export function k8s(username: string, o: K8sOptions): Record<string, unknown> {
@@ -138,6 +140,7 @@ export function k8s(username: string, o: K8sOptions): Record<string, unknown> {
       groups: ['system:authenticated'],
       ...(o.extra ? { extra: o.extra } : {}),
     },
+    ...(o.impersonatedUser ? { impersonatedUser: o.impersonatedUser } : {}),
     sourceIPs: [o.ip ?? '10.244.1.17'],
     userAgent: o.userAgent ?? 'external-secrets/v0.9.11',
     ...(o.resource

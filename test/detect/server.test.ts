@@ -7,6 +7,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { runCli } from '../../src/cli/main.js';
 import { createDetectModule } from '../../src/detect/index.js';
 import { DetectService } from '../../src/detect/service.js';
+import type { DetectTables } from '../../src/detect/tables.js';
 import type { BulkheadEvent } from '../../src/events/bus.js';
 import { coreModule } from '../../src/modules/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -316,6 +317,162 @@ describe('detect server mode on PostgreSQL', () => {
       assert.equal(list.body.items.length, 1);
       assert.equal(list.body.items[0].count, 2);
       assert.equal(list.body.items[0].severity, 'critical');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('detect actor resolution while the inventory changes', () => {
+  it('loads an operator change that lands while detection records a discovered identity', async () => {
+    const detect = createDetectModule({ ssf: { receivers: [] } });
+    const server = await startTestServer({ demo: true, modules: [coreModule, detect] });
+    const post = (records: unknown[]) =>
+      server.call('POST', '/v1/events', { raw: ndjson(records), headers: NDJSON });
+    const now = new Date().toISOString();
+    try {
+      assert.equal(
+        (await post([{ id: 'warm', time: now, identityId: 'payments-api', action: 'x.read' }])).status,
+        200,
+      );
+      const inventory = server.ctx.inventory;
+      const createIdentity = inventory.createIdentity.bind(inventory);
+      // The interleaving: detection's own write commits, then an operator's key lands before it returns.
+      inventory.createIdentity = async (...args) => {
+        const created = await createIdentity(...args);
+        await inventory.createCredential(
+          {
+            identityId: 'ledger-service',
+            type: 'api_key',
+            fingerprint: 'AKIANEWKEY0000000001',
+            status: 'active',
+            scopes: [],
+            storedIn: [],
+            consumers: ['ledger-service'],
+            source: 'manual',
+            labels: {},
+            expiresAt: null,
+          },
+          { actor: 'operator' },
+        );
+        return created;
+      };
+      await post([{ id: 'u1', time: now, identityId: 'someone-unknown', action: 'x.read' }]);
+      inventory.createIdentity = createIdentity;
+
+      const key = 'AKIANEWKEY0000000001';
+      const res = await post([
+        {
+          id: 'k1',
+          time: now,
+          identityId: key,
+          credentialId: key,
+          action: 'x.read',
+          data: { actorName: key },
+        },
+      ]);
+      assert.equal(res.status, 200);
+      const discovered = await server.call('GET', '/v1/identities?source=discovered&limit=100');
+      const names = discovered.body.items.map((i: any) => i.displayName);
+      assert.ok(names.includes('someone-unknown'));
+      assert.ok(!names.includes(key), 'the new key of ledger-service was taken for an unknown actor');
+      assert.equal(detect.service().engine.baselines.identity('ledger-service')?.lastAction, 'x.read');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('detect memory and inventory limits', () => {
+  for (const postgres of [false, true]) {
+    it(`evicts baselines beyond the cap to the store and reads them back when the actor returns${postgres ? ' (PostgreSQL)' : ''}`, async () => {
+      const detect = createDetectModule({
+        ssf: { receivers: [] },
+        limits: { maxIdentityBaselines: 2, maxCredentialBaselines: 2 },
+      });
+      const server = await startTestServer({ demo: true, postgres, modules: [coreModule, detect] });
+      const post = async (identityIds: string[]) => {
+        const res = await server.call('POST', '/v1/events', {
+          raw: ndjson(
+            identityIds.map((identityId, i) => ({
+              id: `${identityId}-${i}-${Math.random()}`,
+              time: new Date(T0 + i * 1000).toISOString(),
+              identityId,
+              action: 'x.read',
+            })),
+          ),
+          headers: NDJSON,
+        });
+        assert.equal(res.status, 200);
+      };
+      try {
+        const service = detect.service();
+        const baselines = service.engine.baselines;
+        await post(['payments-api', 'payments-api']);
+        await service.flush();
+        await post(['ledger-service', 'agent-finops']);
+        assert.deepEqual([...baselines.identities.keys()], ['ledger-service', 'agent-finops']);
+        await post(['payments-api']);
+        assert.equal(baselines.identity('payments-api')?.events, 3);
+        assert.ok(baselines.identities.size <= 2);
+        await service.flush();
+        const rows = await server.ctx.db
+          .withTables<DetectTables>()
+          .selectFrom('detect_baselines')
+          .select(['key', 'state'])
+          .where('kind', '=', 'identity')
+          .execute();
+        const state = (key: string) => JSON.parse(rows.find((r) => r.key === key)?.state ?? 'null');
+        assert.equal(state('payments-api')?.events, 3);
+        assert.equal(state('ledger-service')?.events, 1);
+        assert.equal(state('agent-finops')?.events, 1);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+
+  it('inventories at most N new actors a minute; the others still raise alerts', async () => {
+    let clock = Date.parse('2026-03-02T10:00:00Z');
+    const detect = createDetectModule({ ssf: { receivers: [] }, limits: { discoveriesPerMinute: 2 } });
+    const server = await startTestServer({
+      demo: true,
+      modules: [coreModule, detect],
+      now: () => new Date(clock),
+    });
+    const stopLogging = (i: number) =>
+      ct(iamUser(`svc-flood-${i}`, `AKIAFLOOD${String(i).padStart(11, '0')}`), 'cloudtrail', 'StopLogging', {
+        time: T0 + i * 1000,
+        id: `flood-${i}`,
+        params: { name: 'org-trail' },
+      });
+    const discovered = async () =>
+      ((await server.call('GET', '/v1/identities?source=discovered&limit=100')).body.items as any[])
+        .map((i) => i.displayName as string)
+        .filter((n) => n.includes('svc-flood-'))
+        .sort();
+    try {
+      const res = await server.call('POST', '/v1/events', {
+        raw: ndjson([0, 1, 2, 3].map(stopLogging)),
+        headers: NDJSON,
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual(
+        res.body.alerts.map((a: any) => [a.rule_id, a.created]),
+        [0, 1, 2, 3].map(() => ['defense-evasion', true]),
+      );
+      assert.deepEqual(await discovered(), [
+        'arn:aws:iam::111122223333:user/svc-flood-0',
+        'arn:aws:iam::111122223333:user/svc-flood-1',
+      ]);
+      assert.equal(detect.service().discoveriesDeferred, 2);
+      const alerts = await server.call('GET', '/v1/alerts?rule_id=defense-evasion');
+      assert.ok(alerts.body.items.every((a: any) => a.unmanaged === true));
+
+      clock += 60_000;
+      await server.call('POST', '/v1/events', { raw: ndjson([stopLogging(2)]), headers: NDJSON });
+      assert.equal((await discovered()).length, 3);
+      assert.equal(detect.service().discoveriesDeferred, 2);
     } finally {
       await server.stop();
     }

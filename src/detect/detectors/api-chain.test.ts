@@ -6,6 +6,7 @@ import {
   DAY,
   detect,
   iamUser,
+  k8s,
   MIN,
   nightlyEtl,
   rules,
@@ -52,6 +53,25 @@ describe('api-chain-known-bad', () => {
     const alerts = detect(theftChain(T0, 'pivot'));
     assert.ok(rules(alerts).includes('api-chain-known-bad'));
     assert.ok(alerts.find((a) => a.rule_id === 'api-chain-known-bad')?.techniques.includes('T1078.004'));
+  });
+
+  it('treats a Kubernetes request made as another user as the pivot step', () => {
+    const sa = 'system:serviceaccount:ci:deployer';
+    const alerts = detect([
+      k8s(sa, { time: T0, verb: 'list', resource: 'serviceaccounts', namespace: 'prod', id: 'k-1' }),
+      k8s(sa, { time: T0 + MIN, verb: 'get', resource: 'secrets', namespace: 'prod', name: 'db', id: 'k-2' }),
+      k8s(sa, {
+        time: T0 + 2 * MIN,
+        verb: 'get',
+        resource: 'pods',
+        namespace: 'prod',
+        impersonatedUser: { username: 'system:admin', groups: ['system:masters'] },
+        id: 'k-3',
+      }),
+    ]).filter((a) => a.rule_id === 'api-chain-known-bad');
+    assert.equal(alerts.length, 1);
+    assert.deepEqual(alerts[0]?.event_ids, ['k-1', 'k-2', 'k-3']);
+    assert.ok(alerts[0]?.techniques.includes('T1078.004'));
   });
 
   it('does not treat a CI job that checks its identity, reads a secret and assumes a deploy role as a chain', () => {
@@ -110,6 +130,29 @@ describe('api-chain-novel', () => {
     const alerts = detect(attack, { history, config });
     assert.deepEqual(rules(alerts), ['api-chain-novel']);
     assert.deepEqual(alerts[0]?.event_ids, ['n-1', 'n-2', 'n-3']);
+  });
+
+  it('alerts on known calls made in an order the identity has never used', () => {
+    const history = [0, 1, 2, 3].flatMap((d) => nightlyEtl(T0 + d * DAY));
+    const actor = { userIdentity: history[0]!.userIdentity as Record<string, unknown> };
+    const t = T0 + 5 * DAY;
+    // Every call is one the ETL makes nightly; none follows the call it follows at night.
+    const attack = [
+      ct(actor, 'athena', 'GetQueryResults', { time: t, id: 'o-1' }),
+      ct(actor, 'secretsmanager', 'GetSecretValue', {
+        time: t + 1000,
+        id: 'o-2',
+        params: { secretId: 'prod/etl/warehouse-db' },
+      }),
+      ct(actor, 's3', 'PutObject', {
+        time: t + 2000,
+        id: 'o-3',
+        params: { bucketName: 'acme-warehouse', key: 'daily.parquet' },
+      }),
+    ];
+    const alerts = detect(attack, { history, config });
+    assert.deepEqual(rules(alerts), ['api-chain-novel']);
+    assert.deepEqual(alerts[0]?.event_ids, ['o-1', 'o-2', 'o-3']);
   });
 
   it('stays silent for the same nightly ETL and the same CI deploy after learning', () => {

@@ -22,7 +22,7 @@ const ENUMERATE =
   /^(iam:(List|GetAccountAuthorizationDetails$|GetUser$|GetRole$|GetPolicy)|secretsmanager:ListSecrets$|ssm:DescribeParameters$|organizations:List|k8s:list:(secrets|serviceaccounts|roles|rolebindings|clusterroles|clusterrolebindings)$|k8s:create:self(subjectrules|subjectaccess)reviews$)/;
 const PERSIST =
   /^(iam:(CreateAccessKey|CreateLoginProfile|UpdateLoginProfile|CreateUser)$|k8s:create:serviceaccounts\/token$|k8s:create:(cluster)?rolebindings$)/;
-const PIVOT = /^(sts:AssumeRole$|k8s:impersonate:)/;
+const PIVOT = /^sts:AssumeRole$/;
 
 export function chainStage(event: NormalizedEvent): ChainStage | undefined {
   if (secretsRead(event)) return 'secrets';
@@ -32,7 +32,8 @@ export function chainStage(event: NormalizedEvent): ChainStage | undefined {
   }
   if (ENUMERATE.test(event.action)) return 'enumerate';
   if (PERSIST.test(event.action)) return 'persist';
-  if (PIVOT.test(event.action)) return 'pivot';
+  // Kubernetes logs an impersonated request under its own verb; acting as another user is the pivot.
+  if (PIVOT.test(event.action) || event.impersonating !== undefined) return 'pivot';
   return undefined;
 }
 
@@ -81,7 +82,9 @@ export function apiChainDetector(): Detector {
       }
       if (learned && baseline && baseline.lastAction !== undefined) {
         const transition = `${baseline.lastAction}>${event.action}`;
-        if (!baseline.transitions.has(transition) && !baseline.actions.has(event.action)) {
+        // A new order of known calls counts too: a stolen credential replays the workload's own API calls,
+        // just not in the workload's order.
+        if (!baseline.transitions.has(transition)) {
           const w = novel.push(key, event.timeMs, event, config.chainWindowMs);
           if (w.length >= config.novelStepsThreshold) {
             novel.clear(key);
@@ -90,7 +93,7 @@ export function apiChainDetector(): Detector {
               title: 'New sequence of API calls for this identity',
               severity: 'medium' as const,
               techniques: ['T1078.004'],
-              explanation: `${describeActor(event)} made ${w.length} calls within ${Math.round(config.chainWindowMs / 60_000)} minutes that its learned behaviour has never contained (${w.map((x) => x.v.action).join(' → ')}) ${describeSource(event)}. Machine identities repeat the same sequences; a run of never-seen actions usually means someone else is driving the credential.`,
+              explanation: `${describeActor(event)} made ${w.length} calls within ${Math.round(config.chainWindowMs / 60_000)} minutes, each following the previous one in an order its learned behaviour has never contained (${w.map((x) => x.v.action).join(' → ')}) ${describeSource(event)}. Machine identities repeat the same sequences; a run of never-seen transitions usually means someone else is driving the credential.`,
               suggested_response:
                 'Check with the owner whether a deploy or code change explains the new calls; if not, revoke the credential and review the calls made.',
               evidence: w.map((x) => x.v),

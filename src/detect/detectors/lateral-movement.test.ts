@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ACCOUNT, assumedRole, ct, DAY, detect, k8s, rules, T0 } from '../../../test/detect/helpers.js';
+import {
+  ACCOUNT,
+  assumedRole,
+  ct,
+  DAY,
+  detect,
+  k8s,
+  normalize,
+  rules,
+  T0,
+} from '../../../test/detect/helpers.js';
 
 const app = assumedRole('payments-api', 'i-0abc', 'ASIAEXAMPLEPAYMENTS1');
 const roleArn = (name: string, account = ACCOUNT) => `arn:aws:iam::${account}:role/${name}`;
@@ -68,6 +78,64 @@ describe('lateral movement', () => {
     );
     assert.deepEqual(rules(alerts), ['lateral-fan-out']);
     assert.deepEqual(alerts[0]?.event_ids, ['exec-0', 'exec-1', 'exec-2', 'exec-3']);
+  });
+
+  it('alerts when a learned service account starts impersonating a user (real audit event shape)', () => {
+    const sa = 'system:serviceaccount:ci:deployer';
+    const history = [0, 1, 2, 3, 4, 5, 6, 7].map((d) =>
+      k8s(sa, { time: T0 + d * DAY, verb: 'get', resource: 'deployments', namespace: 'ci', name: 'app' }),
+    );
+    // As the API server writes it for `kubectl --as=system:admin --as-group=system:masters get secrets`:
+    // the request's own verb, the requester in `user`, the impersonated user beside it.
+    const impersonated = {
+      kind: 'Event',
+      apiVersion: 'audit.k8s.io/v1',
+      level: 'Metadata',
+      auditID: 'imp-1',
+      stage: 'ResponseComplete',
+      requestURI: '/api/v1/namespaces/kube-system/secrets?limit=500',
+      verb: 'list',
+      user: {
+        username: sa,
+        uid: '6c1d2b53-0f4e-4c55-9a59-2f0e1d4c8a11',
+        groups: ['system:serviceaccounts', 'system:serviceaccounts:ci', 'system:authenticated'],
+      },
+      impersonatedUser: { username: 'system:admin', groups: ['system:masters', 'system:authenticated'] },
+      sourceIPs: ['10.244.1.17'],
+      userAgent: 'kubectl/v1.29.2 (linux/amd64) kubernetes/4b8e819',
+      objectRef: { resource: 'secrets', namespace: 'kube-system', apiVersion: 'v1' },
+      responseStatus: { metadata: {}, code: 200 },
+      requestReceivedTimestamp: new Date(T0 + 8 * DAY).toISOString(),
+      stageTimestamp: new Date(T0 + 8 * DAY + 12).toISOString(),
+      annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
+    };
+    const [event] = normalize([impersonated]);
+    assert.equal(event?.actor.name, sa);
+    assert.equal(event?.action, 'k8s:list:secrets');
+    assert.equal(event?.impersonating, 'system:admin');
+
+    const alerts = detect([impersonated], { history }).filter((a) => a.rule_id === 'lateral-new-edge');
+    assert.equal(alerts.length, 1);
+    assert.deepEqual(alerts[0]?.event_ids, ['imp-1']);
+    assert.match(alerts[0]?.explanation ?? '', /impersonated system:admin/);
+    // Once learned, the same impersonation is a known edge.
+    const again = k8s(sa, {
+      time: T0 + 9 * DAY,
+      verb: 'get',
+      resource: 'pods',
+      namespace: 'ci',
+      impersonatedUser: { username: 'system:admin' },
+    });
+    assert.deepEqual(
+      rules(detect([again], { history: [...history, impersonated] })).filter((r) => r.startsWith('lateral')),
+      [],
+    );
+    // A refused impersonation reached nobody.
+    const denied = { ...impersonated, auditID: 'imp-2', responseStatus: { metadata: {}, code: 403 } };
+    assert.deepEqual(
+      rules(detect([denied], { history })).filter((r) => r.startsWith('lateral')),
+      [],
+    );
   });
 
   it('alerts on a three-deep role-assumption chain followed through issued session keys', () => {

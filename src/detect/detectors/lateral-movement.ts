@@ -12,7 +12,7 @@ import { describeActor, describeSource, SlidingWindows } from '../detector.js';
 import type { NormalizedEvent } from '../event.js';
 
 const EDGE_ACTIONS =
-  /^(sts:AssumeRole$|k8s:impersonate:|k8s:(create|get):pods\/(exec|attach|portforward)$|token\.exchange|broker\.exchange)/;
+  /^(sts:AssumeRole$|k8s:(create|get):pods\/(exec|attach|portforward)$|token\.exchange|broker\.exchange)/;
 const CHAIN_DEPTH_ALERT = 3;
 
 export function lateralMovementDetector(): Detector {
@@ -22,17 +22,21 @@ export function lateralMovementDetector(): Detector {
   return {
     rules: ['lateral-new-edge', 'lateral-fan-out', 'lateral-role-chain'],
     inspect({ event, key, baseline, learned, config }) {
-      if (!EDGE_ACTIONS.test(event.action) || event.targets.length === 0) return undefined;
+      // An impersonated Kubernetes request keeps its own verb, so impersonation is an edge whatever the action.
+      const target = event.impersonating ?? (EDGE_ACTIONS.test(event.action) ? event.targets[0] : undefined);
+      if (target === undefined) return undefined;
       if (event.outcome !== 'success' && event.outcome !== 'allow') return undefined;
       const out: AlertDraft[] = [];
-      const target = event.targets[0]!;
+      const how = event.impersonating
+        ? `impersonated ${target} (${event.action})`
+        : `used ${event.action} to reach ${target}`;
       if (learned && baseline && !baseline.edges.has(target)) {
         out.push({
           rule_id: 'lateral-new-edge',
           title: 'Identity reached a new identity',
           severity: 'medium',
           techniques: ['T1021.007', 'T1078.004'],
-          explanation: `${describeActor(event)} used ${event.action} to reach ${target} ${describeSource(event)} at ${event.time}, an edge its learned behaviour has never contained. Service-to-service paths are stable; a new one is either a deploy or an attacker moving sideways.`,
+          explanation: `${describeActor(event)} ${how} ${describeSource(event)} at ${event.time}, an edge its learned behaviour has never contained. Service-to-service paths are stable; a new one is either a deploy or an attacker moving sideways.`,
           suggested_response:
             'Confirm with the owner that the new path is expected; if not, revoke the session created and restrict who may assume the target.',
           evidence: [event],

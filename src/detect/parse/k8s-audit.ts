@@ -80,6 +80,7 @@ export function normalizeK8sAudit(event: unknown): NormalizedEvent | undefined {
     service: 'k8s',
     resource,
     targets,
+    impersonating: impersonated,
     outcome: status === 401 || status === 403 ? 'deny' : status >= 400 ? 'failure' : 'success',
     errorCode: status >= 400 ? String(status) : undefined,
     readOnly: verb === 'get' || verb === 'list' || verb === 'watch',
