@@ -118,4 +118,14 @@ export const brokerMigrations: Record<string, BulkheadMigration> = {
         .execute();
     },
   },
+  '3000-broker-0005-revocations-expiry': {
+    async up(db) {
+      // The sweeper deletes rows long past their expiry (RevocationSet.purgeExpired).
+      await db.schema
+        .createIndex('broker_revocations_exp_idx')
+        .on('broker_revocations')
+        .column('expires_at')
+        .execute();
+    },
+  },
 };

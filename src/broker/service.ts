@@ -197,6 +197,7 @@ export class Broker {
     await this.usedAssertions.prune();
     await this.revocations.poll();
     this.revocations.prune();
+    await this.revocations.purgeExpired();
     this.replay.prune(this.deps.now().getTime());
     const days = this.deps.config.key_rotation_days;
     if (days > 0 && this.keys.currentAgeMs() > days * 86_400_000)

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import { POLL_OVERLAP_MS } from '../../src/broker/revocation/revocation-set.js';
+import { POLL_OVERLAP_MS, PURGE_AFTER_MS } from '../../src/broker/revocation/revocation-set.js';
 import { PAYMENTS_API, startHarness, type Harness } from './harness.js';
 
 for (const postgres of [false, true]) {
@@ -63,6 +63,39 @@ for (const postgres of [false, true]) {
       const res = await h.validate({ token, action: 'read', resource: 'payments-db', audience: 'payments' });
       assert.equal(res.status, 401, JSON.stringify(res.body));
       assert.equal(res.body.code, 'BULKHEAD_TOKEN_REVOKED');
+    });
+
+    void it('the sweeper deletes stored rows an hour past their expiry, and only those', async () => {
+      const db = h.broker.runtime().deps.db;
+      const row = (id: string, expiresAt: string | null) => ({
+        id,
+        kind: 'identity' as const,
+        target: id,
+        revoked_at: new Date(h.clock.ms - 7_200_000).toISOString(),
+        expires_at: expiresAt,
+        reason: null,
+        actor: 'test',
+      });
+      await db
+        .insertInto('broker_revocations')
+        .values([
+          row('rev-long-expired', new Date(h.clock.ms - PURGE_AFTER_MS - 1).toISOString()),
+          row('rev-just-expired', new Date(h.clock.ms - PURGE_AFTER_MS + 1000).toISOString()),
+          row('rev-live', new Date(h.clock.ms + 60_000).toISOString()),
+          row('rev-forever', null),
+        ])
+        .execute();
+      await h.broker.runtime().sweep();
+      const left = await db
+        .selectFrom('broker_revocations')
+        .select('id')
+        .where('id', 'in', ['rev-long-expired', 'rev-just-expired', 'rev-live', 'rev-forever'])
+        .orderBy('id')
+        .execute();
+      assert.deepEqual(
+        left.map((r) => r.id),
+        ['rev-forever', 'rev-just-expired', 'rev-live'],
+      );
     });
   });
 }

@@ -36,6 +36,9 @@ export interface Revocation {
  */
 export const POLL_OVERLAP_MS = 10_000;
 
+/** How long after its expiry a stored revocation row is kept (far beyond any clock skew between replicas). */
+export const PURGE_AFTER_MS = 3_600_000;
+
 export class RevocationSet {
   /** `kind|target` → when it may be forgotten and when it was revoked (epoch ms). */
   private readonly entries = new Map<string, { exp: number; at: number }>();
@@ -120,6 +123,21 @@ export class RevocationSet {
   prune(): void {
     const now = this.now().getTime();
     for (const [k, e] of this.entries) if (e.exp <= now) this.entries.delete(k);
+  }
+
+  /**
+   * Deletes the stored rows that expired more than PURGE_AFTER_MS ago: they can match no token any more, and
+   * left alone every start-up would load them all again (each quarantine or identity update writes one). The
+   * revocation itself stays in the audit log. Returns how many rows went.
+   */
+  async purgeExpired(): Promise<number> {
+    const before = new Date(this.now().getTime() - PURGE_AFTER_MS).toISOString();
+    const r = await this.db
+      .deleteFrom('broker_revocations')
+      .where('expires_at', 'is not', null)
+      .where('expires_at', '<', before)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   get size(): number {
