@@ -6,7 +6,7 @@
 import type { Transaction } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Database } from '../store/database.js';
-import { runAction, type ActionDeps, type StepOutcome } from './actions.js';
+import { containmentMissed, runAction, type ActionDeps, type StepOutcome } from './actions.js';
 import { isContainment } from './plan.js';
 import type { StepAction } from './playbook.js';
 import * as store from './store.js';
@@ -104,9 +104,9 @@ export class RunExecutor {
         blocked = true;
         break;
       }
-      const done = run.steps.filter(
-        (s) => s.idx < step.idx && s.status === 'done' && isContainment(s.action as StepAction),
-      );
+      const earlier = run.steps.filter((s) => s.idx < step.idx && isContainment(s.action as StepAction));
+      const done = earlier.filter((s) => s.status === 'done');
+      const missed = earlier.filter(containmentMissed);
       const actor = step.approvedBy ?? `playbook:${run.playbookId}@${run.playbookVersion}`;
       if (!(await this.claim(runId))) return; // lease lost (e.g. a long stall): the new holder continues
       let attempts = step.attempts;
@@ -126,6 +126,7 @@ export class RunExecutor {
             step,
             incident,
             done,
+            missed,
             meta: { actor },
             saveIntent: async (intent) => {
               step.result = { intent };

@@ -298,6 +298,97 @@ describe('containment end to end', () => {
     assert.equal(await status('cred-crm-health'), 'active');
   });
 
+  it('a containment step that failed or found no target is never verified as contained', async () => {
+    const yaml = `apiVersion: bulkhead/v1
+kind: Playbook
+id: must-contain
+mode: enforce
+match:
+  rules: [must-contain]
+steps:
+  - id: quarantine
+    action: quarantine_identity
+    approval: never
+  - id: revoke
+    action: revoke_credential
+    approval: never
+    retries: 1
+  - id: revoke-named
+    action: revoke_credential
+    approval: never
+    with: { credential: cred-not-in-inventory }
+  - id: verify
+    action: verify_contained
+    retries: 1
+`;
+    assert.equal((await s.server.call('POST', '/v1/playbooks', { body: { yaml } })).status, 201);
+    for (const id of ['svc-unrevokable', 'svc-ghost-cred']) {
+      const made = await s.server.call('POST', '/v1/identities', {
+        body: { id, kind: 'workload', displayName: id, environment: 'prod' },
+      });
+      assert.equal(made.status, 201);
+    }
+    const cred = await s.server.call('POST', '/v1/credentials', {
+      body: {
+        id: 'cred-unrevokable',
+        identityId: 'svc-unrevokable',
+        type: 'api_key',
+        fingerprint: 'fp-unrevokable',
+      },
+    });
+    assert.equal(cred.status, 201);
+    const inventory = s.server.ctx.inventory;
+    const revoke = inventory.revokeCredential.bind(inventory);
+    inventory.revokeCredential = () => Promise.reject(new Error('upstream IAM API unavailable'));
+    let failed;
+    try {
+      failed = await s.server.call('POST', '/v1/incidents', {
+        body: {
+          id: 'alert-unrevokable',
+          rule_id: 'must-contain',
+          severity: 'critical',
+          identity_id: 'svc-unrevokable',
+          credential: 'cred-unrevokable',
+        },
+      });
+    } finally {
+      inventory.revokeCredential = revoke;
+    }
+    assert.equal(failed.status, 200);
+    assert.equal(failed.body.state, 'open');
+    assert.equal(failed.body.containedAt, null);
+    assert.equal(failed.body.runs[0].state, 'failed');
+    const steps = (id: string, r: typeof failed) =>
+      (r.body.runs[0].steps as { stepId: string; status: string; result: { detail: string } }[]).find(
+        (x) => x.stepId === id,
+      );
+    assert.equal(steps('quarantine', failed)?.status, 'done');
+    assert.equal(steps('revoke', failed)?.status, 'failed');
+    assert.equal(steps('verify', failed)?.status, 'failed');
+    assert.match(
+      steps('verify', failed)?.result.detail ?? '',
+      /containment did not happen: revoke \(revoke_credential\) failed/,
+    );
+    assert.equal((await s.server.call('GET', '/v1/credentials/cred-unrevokable')).body.status, 'active');
+
+    // The named credential is not in the inventory: that revocation did not happen either.
+    const ghost = await s.server.call('POST', '/v1/incidents', {
+      body: {
+        id: 'alert-ghost-cred',
+        rule_id: 'must-contain',
+        severity: 'critical',
+        identity_id: 'svc-ghost-cred',
+      },
+    });
+    assert.equal(ghost.body.state, 'open');
+    assert.equal(steps('revoke-named', ghost)?.status, 'skipped');
+    assert.equal(steps('verify', ghost)?.status, 'failed');
+    assert.match(
+      steps('verify', ghost)?.result.detail ?? '',
+      /revoke-named \(revoke_credential\) skipped: credential cred-not-in-inventory is not in the inventory/,
+    );
+  });
+
   it('stores playbook versions, dry-run first', async () => {
     const yaml =
       'apiVersion: bulkhead/v1\nkind: Playbook\nid: my-pb\nmatch:\n  rules: [dormant-credential]\nsteps:\n  - action: revoke_credential\n';
