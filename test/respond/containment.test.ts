@@ -389,6 +389,47 @@ steps:
     );
   });
 
+  it('only an admin may hand in an alert as leaked: a write key cannot skip the staged revoke', async () => {
+    const key = await s.server.call('POST', '/v1/admin/keys', {
+      body: { name: 'siem-forwarder', scopes: ['write'] },
+    });
+    assert.equal(key.status, 201);
+    const created = await s.server.call('POST', '/v1/credentials', {
+      body: {
+        id: 'cred-shared-forged',
+        identityId: 'payments-api',
+        type: 'api_key',
+        fingerprint: 'fp-shared-forged',
+        consumers: ['payments-api', 'payments-worker'],
+      },
+    });
+    assert.equal(created.status, 201);
+    const alert = {
+      id: 'alert-forged-leak',
+      rule_id: 'credential-replay',
+      severity: 'critical',
+      identity_id: 'payments-api',
+      credential: 'cred-shared-forged',
+    };
+    const forged = await s.server.call('POST', '/v1/incidents', {
+      token: key.body.token,
+      body: { ...alert, leaked: true },
+    });
+    assert.equal(forged.status, 403);
+    assert.equal(forged.body.code, 'BULKHEAD_FORBIDDEN');
+    assert.equal(forged.body.field, 'body.leaked');
+    const byRule = await s.server.call('POST', '/v1/incidents', {
+      token: key.body.token,
+      body: { ...alert, rule_id: 'leaked-secret' },
+    });
+    assert.equal(byRule.status, 403);
+    assert.equal(byRule.body.field, 'body.rule_id');
+    assert.equal((await s.server.call('GET', '/v1/credentials/cred-shared-forged')).body.status, 'active');
+    const incidents = await s.server.call('GET', '/v1/incidents?identity_id=payments-api');
+    for (const i of incidents.body.items as { alertIds: string[] }[])
+      assert.ok(!i.alertIds.includes('alert-forged-leak'), 'the refused alert reached no incident');
+  });
+
   it('stores playbook versions, dry-run first', async () => {
     const yaml =
       'apiVersion: bulkhead/v1\nkind: Playbook\nid: my-pb\nmatch:\n  rules: [dormant-credential]\nsteps:\n  - action: revoke_credential\n';
