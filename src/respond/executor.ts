@@ -38,6 +38,17 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Is a step pending that a pass would run now (not behind an approval gate, not a verify still waiting)? */
+export function hasRunnableStep(steps: store.StepRecord[]): boolean {
+  for (const step of steps) {
+    if (step.status === 'awaiting_approval' && step.action === 'require_approval') return false;
+    if (step.status !== 'pending') continue;
+    const waiting = steps.some((s) => s.idx < step.idx && s.status === 'awaiting_approval');
+    return !(step.action === 'verify_contained' && waiting);
+  }
+  return false;
+}
+
 export class RunExecutor {
   private readonly active = new Map<string, Promise<void>>();
 
@@ -177,8 +188,11 @@ export class RunExecutor {
     }
     const fresh = await store.getRun(db, runId);
     if (!fresh) return;
-    const state =
-      blocked || fresh.steps.some((s) => s.status === 'awaiting_approval')
+    // Read again: a step approved while this pass ran is pending now, and the run stays running until a pass
+    // (the approval's own, or a resume) has run it.
+    const state = hasRunnableStep(fresh.steps)
+      ? 'running'
+      : blocked || fresh.steps.some((s) => s.status === 'awaiting_approval')
         ? 'awaiting_approval'
         : fresh.steps.some((s) => s.status === 'failed')
           ? 'failed'
