@@ -257,7 +257,9 @@ async function notify(deps: ActionDeps, input: StepInput): Promise<StepOutcome> 
           type: 'bulkhead.incident',
           channel,
           incidentId: input.incident.id,
-          title: input.incident.title,
+          title: facts.alertTitle
+            ? `${facts.alertTitle}${facts.identityId ? ` (${facts.identityId})` : ''}`
+            : input.incident.title,
           tier: facts.tier,
           severity: facts.severity,
           identityId: facts.identityId,

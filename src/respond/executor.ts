@@ -28,8 +28,8 @@ export interface ExecutorDeps {
   audit: AuditLog;
   now: () => Date;
   actions: ActionDeps;
-  /** Called when verify_contained succeeds. */
-  onContained(incidentId: string, at: Date, trx: RespondTrx): Promise<void>;
+  /** Called when verify_contained of a run succeeds. */
+  onContained(incidentId: string, runId: string, at: Date, trx: RespondTrx): Promise<void>;
 }
 
 const TERMINAL = new Set(['done', 'skipped', 'failed', 'dry_run']);
@@ -233,7 +233,7 @@ export class RunExecutor {
         targetId: incidentId,
         after: { runId, stepId, action, detail: result.detail, attempts },
       });
-      if (contained) await this.deps.onContained(incidentId, at, trx);
+      if (contained) await this.deps.onContained(incidentId, runId, at, trx);
     });
   }
 }

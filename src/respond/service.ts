@@ -21,7 +21,7 @@ import { RunExecutor } from './executor.js';
 import { NARROWED_LABEL } from './actions.js';
 import type { DecisionPoint, Notifier, SignalSender, TokenAuthority, UsageSource } from './handles.js';
 import { describeNarrowing, planNarrowing, sameScopes, type NarrowingPlan } from './narrow.js';
-import { planRun, type PlannedStep, type RunFacts } from './plan.js';
+import { needsOwnRun, planRun, plansContainment, type PlannedStep, type RunFacts } from './plan.js';
 import { parsePlaybook, playbookMatches, type ParsedPlaybook, type Playbook } from './playbook.js';
 import { RotationService } from './rotation.js';
 import * as store from './store.js';
@@ -149,9 +149,18 @@ export class RespondService {
           },
           rotations: this.rotations,
         },
-        onContained: async (incidentId, at, trx) => {
+        onContained: async (incidentId, runId, at, trx) => {
           const i = await store.findIncident(trx, incidentId);
           if (!i || i.containedAt) return;
+          // Another alert's run still containing (or waiting for approval) keeps the incident open.
+          const unfinished = await trx
+            .selectFrom('respond_runs')
+            .select('id')
+            .where('incident_id', '=', incidentId)
+            .where('id', '!=', runId)
+            .where('state', 'in', ['running', 'awaiting_approval'])
+            .executeTakeFirst();
+          if (unfinished) return;
           i.containedAt = at.toISOString();
           i.timeToContainMs = Math.max(0, at.getTime() - Date.parse(i.detectedAt));
           if (i.state === 'open') i.state = 'contained';
@@ -417,6 +426,7 @@ export class RespondService {
       tier,
       facts: {
         alertId: alert.id,
+        alertTitle: alert.title,
         ruleId: alert.ruleId,
         severity: alert.severity,
         identityId,
@@ -650,12 +660,40 @@ export class RespondService {
       }
       const existing = await trx
         .selectFrom('respond_runs')
-        .select('id')
+        .select('facts')
         .where('incident_id', '=', incident.id)
         .where('playbook_id', '=', stored.id)
         .where('state', '!=', 'failed')
-        .executeTakeFirst();
-      if (existing) return incident.id;
+        .execute();
+      if (
+        !needsOwnRun(
+          facts,
+          existing.map((r) => JSON.parse(r.facts) as RunFacts),
+        )
+      )
+        return incident.id;
+      if (incident.state === 'contained' && !dryRun && plansContainment(steps)) {
+        // What this alert adds is not contained yet: the incident is open again until its run verifies.
+        const before = { state: incident.state, containedAt: incident.containedAt };
+        incident.state = 'open';
+        incident.containedAt = null;
+        incident.timeToContainMs = null;
+        await store.updateIncident(trx, incident);
+        await store.appendTimeline(trx, incident.id, {
+          at: nowIso,
+          kind: 'incident.reopen',
+          message: `reopened by ${alert.id} (${alert.ruleId}): ${facts.credentialId ?? facts.taskId ?? facts.identityId} is not contained yet`,
+          data: { alertId: alert.id, ...before },
+        });
+        await this.ctx.audit.record(trx as unknown as Transaction<Database>, {
+          actor: 'respond',
+          action: 'incident.reopen',
+          targetType: 'incident',
+          targetId: incident.id,
+          before,
+          after: { state: incident.state, alert: alert.id },
+        });
+      }
       runId = `run-${randomBytes(8).toString('hex')}`;
       const retriesOf = new Map(stored.playbook.steps.map((s) => [s.id, s.retries]));
       await store.insertRun(
@@ -877,9 +915,13 @@ export class RespondService {
           field: 'params.id',
         });
       }
-      for (const run of runs) {
-        const step = run.steps.find((s) => s.stepId === stepId);
-        if (!step) continue;
+      // Alerts that join an incident add runs of the same playbook: the oldest one still waiting is approved.
+      const candidates = runs.flatMap((run) =>
+        run.steps.filter((s) => s.stepId === stepId).map((step) => ({ run, step })),
+      );
+      const found = candidates.find((c) => c.step.status === 'awaiting_approval') ?? candidates[0];
+      if (found) {
+        const { run, step } = found;
         if (step.status !== 'awaiting_approval') {
           throw respondError('RESPOND_STEP_NOT_AWAITING_APPROVAL', `step ${stepId} is ${step.status}`, {
             field: 'params.step',

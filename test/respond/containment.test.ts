@@ -430,6 +430,84 @@ steps:
       assert.ok(!i.alertIds.includes('alert-forged-leak'), 'the refused alert reached no incident');
   });
 
+  describe('a second alert on an identity with an incident', () => {
+    const head = (id: string, approval: string) => `apiVersion: bulkhead/v1
+kind: Playbook
+id: ${id}
+mode: enforce
+match:
+  rules: [${id}]
+steps:
+  - id: revoke
+    action: revoke_credential
+    approval: ${approval}
+  - id: verify
+    action: verify_contained
+`;
+    const setUp = async (identity: string, credentials: string[]) => {
+      const made = await s.server.call('POST', '/v1/identities', {
+        body: { id: identity, kind: 'workload', displayName: identity, environment: 'prod' },
+      });
+      assert.equal(made.status, 201);
+      for (const id of credentials) {
+        const c = await s.server.call('POST', '/v1/credentials', {
+          body: { id, identityId: identity, type: 'api_key', fingerprint: `fp-${id}` },
+        });
+        assert.equal(c.status, 201);
+      }
+    };
+    const alert = (id: string, rule: string, identity: string, credential: string) =>
+      s.server.call('POST', '/v1/incidents', {
+        body: { id, rule_id: rule, severity: 'critical', identity_id: identity, credential },
+      });
+    const status = async (id: string) => (await s.server.call('GET', `/v1/credentials/${id}`)).body.status;
+
+    it('naming another credential starts a run for it; the contained incident reopens until it is verified', async () => {
+      assert.equal(
+        (await s.server.call('POST', '/v1/playbooks', { body: { yaml: head('two-keys', 'never') } })).status,
+        201,
+      );
+      await setUp('svc-two-keys', ['cred-key-a', 'cred-key-b']);
+      const first = await alert('alert-key-a', 'two-keys', 'svc-two-keys', 'cred-key-a');
+      assert.equal(first.body.state, 'contained');
+      const second = await alert('alert-key-b', 'two-keys', 'svc-two-keys', 'cred-key-b');
+      assert.equal(second.body.id, first.body.id);
+      assert.equal(second.body.runs.length, 2);
+      assert.equal(await status('cred-key-b'), 'revoked');
+      assert.equal(second.body.state, 'contained');
+      const kinds = (second.body.timeline as { kind: string }[]).map((t) => t.kind);
+      assert.deepEqual(
+        kinds.filter((k) => k === 'incident.reopen' || k === 'incident.contained'),
+        ['incident.contained', 'incident.reopen', 'incident.contained'],
+      );
+      // The same credential again adds nothing to contain: no third run.
+      const again = await alert('alert-key-a-2', 'two-keys', 'svc-two-keys', 'cred-key-a');
+      assert.equal(again.body.runs.length, 2);
+    });
+
+    it('a run still waiting for approval keeps the incident open; approvals go to the oldest waiting step', async () => {
+      assert.equal(
+        (await s.server.call('POST', '/v1/playbooks', { body: { yaml: head('two-staged', 'required') } }))
+          .status,
+        201,
+      );
+      await setUp('svc-two-staged', ['cred-staged-a', 'cred-staged-b']);
+      const first = await alert('alert-staged-a', 'two-staged', 'svc-two-staged', 'cred-staged-a');
+      const second = await alert('alert-staged-b', 'two-staged', 'svc-two-staged', 'cred-staged-b');
+      assert.equal(second.body.runs.length, 2);
+      const approve = () => s.server.call('POST', `/v1/incidents/${first.body.id}/steps/revoke/approve`);
+      const one = await approve();
+      assert.equal(await status('cred-staged-a'), 'revoked');
+      assert.equal(await status('cred-staged-b'), 'active');
+      assert.equal(one.body.runs[0].state, 'completed');
+      assert.equal(one.body.state, 'open', 'cred-staged-b is not contained yet');
+      const two = await approve();
+      assert.equal(await status('cred-staged-b'), 'revoked');
+      assert.equal(two.body.state, 'contained');
+      assert.equal((await approve()).body.code, 'BULKHEAD_RESPOND_STEP_NOT_AWAITING_APPROVAL');
+    });
+  });
+
   it('stores playbook versions, dry-run first', async () => {
     const yaml =
       'apiVersion: bulkhead/v1\nkind: Playbook\nid: my-pb\nmatch:\n  rules: [dormant-credential]\nsteps:\n  - action: revoke_credential\n';
