@@ -588,8 +588,9 @@ export class RespondService {
     const detectedAt = this.ctx.now();
     const { facts, tier } = await this.factsFor(alert);
     const stored = this.matchPlaybook(facts);
-    const firstSeen =
-      alert.firstSeen ?? (await this.options.alertFirstSeen?.(alert.id).catch(() => undefined));
+    const firstSeen = utcInstant(
+      alert.firstSeen ?? (await this.options.alertFirstSeen?.(alert.id).catch(() => undefined)),
+    );
     const steps = stored ? await this.plan(stored.playbook, facts) : [];
     const dryRun = stored?.playbook.mode === 'dry_run';
     const nowIso = detectedAt.toISOString();
@@ -952,6 +953,15 @@ export class RespondService {
     await this.executor.execute(runId);
     return this.incident(incidentId);
   }
+}
+
+/**
+ * An instant as UTC ISO, so that text comparison is time order and a stored time reads the same everywhere
+ * (`2026-06-01T01:00:00-12:00` is after `2026-06-01T12:59:00Z`); undefined when it is not a time.
+ */
+export function utcInstant(value: string | undefined): string | undefined {
+  const ms = value === undefined ? Number.NaN : Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
 
 function alertFromEvent(event: BulkheadEvent): AlertInput {

@@ -508,6 +508,60 @@ steps:
     });
   });
 
+  it('times written with an offset are compared as instants (first_seen, GET /v1/alerts?since=)', async () => {
+    /** `ms` as local time at `offsetMinutes` from UTC, e.g. 2026-06-01T01:00:00-12:00. */
+    const withOffset = (ms: number, offsetMinutes: number) => {
+      const a = Math.abs(offsetMinutes);
+      const hh = String(Math.floor(a / 60)).padStart(2, '0');
+      const mm = String(a % 60).padStart(2, '0');
+      const local = new Date(ms + offsetMinutes * 60_000).toISOString().slice(0, 19);
+      return `${local}${offsetMinutes < 0 ? '-' : '+'}${hh}:${mm}`;
+    };
+    const now = Date.now();
+    const future = withOffset(now + 3 * 3_600_000, -12 * 60); // reads "earlier" than now as text
+    const past = withOffset(now - 3_600_000, 5 * 60); // reads "later" than now as text
+    const incident = (id: string, firstSeen: string) =>
+      s.server.call('POST', '/v1/incidents', {
+        body: { id, rule_id: 'offset-check', severity: 'low', first_seen: firstSeen },
+      });
+    const ahead = await incident('alert-offset-future', future);
+    assert.equal(ahead.status, 200);
+    assert.equal(ahead.body.firstEventAt, null, 'a first event in the future is not believed');
+    assert.equal(ahead.body.timeToDetectMs, null);
+    const behind = await incident('alert-offset-past', past);
+    assert.equal(behind.body.firstEventAt, new Date(Date.parse(past)).toISOString());
+    assert.ok(behind.body.timeToDetectMs >= 3_600_000, `time to detect ${behind.body.timeToDetectMs}`);
+    const bad = await incident('alert-offset-bad', '2026-02-31T00:00:00Z');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.field, 'body.first_seen');
+
+    const made = await s.server.call('POST', '/v1/identities', {
+      body: { id: 'svc-offset-leak', kind: 'workload', displayName: 'offset', environment: 'prod' },
+    });
+    assert.equal(made.status, 201);
+    const secret = 'sk_live_offset_0a1b2c3d4e5f60718293a4b5c6d7e8f9';
+    await s.server.call('POST', '/v1/credentials', {
+      body: {
+        id: 'cred-offset-leak',
+        identityId: 'svc-offset-leak',
+        type: 'api_key',
+        fingerprint: `sha256:${sha(secret)}`,
+      },
+    });
+    const leak = await s.server.call('POST', '/v1/leaks', {
+      body: [{ RuleID: 'generic-api-key', Secret: secret, File: 'offset.env', StartLine: 1 }],
+    });
+    const alertId = leak.body.matched[0].alertId as string;
+    const since = async (t: string) => {
+      const r = await s.server.call('GET', `/v1/alerts?rule_id=leaked-secret&since=${encodeURIComponent(t)}`);
+      assert.equal(r.status, 200);
+      return (r.body.items as { id: string }[]).map((a) => a.id);
+    };
+    assert.ok(!(await since(future)).includes(alertId), 'raised before since');
+    assert.ok((await since(past)).includes(alertId), 'raised after since');
+    assert.equal((await s.server.call('GET', '/v1/alerts?since=yesterday')).status, 400);
+  });
+
   it('stores playbook versions, dry-run first', async () => {
     const yaml =
       'apiVersion: bulkhead/v1\nkind: Playbook\nid: my-pb\nmatch:\n  rules: [dormant-credential]\nsteps:\n  - action: revoke_credential\n';
