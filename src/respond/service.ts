@@ -416,11 +416,18 @@ export class RespondService {
     return page?.items[0];
   }
 
-  private async factsFor(alert: AlertInput): Promise<{ facts: RunFacts; tier: TierResult | null }> {
+  /** The inventory credential and identity an alert is about (the identity named, else the credential's). */
+  private async subjectOf(
+    alert: AlertInput,
+  ): Promise<{ credential: Credential | undefined; identityId: string | null }> {
     const credential = await this.resolveCredential(alert.credential);
     let identityId = alert.identityId;
     if (identityId && !(await this.ctx.inventory.findIdentity(identityId))) identityId = null;
-    identityId ??= credential?.identityId ?? null;
+    return { credential, identityId: identityId ?? credential?.identityId ?? null };
+  }
+
+  private async factsFor(alert: AlertInput): Promise<{ facts: RunFacts; tier: TierResult | null }> {
+    const { credential, identityId } = await this.subjectOf(alert);
     const tier = identityId ? await this.tier(identityId) : null;
     return {
       tier,
@@ -571,8 +578,10 @@ export class RespondService {
   // ---- alerts → incidents ----
 
   /** Handles one alert: group into the identity's incident, run the matching playbook. */
-  handleAlert(alert: AlertInput): Promise<store.Incident | undefined> {
-    const key = alert.identityId ?? alert.credential ?? alert.id;
+  async handleAlert(alert: AlertInput): Promise<store.Incident | undefined> {
+    // Serialised on the identity as resolved: an alert may name only one of its credentials.
+    const { identityId } = await this.subjectOf(alert);
+    const key = identityId ?? alert.credential ?? alert.id;
     const previous = this.perIdentity.get(key) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => this.handleAlertNow(alert));
     this.perIdentity.set(key, next);
@@ -598,6 +607,9 @@ export class RespondService {
     const identity = facts.identityId ? await this.ctx.inventory.findIdentity(facts.identityId) : undefined;
     let runId: string | undefined;
     const incidentId = await this.db.transaction().execute(async (trx) => {
+      if (facts.identityId && this.ctx.dialect === 'postgres') {
+        await store.lockIdentityIncidents(trx, facts.identityId);
+      }
       let incident = facts.identityId ? await store.findOpenIncidentFor(trx, facts.identityId) : undefined;
       if (incident && incident.alertIds.includes(alert.id)) return incident.id;
       if (incident) {
