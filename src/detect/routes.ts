@@ -114,7 +114,8 @@ export function registerDetectRoutes(
         minSeverity: query.severity,
         ruleId: query.rule_id,
         identityId: query.identity_id,
-        since: query.since,
+        // Stored times are UTC ISO and compared as text: an offset is turned into the same instant in UTC.
+        since: query.since === undefined ? undefined : new Date(query.since).toISOString(),
         limit: query.limit,
       });
       return { items: alerts.map(publicAlert) };

@@ -21,7 +21,12 @@ import type { Incident, StepRecord } from './store.js';
 
 export type StepOutcome =
   | { outcome: 'done'; detail: string; data?: Record<string, unknown> }
-  | { outcome: 'skipped'; detail: string };
+  | {
+      outcome: 'skipped';
+      detail: string;
+      /** The target the step had to act on was not there: the containment it stood for did not happen. */
+      noTarget?: boolean;
+    };
 
 export interface ActionDeps {
   inventory: Pick<
@@ -49,6 +54,8 @@ export interface StepInput {
   incident: Incident;
   /** Containment steps of the same run that completed before this one. */
   done: StepRecord[];
+  /** Containment steps of the same run that failed, or found no target, before this one. */
+  missed: StepRecord[];
   meta: WriteMeta;
   /** Saves what a step decided before acting, so a retry acts on the same choice. */
   saveIntent(intent: Record<string, unknown>): Promise<void>;
@@ -94,7 +101,8 @@ export async function runAction(deps: ActionDeps, input: StepInput): Promise<Ste
     case 'revoke_credential': {
       const id = credentialOf(input)!;
       const c = await deps.inventory.findCredential(id);
-      if (!c) return { outcome: 'skipped', detail: `credential ${id} is not in the inventory` };
+      if (!c)
+        return { outcome: 'skipped', detail: `credential ${id} is not in the inventory`, noTarget: true };
       if (c.status === 'revoked') return { outcome: 'done', detail: `credential ${id} already revoked` };
       await deps.inventory.revokeCredential(id, meta);
       return { outcome: 'done', detail: `credential ${id} revoked`, data: { credentialId: id } };
@@ -103,7 +111,11 @@ export async function runAction(deps: ActionDeps, input: StepInput): Promise<Ste
     case 'quarantine_identity': {
       const identity = await requireIdentity(deps, facts);
       if (!identity)
-        return { outcome: 'skipped', detail: `identity ${facts.identityId} is not in the inventory` };
+        return {
+          outcome: 'skipped',
+          detail: `identity ${facts.identityId} is not in the inventory`,
+          noTarget: true,
+        };
       if (identity.status === 'quarantined' || identity.status === 'disabled') {
         return { outcome: 'done', detail: `identity ${identity.id} already ${identity.status}` };
       }
@@ -155,7 +167,11 @@ export async function runAction(deps: ActionDeps, input: StepInput): Promise<Ste
     case 'isolate_integration': {
       const identity = await requireIdentity(deps, facts);
       if (!identity)
-        return { outcome: 'skipped', detail: `identity ${facts.identityId} is not in the inventory` };
+        return {
+          outcome: 'skipped',
+          detail: `identity ${facts.identityId} is not in the inventory`,
+          noTarget: true,
+        };
       if (identity.kind !== 'third_party_integration') {
         return {
           outcome: 'skipped',
@@ -222,7 +238,12 @@ async function notify(deps: ActionDeps, input: StepInput): Promise<StepOutcome> 
   const key = `${input.step.runId}:${input.step.stepId}`;
   const identity = facts.identityId ? await deps.inventory.findIdentity(facts.identityId) : undefined;
   const channel = typeof input.step.params.channel === 'string' ? input.step.params.channel : 'page';
-  const summary = input.done.map((s) => `${s.action}: ${s.status}`).join('; ') || 'no containment yet';
+  // Failed containment is in the page too: the owners are the escalation when automation could not contain.
+  const summary =
+    [...input.done, ...input.missed]
+      .sort((a, b) => a.idx - b.idx)
+      .map((s) => `${s.action}: ${s.status}`)
+      .join('; ') || 'no containment yet';
   const data: Record<string, unknown> = {};
   const parts: string[] = [];
   let delivered = 0;
@@ -236,7 +257,9 @@ async function notify(deps: ActionDeps, input: StepInput): Promise<StepOutcome> 
           type: 'bulkhead.incident',
           channel,
           incidentId: input.incident.id,
-          title: input.incident.title,
+          title: facts.alertTitle
+            ? `${facts.alertTitle}${facts.identityId ? ` (${facts.identityId})` : ''}`
+            : input.incident.title,
           tier: facts.tier,
           severity: facts.severity,
           identityId: facts.identityId,
@@ -341,12 +364,31 @@ async function requireIdentity(deps: ActionDeps, facts: RunFacts): Promise<Ident
   return facts.identityId ? deps.inventory.findIdentity(facts.identityId) : undefined;
 }
 
+/** Did this containment step end without containing (failed, or skipped because its target was missing)? */
+export function containmentMissed(s: StepRecord): boolean {
+  const result = s.result as { noTarget?: boolean } | null;
+  return s.status === 'failed' || (s.status === 'skipped' && result?.noTarget === true);
+}
+
+function detailOf(s: StepRecord): string {
+  return (s.result as { detail?: string } | null)?.detail ?? 'no detail';
+}
+
 /**
  * Re-checks every containment this run applied: the credential is revoked in the store (durable), the PDP
  * refuses the quarantined identity, the broker holds no live token. Throws while something is still accepted,
- * so the executor retries with backoff and finally fails the step loudly.
+ * or when a containment step failed or found no target, so the executor retries with backoff and finally fails
+ * the step loudly.
  */
 async function verifyContained(deps: ActionDeps, input: StepInput): Promise<StepOutcome> {
+  // A containment that did not happen is never reported as contained, whatever the other checks say.
+  if (input.missed.length > 0) {
+    throw new Error(
+      `containment did not happen: ${input.missed
+        .map((s) => `${s.stepId} (${s.action}) ${s.status}: ${detailOf(s)}`)
+        .join(', ')}`,
+    );
+  }
   const checks: { check: string; refused: boolean }[] = [];
   for (const s of input.done) {
     const data = (s.result as { data?: Record<string, unknown> } | null)?.data ?? {};

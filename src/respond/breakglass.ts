@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { InventoryService } from '../inventory/service.js';
 import { respondError } from './errors.js';
 import type { WriteMeta } from './handles.js';
+import { BREAK_GLASS_RULE } from './plan.js';
 import type { AlertInput } from './service.js';
 import type { Incident } from './store.js';
 import type { RespondBreakGlassTable, RespondDb } from './tables.js';
@@ -110,7 +111,7 @@ export class BreakGlassService {
     }
     const incident = await this.openIncident({
       id: `alert-${session.id}`,
-      ruleId: 'break-glass-use',
+      ruleId: BREAK_GLASS_RULE,
       severity: 'high',
       title: `Break-glass ${identityId} unsealed by ${meta.actor} until ${session.expiresAt}: ${session.justification}`,
       identityId,

@@ -6,7 +6,7 @@
 import type { Transaction } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Database } from '../store/database.js';
-import { runAction, type ActionDeps, type StepOutcome } from './actions.js';
+import { containmentMissed, runAction, type ActionDeps, type StepOutcome } from './actions.js';
 import { isContainment } from './plan.js';
 import type { StepAction } from './playbook.js';
 import * as store from './store.js';
@@ -28,14 +28,25 @@ export interface ExecutorDeps {
   audit: AuditLog;
   now: () => Date;
   actions: ActionDeps;
-  /** Called when verify_contained succeeds. */
-  onContained(incidentId: string, at: Date, trx: RespondTrx): Promise<void>;
+  /** Called when verify_contained of a run succeeds. */
+  onContained(incidentId: string, runId: string, at: Date, trx: RespondTrx): Promise<void>;
 }
 
 const TERMINAL = new Set(['done', 'skipped', 'failed', 'dry_run']);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Is a step pending that a pass would run now (not behind an approval gate, not a verify still waiting)? */
+export function hasRunnableStep(steps: store.StepRecord[]): boolean {
+  for (const step of steps) {
+    if (step.status === 'awaiting_approval' && step.action === 'require_approval') return false;
+    if (step.status !== 'pending') continue;
+    const waiting = steps.some((s) => s.idx < step.idx && s.status === 'awaiting_approval');
+    return !(step.action === 'verify_contained' && waiting);
+  }
+  return false;
 }
 
 export class RunExecutor {
@@ -104,9 +115,9 @@ export class RunExecutor {
         blocked = true;
         break;
       }
-      const done = run.steps.filter(
-        (s) => s.idx < step.idx && s.status === 'done' && isContainment(s.action as StepAction),
-      );
+      const earlier = run.steps.filter((s) => s.idx < step.idx && isContainment(s.action as StepAction));
+      const done = earlier.filter((s) => s.status === 'done');
+      const missed = earlier.filter(containmentMissed);
       const actor = step.approvedBy ?? `playbook:${run.playbookId}@${run.playbookVersion}`;
       if (!(await this.claim(runId))) return; // lease lost (e.g. a long stall): the new holder continues
       let attempts = step.attempts;
@@ -126,6 +137,7 @@ export class RunExecutor {
             step,
             incident,
             done,
+            missed,
             meta: { actor },
             saveIntent: async (intent) => {
               step.result = { intent };
@@ -176,8 +188,11 @@ export class RunExecutor {
     }
     const fresh = await store.getRun(db, runId);
     if (!fresh) return;
-    const state =
-      blocked || fresh.steps.some((s) => s.status === 'awaiting_approval')
+    // Read again: a step approved while this pass ran is pending now, and the run stays running until a pass
+    // (the approval's own, or a resume) has run it.
+    const state = hasRunnableStep(fresh.steps)
+      ? 'running'
+      : blocked || fresh.steps.some((s) => s.status === 'awaiting_approval')
         ? 'awaiting_approval'
         : fresh.steps.some((s) => s.status === 'failed')
           ? 'failed'
@@ -218,7 +233,7 @@ export class RunExecutor {
         targetId: incidentId,
         after: { runId, stepId, action, detail: result.detail, attempts },
       });
-      if (contained) await this.deps.onContained(incidentId, at, trx);
+      if (contained) await this.deps.onContained(incidentId, runId, at, trx);
     });
   }
 }

@@ -122,6 +122,7 @@ void describe('narrow_permissions after a crash', () => {
       step,
       incident: { id: 'inc-1' } as never,
       done: [],
+      missed: [],
       meta: { actor: 'test' },
       saveIntent: () => Promise.reject(new Error('must not plan again')),
     };

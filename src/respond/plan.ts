@@ -11,6 +11,8 @@ export type Disposition = 'run' | 'approval' | 'notify_only' | 'skip';
 
 export interface RunFacts {
   alertId: string;
+  /** The alert's own title (a later alert of an incident pages with its own, not the first one's). */
+  alertTitle?: string | undefined;
   ruleId: string;
   severity: string;
   identityId: string | null;
@@ -151,6 +153,27 @@ export function planRun(playbook: Playbook, facts: RunFacts, deps: Dependencies)
     });
   });
   return out;
+}
+
+/** The detect rule (and break-glass API alert) for an unsealed break-glass account. */
+export const BREAK_GLASS_RULE = 'break-glass-use';
+
+/**
+ * Does an alert joining an incident need a run of its own when runs of the same playbook already exist? Each
+ * run acts only on what its alert named, so yes for a credential or task none of them acts on, and for every
+ * break-glass use (each unseal pages the owners).
+ */
+export function needsOwnRun(facts: RunFacts, runs: readonly RunFacts[]): boolean {
+  if (runs.length === 0 || facts.ruleId === BREAK_GLASS_RULE) return true;
+  if (facts.credentialId && !runs.some((r) => r.credentialId === facts.credentialId)) return true;
+  return Boolean(facts.taskId && !runs.some((r) => r.taskId === facts.taskId));
+}
+
+/** Does the plan change access now or after an approval (not only notify or skip)? */
+export function plansContainment(steps: readonly PlannedStep[]): boolean {
+  return steps.some(
+    (s) => isContainment(s.action) && (s.disposition === 'run' || s.disposition === 'approval'),
+  );
 }
 
 function names(breaks: Dependent[]): string {

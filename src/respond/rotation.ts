@@ -129,14 +129,26 @@ export class RotationService {
     return { credentialId, identityId: c.identityId, consumers: c.consumers, willBreak: c.consumers };
   }
 
-  /** Starts (or returns the running) rotation of a credential. Idempotent per credential. */
+  /**
+   * Starts (or returns the running) rotation of a credential. Idempotent per credential; for a leaked one the
+   * old credential is revoked (again, if an earlier attempt failed) before the rotation is returned.
+   */
   async start(credentialId: string, opts: StartRotation, meta: WriteMeta): Promise<Rotation> {
     const running = await this.db
       .selectFrom('respond_rotations')
       .selectAll()
       .where('old_credential_id', '=', credentialId)
       .executeTakeFirst();
-    if (running) return fromRow(running);
+    if (running) {
+      const r = fromRow(running);
+      // The row is written before the leaked credential is revoked: a revoke that failed then is done now, so a
+      // retry never reports "revoked at once" while the old credential still works.
+      if (r.state === 'immediate') {
+        const old = await this.inventory.findCredential(r.oldCredentialId);
+        if (old && old.status !== 'revoked') await this.inventory.revokeCredential(old.id, meta);
+      }
+      return r;
+    }
     const old = await this.inventory.findCredential(credentialId);
     if (!old) {
       throw respondError('RESPOND_ROTATION_STATE', `credential ${credentialId} does not exist`, {

@@ -4,13 +4,18 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { hasScope } from '../admin/api-keys.js';
 import { SEVERITIES } from '../detect/alert.js';
+import { coreError } from '../errors.js';
 import { addRoute } from '../http/route.js';
 import { ID_PATTERN } from '../inventory/types.js';
 import { MAX_BREAK_GLASS_TTL_MINUTES } from './breakglass.js';
 import { LEAK_FORMATS, parseLeakReport } from './leaks.js';
 import type { RespondService } from './service.js';
 import { INCIDENT_STATES } from './store.js';
+
+/** The rule of a leak report; it makes an alert count as leaked (`RunFacts.leaked`). */
+const LEAKED_RULE = 'leaked-secret';
 
 const id = z.string().regex(ID_PATTERN, 'an id: letters, digits and ._@:+=~-');
 const idParams = z.strictObject({ id });
@@ -157,7 +162,21 @@ export function registerRespondRoutes(app: FastifyInstance, service: () => Respo
     tags,
     scope: 'write',
     body: alertBody,
-    handler: async ({ body }) => {
+    handler: async ({ actor, body }) => {
+      // A leak is revoked at once, past the staging that holds a cascading revoke for an admin's approval:
+      // only a caller who could approve it may claim one (leak reports go through POST /v1/leaks).
+      const leakField =
+        body.leaked === true ? 'body.leaked' : body.rule_id === LEAKED_RULE ? 'body.rule_id' : undefined;
+      if (leakField && !hasScope(actor?.scopes ?? [], 'admin')) {
+        throw coreError(
+          'FORBIDDEN',
+          "handing in a leaked secret skips approval: it needs the 'admin' scope",
+          {
+            field: leakField,
+            extra: { required_scope: 'admin' },
+          },
+        );
+      }
       const i = await service().handleAlert(toAlert(body));
       return i ? service().incident(i.id) : null;
     },

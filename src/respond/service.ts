@@ -21,7 +21,7 @@ import { RunExecutor } from './executor.js';
 import { NARROWED_LABEL } from './actions.js';
 import type { DecisionPoint, Notifier, SignalSender, TokenAuthority, UsageSource } from './handles.js';
 import { describeNarrowing, planNarrowing, sameScopes, type NarrowingPlan } from './narrow.js';
-import { planRun, type PlannedStep, type RunFacts } from './plan.js';
+import { needsOwnRun, planRun, plansContainment, type PlannedStep, type RunFacts } from './plan.js';
 import { parsePlaybook, playbookMatches, type ParsedPlaybook, type Playbook } from './playbook.js';
 import { RotationService } from './rotation.js';
 import * as store from './store.js';
@@ -149,9 +149,18 @@ export class RespondService {
           },
           rotations: this.rotations,
         },
-        onContained: async (incidentId, at, trx) => {
+        onContained: async (incidentId, runId, at, trx) => {
           const i = await store.findIncident(trx, incidentId);
           if (!i || i.containedAt) return;
+          // Another alert's run still containing (or waiting for approval) keeps the incident open.
+          const unfinished = await trx
+            .selectFrom('respond_runs')
+            .select('id')
+            .where('incident_id', '=', incidentId)
+            .where('id', '!=', runId)
+            .where('state', 'in', ['running', 'awaiting_approval'])
+            .executeTakeFirst();
+          if (unfinished) return;
           i.containedAt = at.toISOString();
           i.timeToContainMs = Math.max(0, at.getTime() - Date.parse(i.detectedAt));
           if (i.state === 'open') i.state = 'contained';
@@ -407,16 +416,24 @@ export class RespondService {
     return page?.items[0];
   }
 
-  private async factsFor(alert: AlertInput): Promise<{ facts: RunFacts; tier: TierResult | null }> {
+  /** The inventory credential and identity an alert is about (the identity named, else the credential's). */
+  private async subjectOf(
+    alert: AlertInput,
+  ): Promise<{ credential: Credential | undefined; identityId: string | null }> {
     const credential = await this.resolveCredential(alert.credential);
     let identityId = alert.identityId;
     if (identityId && !(await this.ctx.inventory.findIdentity(identityId))) identityId = null;
-    identityId ??= credential?.identityId ?? null;
+    return { credential, identityId: identityId ?? credential?.identityId ?? null };
+  }
+
+  private async factsFor(alert: AlertInput): Promise<{ facts: RunFacts; tier: TierResult | null }> {
+    const { credential, identityId } = await this.subjectOf(alert);
     const tier = identityId ? await this.tier(identityId) : null;
     return {
       tier,
       facts: {
         alertId: alert.id,
+        alertTitle: alert.title,
         ruleId: alert.ruleId,
         severity: alert.severity,
         identityId,
@@ -561,8 +578,10 @@ export class RespondService {
   // ---- alerts → incidents ----
 
   /** Handles one alert: group into the identity's incident, run the matching playbook. */
-  handleAlert(alert: AlertInput): Promise<store.Incident | undefined> {
-    const key = alert.identityId ?? alert.credential ?? alert.id;
+  async handleAlert(alert: AlertInput): Promise<store.Incident | undefined> {
+    // Serialised on the identity as resolved: an alert may name only one of its credentials.
+    const { identityId } = await this.subjectOf(alert);
+    const key = identityId ?? alert.credential ?? alert.id;
     const previous = this.perIdentity.get(key) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => this.handleAlertNow(alert));
     this.perIdentity.set(key, next);
@@ -578,8 +597,9 @@ export class RespondService {
     const detectedAt = this.ctx.now();
     const { facts, tier } = await this.factsFor(alert);
     const stored = this.matchPlaybook(facts);
-    const firstSeen =
-      alert.firstSeen ?? (await this.options.alertFirstSeen?.(alert.id).catch(() => undefined));
+    const firstSeen = utcInstant(
+      alert.firstSeen ?? (await this.options.alertFirstSeen?.(alert.id).catch(() => undefined)),
+    );
     const steps = stored ? await this.plan(stored.playbook, facts) : [];
     const dryRun = stored?.playbook.mode === 'dry_run';
     const nowIso = detectedAt.toISOString();
@@ -587,6 +607,9 @@ export class RespondService {
     const identity = facts.identityId ? await this.ctx.inventory.findIdentity(facts.identityId) : undefined;
     let runId: string | undefined;
     const incidentId = await this.db.transaction().execute(async (trx) => {
+      if (facts.identityId && this.ctx.dialect === 'postgres') {
+        await store.lockIdentityIncidents(trx, facts.identityId);
+      }
       let incident = facts.identityId ? await store.findOpenIncidentFor(trx, facts.identityId) : undefined;
       if (incident && incident.alertIds.includes(alert.id)) return incident.id;
       if (incident) {
@@ -650,12 +673,40 @@ export class RespondService {
       }
       const existing = await trx
         .selectFrom('respond_runs')
-        .select('id')
+        .select('facts')
         .where('incident_id', '=', incident.id)
         .where('playbook_id', '=', stored.id)
         .where('state', '!=', 'failed')
-        .executeTakeFirst();
-      if (existing) return incident.id;
+        .execute();
+      if (
+        !needsOwnRun(
+          facts,
+          existing.map((r) => JSON.parse(r.facts) as RunFacts),
+        )
+      )
+        return incident.id;
+      if (incident.state === 'contained' && !dryRun && plansContainment(steps)) {
+        // What this alert adds is not contained yet: the incident is open again until its run verifies.
+        const before = { state: incident.state, containedAt: incident.containedAt };
+        incident.state = 'open';
+        incident.containedAt = null;
+        incident.timeToContainMs = null;
+        await store.updateIncident(trx, incident);
+        await store.appendTimeline(trx, incident.id, {
+          at: nowIso,
+          kind: 'incident.reopen',
+          message: `reopened by ${alert.id} (${alert.ruleId}): ${facts.credentialId ?? facts.taskId ?? facts.identityId} is not contained yet`,
+          data: { alertId: alert.id, ...before },
+        });
+        await this.ctx.audit.record(trx as unknown as Transaction<Database>, {
+          actor: 'respond',
+          action: 'incident.reopen',
+          targetType: 'incident',
+          targetId: incident.id,
+          before,
+          after: { state: incident.state, alert: alert.id },
+        });
+      }
       runId = `run-${randomBytes(8).toString('hex')}`;
       const retriesOf = new Map(stored.playbook.steps.map((s) => [s.id, s.retries]));
       await store.insertRun(
@@ -877,9 +928,13 @@ export class RespondService {
           field: 'params.id',
         });
       }
-      for (const run of runs) {
-        const step = run.steps.find((s) => s.stepId === stepId);
-        if (!step) continue;
+      // Alerts that join an incident add runs of the same playbook: the oldest one still waiting is approved.
+      const candidates = runs.flatMap((run) =>
+        run.steps.filter((s) => s.stepId === stepId).map((step) => ({ run, step })),
+      );
+      const found = candidates.find((c) => c.step.status === 'awaiting_approval') ?? candidates[0];
+      if (found) {
+        const { run, step } = found;
         if (step.status !== 'awaiting_approval') {
           throw respondError('RESPOND_STEP_NOT_AWAITING_APPROVAL', `step ${stepId} is ${step.status}`, {
             field: 'params.step',
@@ -910,6 +965,15 @@ export class RespondService {
     await this.executor.execute(runId);
     return this.incident(incidentId);
   }
+}
+
+/**
+ * An instant as UTC ISO, so that text comparison is time order and a stored time reads the same everywhere
+ * (`2026-06-01T01:00:00-12:00` is after `2026-06-01T12:59:00Z`); undefined when it is not a time.
+ */
+export function utcInstant(value: string | undefined): string | undefined {
+  const ms = value === undefined ? Number.NaN : Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
 
 function alertFromEvent(event: BulkheadEvent): AlertInput {

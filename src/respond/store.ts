@@ -1,4 +1,5 @@
 /** SQL for playbooks, incidents, their timeline, runs and steps (same statements on SQLite and PostgreSQL). */
+import { sql } from 'kysely';
 import type { Dependent } from './dependency-map.js';
 import type { PlannedStep, RunFacts } from './plan.js';
 import type { RespondDb, RespondIncidentsTable, RespondStepsTable, RespondTrx } from './tables.js';
@@ -159,6 +160,18 @@ export async function findOpenIncidentFor(db: Db, identityId: string): Promise<I
     .orderBy('created_at', 'desc')
     .executeTakeFirst();
   return r ? incidentFromRow(r) : undefined;
+}
+
+/** Advisory-lock key space of respond's per-identity incident lock (the second key is the identity's hash). */
+const INCIDENT_LOCK_SPACE = 5000;
+
+/**
+ * PostgreSQL: holds, until the transaction ends, the lock on an identity's incidents, so replicas sharing the
+ * database find-or-open its incident one at a time (under read committed, two transactions would both find
+ * none and both insert). SQLite needs none: one process owns the file and its transactions run one at a time.
+ */
+export async function lockIdentityIncidents(trx: RespondTrx, identityId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${INCIDENT_LOCK_SPACE}, hashtext(${identityId}))`.execute(trx);
 }
 
 export async function insertIncident(db: Db, i: Incident): Promise<void> {

@@ -108,6 +108,25 @@ describe('break-glass use and signed notifications', () => {
     assert.equal(d.decision, false);
   });
 
+  it('every unseal pages the owners, also one that joins the incident of an earlier use', async () => {
+    const use = (justification: string) =>
+      s.server.call('POST', '/v1/break-glass/breakglass-root/use', {
+        body: { justification, ttl_minutes: 10 },
+      });
+    const first = await use('prod db outage INC-1 needs root access');
+    assert.equal(first.status, 200);
+    assert.equal((await s.server.call('POST', `/v1/break-glass/sessions/${first.body.id}/end`)).status, 200);
+    const second = await use('unrelated: rotating KMS key material now');
+    assert.equal(second.status, 200);
+    assert.equal(second.body.incidentId, first.body.incidentId);
+    await s.respond.service().idle();
+    const pages = received
+      .map((r) => JSON.parse(r.body) as { incidentId: string; title: string })
+      .filter((p) => p.incidentId === first.body.incidentId);
+    assert.equal(pages.length, 2);
+    assert.match(pages[1]!.title, /rotating KMS key material/);
+  });
+
   it('CLI: tier, incidents list/show and leaks import print JSON and set exit codes', async () => {
     const tier = await cli(['tier', 'shared-ops', '--json']);
     assert.equal(tier.code, 0);

@@ -298,6 +298,270 @@ describe('containment end to end', () => {
     assert.equal(await status('cred-crm-health'), 'active');
   });
 
+  it('a containment step that failed or found no target is never verified as contained', async () => {
+    const yaml = `apiVersion: bulkhead/v1
+kind: Playbook
+id: must-contain
+mode: enforce
+match:
+  rules: [must-contain]
+steps:
+  - id: quarantine
+    action: quarantine_identity
+    approval: never
+  - id: revoke
+    action: revoke_credential
+    approval: never
+    retries: 1
+  - id: revoke-named
+    action: revoke_credential
+    approval: never
+    with: { credential: cred-not-in-inventory }
+  - id: verify
+    action: verify_contained
+    retries: 1
+`;
+    assert.equal((await s.server.call('POST', '/v1/playbooks', { body: { yaml } })).status, 201);
+    for (const id of ['svc-unrevokable', 'svc-ghost-cred']) {
+      const made = await s.server.call('POST', '/v1/identities', {
+        body: { id, kind: 'workload', displayName: id, environment: 'prod' },
+      });
+      assert.equal(made.status, 201);
+    }
+    const cred = await s.server.call('POST', '/v1/credentials', {
+      body: {
+        id: 'cred-unrevokable',
+        identityId: 'svc-unrevokable',
+        type: 'api_key',
+        fingerprint: 'fp-unrevokable',
+      },
+    });
+    assert.equal(cred.status, 201);
+    const inventory = s.server.ctx.inventory;
+    const revoke = inventory.revokeCredential.bind(inventory);
+    inventory.revokeCredential = () => Promise.reject(new Error('upstream IAM API unavailable'));
+    let failed;
+    try {
+      failed = await s.server.call('POST', '/v1/incidents', {
+        body: {
+          id: 'alert-unrevokable',
+          rule_id: 'must-contain',
+          severity: 'critical',
+          identity_id: 'svc-unrevokable',
+          credential: 'cred-unrevokable',
+        },
+      });
+    } finally {
+      inventory.revokeCredential = revoke;
+    }
+    assert.equal(failed.status, 200);
+    assert.equal(failed.body.state, 'open');
+    assert.equal(failed.body.containedAt, null);
+    assert.equal(failed.body.runs[0].state, 'failed');
+    const steps = (id: string, r: typeof failed) =>
+      (r.body.runs[0].steps as { stepId: string; status: string; result: { detail: string } }[]).find(
+        (x) => x.stepId === id,
+      );
+    assert.equal(steps('quarantine', failed)?.status, 'done');
+    assert.equal(steps('revoke', failed)?.status, 'failed');
+    assert.equal(steps('verify', failed)?.status, 'failed');
+    assert.match(
+      steps('verify', failed)?.result.detail ?? '',
+      /containment did not happen: revoke \(revoke_credential\) failed/,
+    );
+    assert.equal((await s.server.call('GET', '/v1/credentials/cred-unrevokable')).body.status, 'active');
+
+    // The named credential is not in the inventory: that revocation did not happen either.
+    const ghost = await s.server.call('POST', '/v1/incidents', {
+      body: {
+        id: 'alert-ghost-cred',
+        rule_id: 'must-contain',
+        severity: 'critical',
+        identity_id: 'svc-ghost-cred',
+      },
+    });
+    assert.equal(ghost.body.state, 'open');
+    assert.equal(steps('revoke-named', ghost)?.status, 'skipped');
+    assert.equal(steps('verify', ghost)?.status, 'failed');
+    assert.match(
+      steps('verify', ghost)?.result.detail ?? '',
+      /revoke-named \(revoke_credential\) skipped: credential cred-not-in-inventory is not in the inventory/,
+    );
+  });
+
+  it('only an admin may hand in an alert as leaked: a write key cannot skip the staged revoke', async () => {
+    const key = await s.server.call('POST', '/v1/admin/keys', {
+      body: { name: 'siem-forwarder', scopes: ['write'] },
+    });
+    assert.equal(key.status, 201);
+    const created = await s.server.call('POST', '/v1/credentials', {
+      body: {
+        id: 'cred-shared-forged',
+        identityId: 'payments-api',
+        type: 'api_key',
+        fingerprint: 'fp-shared-forged',
+        consumers: ['payments-api', 'payments-worker'],
+      },
+    });
+    assert.equal(created.status, 201);
+    const alert = {
+      id: 'alert-forged-leak',
+      rule_id: 'credential-replay',
+      severity: 'critical',
+      identity_id: 'payments-api',
+      credential: 'cred-shared-forged',
+    };
+    const forged = await s.server.call('POST', '/v1/incidents', {
+      token: key.body.token,
+      body: { ...alert, leaked: true },
+    });
+    assert.equal(forged.status, 403);
+    assert.equal(forged.body.code, 'BULKHEAD_FORBIDDEN');
+    assert.equal(forged.body.field, 'body.leaked');
+    const byRule = await s.server.call('POST', '/v1/incidents', {
+      token: key.body.token,
+      body: { ...alert, rule_id: 'leaked-secret' },
+    });
+    assert.equal(byRule.status, 403);
+    assert.equal(byRule.body.field, 'body.rule_id');
+    assert.equal((await s.server.call('GET', '/v1/credentials/cred-shared-forged')).body.status, 'active');
+    const incidents = await s.server.call('GET', '/v1/incidents?identity_id=payments-api');
+    for (const i of incidents.body.items as { alertIds: string[] }[])
+      assert.ok(!i.alertIds.includes('alert-forged-leak'), 'the refused alert reached no incident');
+  });
+
+  describe('a second alert on an identity with an incident', () => {
+    const head = (id: string, approval: string) => `apiVersion: bulkhead/v1
+kind: Playbook
+id: ${id}
+mode: enforce
+match:
+  rules: [${id}]
+steps:
+  - id: revoke
+    action: revoke_credential
+    approval: ${approval}
+  - id: verify
+    action: verify_contained
+`;
+    const setUp = async (identity: string, credentials: string[]) => {
+      const made = await s.server.call('POST', '/v1/identities', {
+        body: { id: identity, kind: 'workload', displayName: identity, environment: 'prod' },
+      });
+      assert.equal(made.status, 201);
+      for (const id of credentials) {
+        const c = await s.server.call('POST', '/v1/credentials', {
+          body: { id, identityId: identity, type: 'api_key', fingerprint: `fp-${id}` },
+        });
+        assert.equal(c.status, 201);
+      }
+    };
+    const alert = (id: string, rule: string, identity: string, credential: string) =>
+      s.server.call('POST', '/v1/incidents', {
+        body: { id, rule_id: rule, severity: 'critical', identity_id: identity, credential },
+      });
+    const status = async (id: string) => (await s.server.call('GET', `/v1/credentials/${id}`)).body.status;
+
+    it('naming another credential starts a run for it; the contained incident reopens until it is verified', async () => {
+      assert.equal(
+        (await s.server.call('POST', '/v1/playbooks', { body: { yaml: head('two-keys', 'never') } })).status,
+        201,
+      );
+      await setUp('svc-two-keys', ['cred-key-a', 'cred-key-b']);
+      const first = await alert('alert-key-a', 'two-keys', 'svc-two-keys', 'cred-key-a');
+      assert.equal(first.body.state, 'contained');
+      const second = await alert('alert-key-b', 'two-keys', 'svc-two-keys', 'cred-key-b');
+      assert.equal(second.body.id, first.body.id);
+      assert.equal(second.body.runs.length, 2);
+      assert.equal(await status('cred-key-b'), 'revoked');
+      assert.equal(second.body.state, 'contained');
+      const kinds = (second.body.timeline as { kind: string }[]).map((t) => t.kind);
+      assert.deepEqual(
+        kinds.filter((k) => k === 'incident.reopen' || k === 'incident.contained'),
+        ['incident.contained', 'incident.reopen', 'incident.contained'],
+      );
+      // The same credential again adds nothing to contain: no third run.
+      const again = await alert('alert-key-a-2', 'two-keys', 'svc-two-keys', 'cred-key-a');
+      assert.equal(again.body.runs.length, 2);
+    });
+
+    it('a run still waiting for approval keeps the incident open; approvals go to the oldest waiting step', async () => {
+      assert.equal(
+        (await s.server.call('POST', '/v1/playbooks', { body: { yaml: head('two-staged', 'required') } }))
+          .status,
+        201,
+      );
+      await setUp('svc-two-staged', ['cred-staged-a', 'cred-staged-b']);
+      const first = await alert('alert-staged-a', 'two-staged', 'svc-two-staged', 'cred-staged-a');
+      const second = await alert('alert-staged-b', 'two-staged', 'svc-two-staged', 'cred-staged-b');
+      assert.equal(second.body.runs.length, 2);
+      const approve = () => s.server.call('POST', `/v1/incidents/${first.body.id}/steps/revoke/approve`);
+      const one = await approve();
+      assert.equal(await status('cred-staged-a'), 'revoked');
+      assert.equal(await status('cred-staged-b'), 'active');
+      assert.equal(one.body.runs[0].state, 'completed');
+      assert.equal(one.body.state, 'open', 'cred-staged-b is not contained yet');
+      const two = await approve();
+      assert.equal(await status('cred-staged-b'), 'revoked');
+      assert.equal(two.body.state, 'contained');
+      assert.equal((await approve()).body.code, 'BULKHEAD_RESPOND_STEP_NOT_AWAITING_APPROVAL');
+    });
+  });
+
+  it('times written with an offset are compared as instants (first_seen, GET /v1/alerts?since=)', async () => {
+    /** `ms` as local time at `offsetMinutes` from UTC, e.g. 2026-06-01T01:00:00-12:00. */
+    const withOffset = (ms: number, offsetMinutes: number) => {
+      const a = Math.abs(offsetMinutes);
+      const hh = String(Math.floor(a / 60)).padStart(2, '0');
+      const mm = String(a % 60).padStart(2, '0');
+      const local = new Date(ms + offsetMinutes * 60_000).toISOString().slice(0, 19);
+      return `${local}${offsetMinutes < 0 ? '-' : '+'}${hh}:${mm}`;
+    };
+    const now = Date.now();
+    const future = withOffset(now + 3 * 3_600_000, -12 * 60); // reads "earlier" than now as text
+    const past = withOffset(now - 3_600_000, 5 * 60); // reads "later" than now as text
+    const incident = (id: string, firstSeen: string) =>
+      s.server.call('POST', '/v1/incidents', {
+        body: { id, rule_id: 'offset-check', severity: 'low', first_seen: firstSeen },
+      });
+    const ahead = await incident('alert-offset-future', future);
+    assert.equal(ahead.status, 200);
+    assert.equal(ahead.body.firstEventAt, null, 'a first event in the future is not believed');
+    assert.equal(ahead.body.timeToDetectMs, null);
+    const behind = await incident('alert-offset-past', past);
+    assert.equal(behind.body.firstEventAt, new Date(Date.parse(past)).toISOString());
+    assert.ok(behind.body.timeToDetectMs >= 3_600_000, `time to detect ${behind.body.timeToDetectMs}`);
+    const bad = await incident('alert-offset-bad', '2026-02-31T00:00:00Z');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.field, 'body.first_seen');
+
+    const made = await s.server.call('POST', '/v1/identities', {
+      body: { id: 'svc-offset-leak', kind: 'workload', displayName: 'offset', environment: 'prod' },
+    });
+    assert.equal(made.status, 201);
+    const secret = 'sk_live_offset_0a1b2c3d4e5f60718293a4b5c6d7e8f9';
+    await s.server.call('POST', '/v1/credentials', {
+      body: {
+        id: 'cred-offset-leak',
+        identityId: 'svc-offset-leak',
+        type: 'api_key',
+        fingerprint: `sha256:${sha(secret)}`,
+      },
+    });
+    const leak = await s.server.call('POST', '/v1/leaks', {
+      body: [{ RuleID: 'generic-api-key', Secret: secret, File: 'offset.env', StartLine: 1 }],
+    });
+    const alertId = leak.body.matched[0].alertId as string;
+    const since = async (t: string) => {
+      const r = await s.server.call('GET', `/v1/alerts?rule_id=leaked-secret&since=${encodeURIComponent(t)}`);
+      assert.equal(r.status, 200);
+      return (r.body.items as { id: string }[]).map((a) => a.id);
+    };
+    assert.ok(!(await since(future)).includes(alertId), 'raised before since');
+    assert.ok((await since(past)).includes(alertId), 'raised after since');
+    assert.equal((await s.server.call('GET', '/v1/alerts?since=yesterday')).status, 400);
+  });
+
   it('stores playbook versions, dry-run first', async () => {
     const yaml =
       'apiVersion: bulkhead/v1\nkind: Playbook\nid: my-pb\nmatch:\n  rules: [dormant-credential]\nsteps:\n  - action: revoke_credential\n';

@@ -100,6 +100,41 @@ describe('dependency-aware rotation', () => {
     assert.equal((await s.server.call('GET', '/v1/credentials/cred-notify-sms')).body.status, 'revoked');
   });
 
+  it('a leaked rotation whose revoke failed revokes on the retry before reporting it done', async () => {
+    const created = await s.server.call('POST', '/v1/credentials', {
+      body: {
+        id: 'cred-leak-retry',
+        identityId: 'payments-api',
+        type: 'api_key',
+        fingerprint: 'fp-leak-retry',
+      },
+    });
+    assert.equal(created.status, 201);
+    const inventory = s.server.ctx.inventory;
+    const revoke = inventory.revokeCredential.bind(inventory);
+    inventory.revokeCredential = () => Promise.reject(new Error('transient IAM error'));
+    try {
+      const first = await s.server.call('POST', '/v1/rotations', {
+        body: { credential_id: 'cred-leak-retry', leaked: true },
+      });
+      assert.equal(first.status, 500);
+    } finally {
+      inventory.revokeCredential = revoke;
+    }
+    assert.equal((await s.server.call('GET', '/v1/credentials/cred-leak-retry')).body.status, 'active');
+    const retry = await s.server.call('POST', '/v1/rotations', {
+      body: { credential_id: 'cred-leak-retry', leaked: true },
+    });
+    assert.equal(retry.status, 200);
+    assert.equal(retry.body.state, 'immediate');
+    assert.equal((await s.server.call('GET', '/v1/credentials/cred-leak-retry')).body.status, 'revoked');
+    const audit = await s.server.call('GET', '/v1/audit?target_id=cred-leak-retry');
+    const revokes = (audit.body.items as { action: string }[]).filter(
+      (e) => e.action === 'credential.revoke',
+    );
+    assert.equal(revokes.length, 1);
+  });
+
   it('CLI: playbooks put reports the line of a mistake; dry-run shows the plan', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bulkhead-pb-'));
     try {
