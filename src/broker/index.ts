@@ -106,12 +106,18 @@ export function createBrokerModule(
     async start(ctx) {
       broker = await startBroker(ctx, options);
       const b = broker;
-      // An identity that is quarantined or disabled loses every task token at once (containment).
-      unsubscribe = ctx.inventory.onChange((change) => {
-        if (change.entity !== 'identity' || change.op === 'create') return;
-        b.proofs.clearCache();
-        void revokeIfInactive(ctx, b, change.id);
+      // An identity that is quarantined or disabled loses every task token at once (containment): the
+      // revocation is written before the quarantine call returns, so the caller never races it.
+      const offChange = ctx.inventory.onChange((change) => {
+        if (change.entity === 'identity' && change.op !== 'create') b.proofs.clearCache();
       });
+      const offCommitted = ctx.inventory.onCommitted(async (change) => {
+        if (change.entity === 'identity' && change.op !== 'create') await revokeIfInactive(ctx, b, change.id);
+      });
+      unsubscribe = () => {
+        offChange();
+        offCommitted();
+      };
     },
     registerRoutes(app) {
       registerOAuthRoutes(app, get);

@@ -13,6 +13,7 @@ import { buildOpenApi } from './openapi.js';
 import { sendProblem } from './problem.js';
 import { addRoute, type RouteScope } from './route.js';
 import { landingPage } from './landing.js';
+import { illFormedPath } from './well-formed.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -50,6 +51,23 @@ export function buildServer(
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
   });
   const metrics = createMetrics();
+  // Fastify's own JSON parser (prototype poisoning refused), then the well-formed text check.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const raw = typeof body === 'string' ? body : body.toString('utf8');
+    void parseJson(request, raw, (err, parsed: unknown) => {
+      if (err) return done(err, undefined);
+      const field = illFormedPath(raw, parsed);
+      if (field === undefined) return done(null, parsed);
+      done(
+        coreError('VALIDATION_FAILED', 'strings must be well-formed Unicode: no unpaired UTF-16 surrogate', {
+          field,
+        }),
+        undefined,
+      );
+    });
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);

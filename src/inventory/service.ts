@@ -87,6 +87,7 @@ function isInventoryChange(data: unknown): data is InventoryChange {
 
 export class InventoryService {
   private readonly listeners = new Set<(change: InventoryChange) => void>();
+  private readonly committed = new Set<(change: InventoryChange) => Promise<void>>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -121,8 +122,19 @@ export class InventoryService {
     };
   }
 
-  private emit(change: InventoryChange): void {
+  /**
+   * Subscribes an effect that must be in force by the time the writer hears its write succeeded (revoking a
+   * quarantined identity's tokens): each write through this service awaits it before returning. The listener
+   * handles its own errors; one that throws anyway does not fail the write, which is already committed.
+   */
+  onCommitted(listener: (change: InventoryChange) => Promise<void>): () => void {
+    this.committed.add(listener);
+    return () => this.committed.delete(listener);
+  }
+
+  private async emit(change: InventoryChange): Promise<void> {
     this.emitAll([change]);
+    if (this.committed.size > 0) await Promise.allSettled([...this.committed].map((l) => l(change)));
   }
 
   private emitAll(changes: readonly InventoryChange[]): void {
@@ -207,7 +219,7 @@ export class InventoryService {
         after: identity,
       });
     });
-    this.emit({ entity: 'identity', op: 'create', id: identity.id });
+    await this.emit({ entity: 'identity', op: 'create', id: identity.id });
     return identity;
   }
 
@@ -250,7 +262,7 @@ export class InventoryService {
       });
       return after;
     });
-    this.emit({ entity: 'identity', op: 'update', id });
+    await this.emit({ entity: 'identity', op: 'update', id });
     return updated;
   }
 
@@ -299,7 +311,7 @@ export class InventoryService {
         before,
       });
     });
-    this.emit({ entity: 'identity', op: 'delete', id });
+    await this.emit({ entity: 'identity', op: 'delete', id });
   }
 
   /** Records activity (detection and the broker call this); not audited, it is telemetry, not a change. */
@@ -375,7 +387,7 @@ export class InventoryService {
         after: credential,
       });
     });
-    this.emit({ entity: 'credential', op: 'create', id: credential.id });
+    await this.emit({ entity: 'credential', op: 'create', id: credential.id });
     return credential;
   }
 
@@ -422,7 +434,7 @@ export class InventoryService {
       });
       return after;
     });
-    this.emit({ entity: 'credential', op: 'update', id });
+    await this.emit({ entity: 'credential', op: 'update', id });
     return updated;
   }
 
@@ -445,7 +457,7 @@ export class InventoryService {
         before,
       });
     });
-    this.emit({ entity: 'credential', op: 'delete', id });
+    await this.emit({ entity: 'credential', op: 'delete', id });
   }
 
   // ---- resources ----
@@ -502,7 +514,7 @@ export class InventoryService {
         after: resource,
       });
     });
-    this.emit({ entity: 'resource', op: 'create', id: resource.id });
+    await this.emit({ entity: 'resource', op: 'create', id: resource.id });
     return resource;
   }
 
@@ -537,7 +549,7 @@ export class InventoryService {
       });
       return after;
     });
-    this.emit({ entity: 'resource', op: 'update', id });
+    await this.emit({ entity: 'resource', op: 'update', id });
     return updated;
   }
 
@@ -561,7 +573,7 @@ export class InventoryService {
         before,
       });
     });
-    this.emit({ entity: 'resource', op: 'delete', id });
+    await this.emit({ entity: 'resource', op: 'delete', id });
   }
 
   async counts(): Promise<{ identities: number; credentials: number; resources: number }> {

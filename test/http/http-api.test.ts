@@ -193,6 +193,44 @@ describe('HTTP API', () => {
     assert.equal(limit.body.field, 'query.limit');
   });
 
+  it('refuses strings that are not well-formed Unicode, wherever they sit, and keeps the audit chain whole', async () => {
+    // A lone surrogate escape: SQLite would store U+FFFD, so the audit hash would no longer match.
+    const lone = await server.call('POST', '/v1/identities', {
+      raw: '{"id":"sur-1","kind":"human","displayName":"a\\ud800b","environment":"dev"}',
+    });
+    assertProblem(lone, 400, 'BULKHEAD_VALIDATION_FAILED');
+    assert.equal(lone.body.field, 'body.displayName');
+    const nested = await server.call('POST', '/access/v1/evaluation', {
+      raw: '{"subject":{"type":"identity","id":"alice"},"action":{"name":"read"},"resource":{"type":"database","id":"payments-db"},"context":{"tags":["ok","\\udc00"]}}',
+    });
+    assertProblem(nested, 400, 'BULKHEAD_VALIDATION_FAILED');
+    assert.equal(nested.body.field, 'body.context.tags[1]');
+    const key = await server.call('POST', '/v1/broker/revocations', {
+      raw: '{"kind":"token","target":"t","\\ud800":1}',
+    });
+    assertProblem(key, 400, 'BULKHEAD_VALIDATION_FAILED');
+    assertProblem(
+      await server.call('POST', '/v1/broker/revocations', { raw: '{"kind":"token","target":"\\ud800"}' }),
+      400,
+      'BULKHEAD_VALIDATION_FAILED',
+    );
+    // Deeper than any call stack: answered, not crashed.
+    const deep = await server.call('POST', '/v1/identities', {
+      raw: `${'['.repeat(20_000)}"\\ud800"${']'.repeat(20_000)}`,
+    });
+    assertProblem(deep, 400, 'BULKHEAD_VALIDATION_FAILED');
+    // A proper pair, escaped or not, is text: stored and read back unchanged.
+    const pair = await server.call('POST', '/v1/identities', {
+      raw: '{"id":"sur-2","kind":"human","displayName":"a\\ud83d\\ude00b 😀","environment":"dev"}',
+    });
+    assert.equal(pair.status, 201, JSON.stringify(pair.body));
+    const back = await server.call('GET', '/v1/identities/sur-2');
+    assert.equal(back.body.displayName, 'a😀b 😀');
+    assert.equal((await server.call('GET', '/v1/identities/sur-1')).status, 404);
+    const verify = await server.call('POST', '/v1/audit/verify');
+    assert.equal(verify.body.ok, true, JSON.stringify(verify.body));
+  });
+
   it('creates, filters, pages, disables and audits identities over HTTP', async () => {
     const created = await server.call('POST', '/v1/identities', {
       body: {
@@ -226,7 +264,8 @@ describe('HTTP API', () => {
     const audit = await server.call('GET', '/v1/audit?target_id=agent-new');
     assert.deepEqual(
       audit.body.items.map((e: any) => e.action),
-      ['identity.create', 'identity.disable'],
+      // The broker revokes the disabled identity's tokens before the disable call returns.
+      ['identity.create', 'identity.disable', 'broker.revoke.identity'],
     );
     assert.equal(audit.body.items[0].requestId, 'create-agent-new');
     assert.equal(audit.body.items[0].actor, 'api_key:bootstrap-env');
