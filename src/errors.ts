@@ -7,6 +7,8 @@ export const ErrorCodes = {
   MALFORMED_JSON: { status: 400, title: 'Malformed JSON body' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
+  REQUEST_TIMEOUT: { status: 408, title: 'Request timed out' },
   BAD_CURSOR: { status: 400, title: 'Invalid pagination cursor' },
   UNAUTHENTICATED: { status: 401, title: 'Missing or invalid credentials' },
   FORBIDDEN: { status: 403, title: 'Insufficient scope' },

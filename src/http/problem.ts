@@ -3,6 +3,8 @@
  * Fastify's own errors (bad JSON, body too large, wrong media type) get stable codes; anything else is a
  * 500 whose detail never leaks internals (the log has the stack, keyed by request id).
  */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BulkheadError, coreError, type CoreErrorCode } from '../errors.js';
 
@@ -55,10 +57,7 @@ export function toBulkheadError(error: unknown): BulkheadError {
 export function problemFor(error: BulkheadError, request: FastifyRequest): ProblemDocument {
   const doc: ProblemDocument = {
     ...(error.extra ?? {}),
-    type: `urn:bulkhead:problem:${error.code
-      .replace(/^BULKHEAD_/, '')
-      .toLowerCase()
-      .replace(/_/g, '-')}`,
+    type: problemType(error.code),
     title: error.title,
     status: error.status,
     detail: error.message,
@@ -75,4 +74,39 @@ export function sendProblem(error: unknown, request: FastifyRequest, reply: Fast
   if (be.status >= 500) request.log.error({ err: error }, 'request failed');
   if (be.status === 401) void reply.header('www-authenticate', 'Bearer realm="bulkhead"');
   return reply.code(be.status).type(PROBLEM_CONTENT_TYPE).send(problemFor(be, request));
+}
+
+/**
+ * The raw HTTP response for a request Node's parser rejected before Fastify saw it (a non-ASCII byte in the
+ * path, headers over the size limit, a request that timed out): the same problem+json as every other error,
+ * under a fresh request id, and the connection closes.
+ */
+export function clientErrorResponse(err: { code?: string }): string {
+  const be =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? coreError('HEADERS_TOO_LARGE', 'the request headers exceed the size limit', { field: 'headers' })
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? coreError('REQUEST_TIMEOUT', 'the request was not received in time')
+        : coreError('VALIDATION_FAILED', 'the request is not well-formed HTTP', { field: 'request' });
+  const doc = {
+    type: problemType(be.code),
+    title: be.title,
+    status: be.status,
+    detail: be.message,
+    code: be.code,
+    request_id: randomUUID(),
+    ...(be.field === undefined ? {} : { field: be.field }),
+  };
+  const body = JSON.stringify(doc);
+  return (
+    `HTTP/1.1 ${be.status} ${STATUS_CODES[be.status] ?? ''}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
+}
+
+function problemType(code: string): string {
+  return `urn:bulkhead:problem:${code
+    .replace(/^BULKHEAD_/, '')
+    .toLowerCase()
+    .replace(/_/g, '-')}`;
 }

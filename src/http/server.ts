@@ -10,7 +10,7 @@ import { coreError } from '../errors.js';
 import type { BulkheadModule } from '../modules/types.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
-import { sendProblem } from './problem.js';
+import { clientErrorResponse, sendProblem } from './problem.js';
 import { addRoute, type RouteScope } from './route.js';
 import { landingPage } from './landing.js';
 import { illFormedPath } from './well-formed.js';
@@ -45,6 +45,12 @@ export function buildServer(
     // Router-level failures (malformed URL, over-long path parameter) get the same problem+json as the rest.
     frameworkErrors: (error, request, reply) => {
       void sendProblem(error, request, reply);
+    },
+    // Requests Node's HTTP parser rejects never reach Fastify: answer them in problem+json too.
+    clientErrorHandler: (err, socket) => {
+      if ((err as { code?: string }).code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(clientErrorResponse(err));
+      socket.destroy(err);
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',

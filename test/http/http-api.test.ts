@@ -4,6 +4,7 @@
  * answer 4xx problem+json with a stable code, never 5xx, and the server must keep serving.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { routeRegistry } from '../../src/http/route.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -229,6 +230,39 @@ describe('HTTP API', () => {
     assert.equal((await server.call('GET', '/v1/identities/sur-1')).status, 404);
     const verify = await server.call('POST', '/v1/audit/verify');
     assert.equal(verify.body.ok, true, JSON.stringify(verify.body));
+  });
+
+  it('answers requests the HTTP parser rejects in problem+json too', async () => {
+    const { hostname, port } = new URL(server.url);
+    const raw = (request: Buffer) =>
+      new Promise<{ head: string; body: any }>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => socket.end(request));
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        socket.on('error', reject);
+        socket.on('close', () => {
+          const [head = '', body = ''] = text.split('\r\n\r\n');
+          resolve({ head, body: body ? JSON.parse(body) : undefined });
+        });
+      });
+    const badByte = await raw(
+      Buffer.concat([
+        Buffer.from('GET /v1/identities/caf'),
+        Buffer.from([0xe9]),
+        Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n'),
+      ]),
+    );
+    assert.match(badByte.head, /^HTTP\/1\.1 400 /);
+    assert.match(badByte.head, /content-type: application\/problem\+json/i);
+    assert.equal(badByte.body.code, 'BULKHEAD_VALIDATION_FAILED');
+    assert.equal(badByte.body.field, 'request');
+    const huge = await raw(
+      Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+    );
+    assert.match(huge.head, /^HTTP\/1\.1 431 /);
+    assert.equal(huge.body.code, 'BULKHEAD_HEADERS_TOO_LARGE');
+    assert.equal(huge.body.status, 431);
+    assert.equal((await server.call('GET', '/readyz', { token: null })).status, 200, 'still serving');
   });
 
   it('creates, filters, pages, disables and audits identities over HTTP', async () => {
