@@ -13,7 +13,7 @@ import { buildOpenApi } from './openapi.js';
 import { clientErrorResponse, sendProblem } from './problem.js';
 import { addRoute, type RouteScope } from './route.js';
 import { landingPage } from './landing.js';
-import { illFormedPath } from './well-formed.js';
+import { illFormedPath } from '../well-formed.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

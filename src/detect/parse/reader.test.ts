@@ -70,6 +70,19 @@ describe('readEvents: CloudTrail', () => {
     );
   });
 
+  it('reports a line carrying an unpaired UTF-16 surrogate and keeps the lines around it', async () => {
+    const bad = JSON.stringify({ ...r2, userAgent: 'x' }).replace('"userAgent":"x"', '"userAgent":"\\ud800"');
+    const { events, issues } = await read(`${JSON.stringify(r1)}\n${bad}\n`, 'cloudtrail');
+    assert.deepEqual(
+      events.map((e) => e.id),
+      ['ev-1'],
+    );
+    assert.equal(issues.length, 1);
+    assert.equal(issues[0]?.code, 'BULKHEAD_DETECT_INVALID_EVENT');
+    assert.equal(issues[0]?.index, 2);
+    assert.match(issues[0]?.message ?? '', /^line\.userAgent: strings must be well-formed Unicode/);
+  });
+
   it('reports a truncated Records file and keeps the complete records', async () => {
     const file = JSON.stringify({ Records: [r1, r2] });
     const { events, issues } = await read(file.slice(0, file.length - 40), 'cloudtrail');

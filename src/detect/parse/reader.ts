@@ -10,6 +10,7 @@ import { normalizeBulkheadEvent } from './bulkhead-ndjson.js';
 import { LineFramer, looksLikeRecordsFile, RecordsArrayFramer, type FrameSink } from './framing.js';
 import { InvalidEventError, type ParseIssue } from './issues.js';
 import { isK8sAuditEvent, normalizeK8sAudit } from './k8s-audit.js';
+import { illFormedPath } from '../../well-formed.js';
 
 export const INPUT_FORMATS = ['auto', 'cloudtrail', 'k8s-audit', 'ndjson'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
@@ -84,6 +85,17 @@ export function normalizeLine(
       unit,
       code: 'BULKHEAD_DETECT_MALFORMED_JSON',
       message: err instanceof Error ? err.message : 'malformed JSON',
+    });
+    return;
+  }
+  const illFormed = illFormedPath(text, value, unit);
+  if (illFormed !== undefined) {
+    stats.issues += 1;
+    sink.issue({
+      index,
+      unit,
+      code: 'BULKHEAD_DETECT_INVALID_EVENT',
+      message: `${illFormed}: strings must be well-formed Unicode (no unpaired UTF-16 surrogate)`,
     });
     return;
   }

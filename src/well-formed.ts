@@ -1,7 +1,8 @@
 /**
  * Unpaired UTF-16 surrogates (JSON `"\ud800"`) are not text: SQLite stores them as U+FFFD, so what was
  * hashed into the audit chain differs from what is read back (a false tamper alarm), and Cedar rejects them
- * mid-evaluation. JSON bodies are checked once, at parse time, so no module ever sees one.
+ * mid-evaluation. JSON bodies (src/http/server.ts) and ingested event lines (src/detect/parse) are checked
+ * once, at parse time, so no module ever sees one.
  */
 
 /** In `u` mode a proper surrogate pair is one code point, so only an unpaired half is in category Cs. */
