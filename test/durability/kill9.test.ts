@@ -132,12 +132,16 @@ describe('graceful shutdown', () => {
   it('a second SIGTERM while draining exits at once with code 1, saying so', async () => {
     const { child, url } = await startServer(dataDir, 'info');
     let stderr = '';
-    const draining = new Promise<void>((resolve) =>
-      child.stderr?.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        if (stderr.includes('draining in-flight requests')) resolve();
-      }),
-    );
+    const waiters: { text: string; resolve: () => void }[] = [];
+    const logged = (text: string) =>
+      new Promise<void>((resolve) => {
+        if (stderr.includes(text)) resolve();
+        else waiters.push({ text, resolve });
+      });
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      for (const w of waiters) if (stderr.includes(w.text)) w.resolve();
+    });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
       child.once('exit', (code, signal) => r({ code, signal })),
     );
@@ -150,8 +154,11 @@ describe('graceful shutdown', () => {
       `POST /v1/identities HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${TOKEN}\r\n` +
         'content-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":',
     );
+    // Only once the server is handling it: a request that arrives after the first signal is refused (503),
+    // and then nothing is left to drain.
+    await logged('"msg":"incoming request"');
     child.kill('SIGTERM');
-    await draining;
+    await logged('draining in-flight requests');
     child.kill('SIGTERM');
     const exit = await exited;
     socket.destroy();
