@@ -152,15 +152,23 @@ export class RespondService {
         onContained: async (incidentId, runId, at, trx) => {
           const i = await store.findIncident(trx, incidentId);
           if (!i || i.containedAt) return;
-          // Another alert's run still containing (or waiting for approval) keeps the incident open.
-          const unfinished = await trx
+          const runs = await trx
             .selectFrom('respond_runs')
-            .select('id')
+            .select(['id', 'state', 'playbook_id', 'facts'])
             .where('incident_id', '=', incidentId)
-            .where('id', '!=', runId)
-            .where('state', 'in', ['running', 'awaiting_approval'])
-            .executeTakeFirst();
-          if (unfinished) return;
+            .execute();
+          // Another alert's run still containing (or waiting for approval) keeps the incident open.
+          if (runs.some((r) => r.id !== runId && (r.state === 'running' || r.state === 'awaiting_approval')))
+            return;
+          // So does a run that failed: what it acted on is not contained, unless a later run of the same
+          // playbook on the same credential and task has since verified.
+          const verified = runs.filter((r) => r.id === runId || r.state === 'completed');
+          const uncontained = runs.some(
+            (f) =>
+              f.state === 'failed' &&
+              !verified.some((v) => v.playbook_id === f.playbook_id && sameTarget(v.facts, f.facts)),
+          );
+          if (uncontained) return;
           i.containedAt = at.toISOString();
           i.timeToContainMs = Math.max(0, at.getTime() - Date.parse(i.detectedAt));
           if (i.state === 'open') i.state = 'contained';
@@ -995,3 +1003,10 @@ function alertFromEvent(event: BulkheadEvent): AlertInput {
 }
 
 export type { Tier };
+
+/** Do two runs' facts (stored JSON) act on the same credential and task? */
+function sameTarget(a: string, b: string): boolean {
+  const x = JSON.parse(a) as RunFacts;
+  const y = JSON.parse(b) as RunFacts;
+  return (x.credentialId ?? null) === (y.credentialId ?? null) && (x.taskId ?? null) === (y.taskId ?? null);
+}

@@ -485,6 +485,39 @@ steps:
       assert.equal(again.body.runs.length, 2);
     });
 
+    it('a failed run keeps the incident open until a later run on its credential verifies', async () => {
+      assert.equal(
+        (await s.server.call('POST', '/v1/playbooks', { body: { yaml: head('one-fails', 'never') } })).status,
+        201,
+      );
+      await setUp('svc-one-fails', ['cred-fails-a', 'cred-fails-b']);
+      const inventory = s.server.ctx.inventory;
+      const revoke = inventory.revokeCredential.bind(inventory);
+      inventory.revokeCredential = (id, ...rest) =>
+        id === 'cred-fails-a'
+          ? Promise.reject(new Error('upstream IAM API unavailable'))
+          : revoke(id, ...rest);
+      try {
+        const first = await alert('alert-fails-a', 'one-fails', 'svc-one-fails', 'cred-fails-a');
+        assert.equal(first.body.runs[0].state, 'failed');
+        assert.equal(first.body.state, 'open');
+        // Another credential is contained and verified, but cred-fails-a still works: not contained.
+        const second = await alert('alert-fails-b', 'one-fails', 'svc-one-fails', 'cred-fails-b');
+        assert.equal(await status('cred-fails-b'), 'revoked');
+        assert.equal(second.body.runs[1].state, 'completed');
+        assert.equal(await status('cred-fails-a'), 'active');
+        assert.equal(second.body.state, 'open');
+        assert.equal(second.body.containedAt, null);
+      } finally {
+        inventory.revokeCredential = revoke;
+      }
+      // The same credential again, now revocable: a new run verifies it, and the incident is contained.
+      const third = await alert('alert-fails-a-2', 'one-fails', 'svc-one-fails', 'cred-fails-a');
+      assert.equal(third.body.runs.length, 3);
+      assert.equal(await status('cred-fails-a'), 'revoked');
+      assert.equal(third.body.state, 'contained');
+    });
+
     it('a run still waiting for approval keeps the incident open; approvals go to the oldest waiting step', async () => {
       assert.equal(
         (await s.server.call('POST', '/v1/playbooks', { body: { yaml: head('two-staged', 'required') } }))
