@@ -164,7 +164,7 @@ export async function applyImportPlan(
       const keptLabels = Object.fromEntries(
         Object.entries(before.labels).filter(
           ([key]) =>
-            !(key in draft.labels) &&
+            !Object.hasOwn(draft.labels, key) &&
             !key.startsWith('aws.') &&
             !key.startsWith('k8s.') &&
             key !== 'bulkhead.admin' &&

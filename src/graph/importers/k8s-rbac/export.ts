@@ -90,10 +90,12 @@ function selectorMatches(
   sel: NonNullable<RoleObj['aggregation']>[number],
   labels: Record<string, string>,
 ): boolean {
-  for (const [k, v] of Object.entries(sel.matchLabels)) if (labels[k] !== v) return false;
+  // Own keys only: a selector on `constructor` or `toString` must not match Object's members.
+  const label = (key: string) => (Object.hasOwn(labels, key) ? labels[key] : undefined);
+  for (const [k, v] of Object.entries(sel.matchLabels)) if (label(k) !== v) return false;
   for (const e of sel.matchExpressions) {
-    const has = e.key in labels;
-    const val = labels[e.key] ?? '';
+    const has = label(e.key) !== undefined;
+    const val = label(e.key) ?? '';
     if (e.operator === 'In' && !(has && e.values.includes(val))) return false;
     if (e.operator === 'NotIn' && has && e.values.includes(val)) return false;
     if (e.operator === 'Exists' && !has) return false;
