@@ -250,4 +250,30 @@ void describe('aws-iam import of hostile names', () => {
       [['constructor', 'UNKNOWN_ELEMENT']],
     );
   });
+
+  void it('rejects two users with one name, or one access key twice, naming the duplicate; nothing is applied', async () => {
+    const before = await server.call('GET', '/v1/identities?source=aws-iam&limit=100');
+    const tagged = (v: string) => ({ Tags: [{ Key: 'team', Value: v }] });
+    let res = await server.call('POST', '/v1/graph/imports/aws-iam', {
+      body: exportOf([
+        user('u1', tagged('changed')),
+        user('u2', tagged('first')),
+        user('u2', tagged('second')),
+      ]),
+    });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.code, 'BULKHEAD_IMPORT_INVALID');
+    assert.equal(res.body.field, 'UserDetailList[2].UserName');
+    assert.match(res.body.detail, /duplicate user u2: .* as UserDetailList\[1\]\.UserName/);
+
+    const key = (id: string) => ({ AccessKeyMetadata: [{ AccessKeyId: id, Status: 'Active' }] });
+    res = await server.call('POST', '/v1/graph/imports/aws-iam', {
+      body: exportOf([user('u1', key('AKIADUPLICATE0000001')), user('u3', key('AKIADUPLICATE0000001'))]),
+    });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.field, 'UserDetailList[1].AccessKeyMetadata[0].AccessKeyId');
+
+    const after = await server.call('GET', '/v1/identities?source=aws-iam&limit=100');
+    assert.deepEqual(after.body.items, before.body.items);
+  });
 });

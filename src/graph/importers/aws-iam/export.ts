@@ -34,6 +34,8 @@ export interface AccessKey {
 
 export interface IamPrincipal {
   type: 'user' | 'role';
+  /** Where it is in the export (`UserDetailList[3]`), for errors. */
+  field: string;
   name: string;
   arn: string;
   id: string;
@@ -219,6 +221,7 @@ export function readIamExport(doc: unknown, warnings: PolicyWarning[]): IamExpor
       throw graphError('IMPORT_INVALID', 'GroupList must list group names', { field: `${f}.GroupList` });
     principals.push({
       type: 'user',
+      field: f,
       name: str(u, 'UserName', f),
       arn,
       id: optStr(u, 'UserId') ?? arn,
@@ -245,6 +248,7 @@ export function readIamExport(doc: unknown, warnings: PolicyWarning[]): IamExpor
     const name = str(r, 'RoleName', f);
     principals.push({
       type: 'role',
+      field: f,
       name,
       arn,
       id: optStr(r, 'RoleId') ?? arn,

@@ -105,6 +105,8 @@ function selectorMatches(
 }
 
 export interface ServiceAccountObj {
+  /** Where it is in the export (`items[3]`), for errors. */
+  field: string;
   name: string;
   namespace: string;
   uid: string | null;
@@ -126,13 +128,7 @@ export function readRbacList(doc: unknown, warnings: ImportWarning[]): RbacList 
       field: 'body.items',
     });
   }
-  const sas: {
-    name: string;
-    namespace: string;
-    uid: string | null;
-    labels: Record<string, string>;
-    secrets: string[];
-  }[] = [];
+  const sas: ServiceAccountObj[] = [];
   const roles = new Map<string, RoleObj>();
   const bindings: Binding[] = [];
   doc.items.forEach((it: unknown, i) => {
@@ -161,6 +157,7 @@ export function readRbacList(doc: unknown, warnings: ImportWarning[]): RbacList 
             field: `${f}.metadata.namespace`,
           });
         sas.push({
+          field: f,
           name,
           namespace,
           uid: typeof md.uid === 'string' ? md.uid : null,
