@@ -230,6 +230,13 @@ describe('containment end to end', () => {
     assert.equal(pb.status, 400);
     assert.equal(pb.body.code, 'BULKHEAD_RESPOND_PLAYBOOK_INVALID');
     assert.equal(pb.body.problems[0].line, 6);
+    const bomb = await s.server.call('POST', '/v1/playbooks', {
+      body: {
+        yaml: 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      },
+    });
+    assert.equal(bomb.status, 400);
+    assert.deepEqual([bomb.body.code, bomb.body.field], ['BULKHEAD_RESPOND_PLAYBOOK_INVALID', 'body.yaml']);
     const inc = await s.server.call('POST', '/v1/incidents', {
       body: { id: 'a', rule_id: 'r', severity: 'apocalyptic' },
     });
