@@ -64,6 +64,7 @@ export function alertFromDraft(draft: AlertDraft, key: string): Alert {
   const first = draft.evidence[0];
   const last = draft.evidence[draft.evidence.length - 1];
   if (!first || !last) throw new Error(`detector ${draft.rule_id} produced an alert without evidence`);
+  assertCompleteDraft(draft);
   const dk = dedupKey(draft, key);
   return {
     id: `alert-${createHash('sha256').update(`${dk}|${first.id}|${first.time}`).digest('hex').slice(0, 16)}`,
@@ -87,6 +88,24 @@ export function alertFromDraft(draft: AlertDraft, key: string): Alert {
   };
 }
 
+/**
+ * A detector's draft must carry every field an alert is stored with: a draft with, say, no severity would
+ * fail the whole batch's insert and take the other events' alerts down with it.
+ */
+function assertCompleteDraft(draft: AlertDraft): void {
+  const text = { rule_id: draft.rule_id, title: draft.title, explanation: draft.explanation };
+  for (const [field, value] of Object.entries(text)) {
+    if (typeof value !== 'string' || value === '')
+      throw new Error(`detector ${String(draft.rule_id)} produced an alert without ${field}`);
+  }
+  if (!(SEVERITIES as readonly unknown[]).includes(draft.severity))
+    throw new Error(`detector ${draft.rule_id} produced an alert with severity ${String(draft.severity)}`);
+  if (typeof draft.suggested_response !== 'string')
+    throw new Error(`detector ${draft.rule_id} produced an alert without suggested_response`);
+  if (!Array.isArray(draft.techniques) || !draft.techniques.every((t) => typeof t === 'string'))
+    throw new Error(`detector ${draft.rule_id} produced an alert with malformed techniques`);
+}
+
 /** Folds a newer occurrence into an existing alert (in place). */
 export function mergeAlert(existing: Alert, next: Alert): void {
   existing.count += next.count;
@@ -104,6 +123,8 @@ export function mergeAlert(existing: Alert, next: Alert): void {
 export class AlertCollector {
   private readonly open = new Map<string, Alert>();
   private readonly all: Alert[] = [];
+  /** Undo steps since `begin()`, newest last; undefined when no batch is being recorded. */
+  private journal: (() => void)[] | undefined;
 
   /**
    * @param retainAll keep every alert for `list()` (offline); a server keeps only the open patterns, bounded
@@ -129,17 +150,52 @@ export class AlertCollector {
     const existing = this.open.get(alert.dedup_key);
     if (existing && Date.parse(alert.first_seen) - Date.parse(existing.last_seen) <= this.windowMs) {
       const before = SEVERITIES.indexOf(existing.severity);
+      if (this.journal) {
+        const saved = structuredClone(existing);
+        this.journal.push(() => Object.assign(existing, saved));
+      }
       mergeAlert(existing, alert);
       return { alert: existing, created: false, escalated: SEVERITIES.indexOf(existing.severity) > before };
     }
+    const replaced = existing;
     this.open.delete(alert.dedup_key);
+    let evicted: Alert | undefined;
     if (this.open.size >= this.maxOpen) {
       const oldest = this.open.keys().next().value;
-      if (oldest !== undefined) this.open.delete(oldest);
+      if (oldest !== undefined) {
+        evicted = this.open.get(oldest);
+        this.open.delete(oldest);
+      }
     }
     this.open.set(alert.dedup_key, alert);
     if (this.retainAll) this.all.push(alert);
+    this.journal?.push(() => {
+      this.open.delete(alert.dedup_key);
+      if (replaced) this.open.set(replaced.dedup_key, replaced);
+      if (evicted) this.open.set(evicted.dedup_key, evicted);
+      if (this.retainAll) this.all.pop();
+    });
     return { alert, created: true, escalated: false };
+  }
+
+  /**
+   * Records every change from now on so that `rollback()` can undo it. The server calls this before a batch:
+   * an alert whose row failed to be stored must still be new (and announced) when the event is sent again.
+   */
+  begin(): void {
+    this.journal = [];
+  }
+
+  /** The batch's alerts are stored: forget how to undo them. */
+  commit(): void {
+    this.journal = undefined;
+  }
+
+  /** Undoes every change since `begin()`, newest first. */
+  rollback(): void {
+    const journal = this.journal ?? [];
+    this.journal = undefined;
+    for (const undo of journal.reverse()) undo();
   }
 
   /**

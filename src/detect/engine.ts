@@ -18,6 +18,8 @@ export interface EngineOptions {
   dedupWindowMs?: number | undefined;
   /** Keep every alert in memory for `alerts()` (offline mode); the server sets false. */
   retainAlerts?: boolean | undefined;
+  /** Told when a detector throws on an event; that detector's result for that event is dropped. */
+  onDetectorError?: ((err: unknown, rules: readonly string[], event: NormalizedEvent) => void) | undefined;
 }
 
 export interface AlertUpdate {
@@ -34,13 +36,17 @@ export class DetectionEngine {
   readonly baselines: BaselineStore;
   readonly collector: AlertCollector;
   private readonly detectors: Detector[];
+  private readonly onDetectorError: EngineOptions['onDetectorError'];
   processed = 0;
+  /** Detector runs that threw and were skipped (a counter since start). */
+  detectorFailures = 0;
 
   constructor(options: EngineOptions = {}) {
     this.config = { ...DEFAULT_DETECT_CONFIG, ...(options.config ?? {}) };
     this.resolver = options.resolver ?? new ActorResolver();
     this.baselines = options.baselines ?? new BaselineStore(this.config.learningPeriodMs);
     this.detectors = options.detectors ?? allDetectors();
+    this.onDetectorError = options.onDetectorError;
     this.collector = new AlertCollector(
       options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS,
       options.retainAlerts ?? true,
@@ -64,10 +70,19 @@ export class DetectionEngine {
     };
     let updates: AlertUpdate[] | undefined;
     for (const d of this.detectors) {
-      const drafts = d.inspect(input);
-      if (!drafts || drafts.length === 0) continue;
+      // One detector failing on one event (a bug, an input nobody foresaw) costs that result only: the
+      // other detectors, and the other events of the batch, still raise their alerts.
+      let alerts: Alert[];
+      try {
+        alerts = (d.inspect(input) ?? []).map((draft) => alertFromDraft(draft, key));
+      } catch (err) {
+        this.detectorFailures += 1;
+        this.onDetectorError?.(err, d.rules, event);
+        continue;
+      }
+      if (alerts.length === 0) continue;
       updates ??= [];
-      for (const draft of drafts) updates.push(this.collector.add(alertFromDraft(draft, key)));
+      for (const alert of alerts) updates.push(this.collector.add(alert));
     }
     this.baselines.learn(key, event);
     return updates ?? [];

@@ -122,6 +122,11 @@ export class DetectService {
         credentials: this.limits.maxCredentialBaselines,
       }),
       retainAlerts: false,
+      onDetectorError: (err, rules, event) =>
+        this.ctx.log.error(
+          { err, rules, eventId: event.id },
+          'detector failed on an event; its result skipped',
+        ),
     });
   }
 
@@ -168,7 +173,7 @@ export class DetectService {
 
   /** Writes every baseline changed since the last write. */
   async flush(): Promise<void> {
-    await this.enqueue(() => this.persist([], true));
+    await this.enqueue(() => this.persist(true));
   }
 
   private drainBus(): Promise<void> {
@@ -242,27 +247,37 @@ export class DetectService {
       if (this.resolverGeneration !== this.inventoryGeneration) await this.reloadInventory();
       if (!this.engine.resolver.resolve(e)) await this.discover(e);
     }
-    const byId = new Map<string, AlertUpdate>();
-    // In chunks of at most half the cap, so a baseline read back for a chunk is not evicted before its turn.
-    const caps = this.engine.baselines.caps;
-    const chunk = Math.max(1, Math.min(1000, Math.floor(Math.min(caps.identities, caps.credentials) / 2)));
-    for (let i = 0; i < events.length; i += chunk) {
-      const part = events.slice(i, i + chunk);
-      await this.restoreBaselines(part);
-      for (const e of part) {
-        for (const u of this.engine.process(e)) {
-          const prev = byId.get(u.alert.id);
-          byId.set(u.alert.id, {
-            alert: u.alert,
-            created: u.created || (prev?.created ?? false),
-            escalated: u.escalated || (prev?.escalated ?? false),
-          });
+    const collector = this.engine.collector;
+    collector.begin();
+    let updates: AlertUpdate[];
+    try {
+      const byId = new Map<string, AlertUpdate>();
+      // In chunks of at most half the cap, so a baseline read back for a chunk is not evicted before its turn.
+      const caps = this.engine.baselines.caps;
+      const chunk = Math.max(1, Math.min(1000, Math.floor(Math.min(caps.identities, caps.credentials) / 2)));
+      for (let i = 0; i < events.length; i += chunk) {
+        const part = events.slice(i, i + chunk);
+        await this.restoreBaselines(part);
+        for (const e of part) {
+          for (const u of this.engine.process(e)) {
+            const prev = byId.get(u.alert.id);
+            byId.set(u.alert.id, {
+              alert: u.alert,
+              created: u.created || (prev?.created ?? false),
+              escalated: u.escalated || (prev?.escalated ?? false),
+            });
+          }
         }
+        if (this.engine.baselines.evictedPending >= MAX_EVICTED_PENDING) await this.persist(true);
       }
-      if (this.engine.baselines.evictedPending >= MAX_EVICTED_PENDING) await this.persist([], true);
+      updates = [...byId.values()];
+      await this.storeAlerts(updates);
+      collector.commit();
+    } catch (err) {
+      collector.rollback();
+      throw err;
     }
-    const updates = [...byId.values()];
-    await this.persist(updates);
+    await this.persist();
     for (const u of updates) if (u.created || u.escalated) this.announce(u.alert);
     return updates;
   }
@@ -394,7 +409,16 @@ export class DetectService {
     return false;
   }
 
-  private async persist(updates: AlertUpdate[], forceBaselines = false): Promise<void> {
+  /** Alerts are fsynced like every change, all of a batch in one transaction. */
+  private async storeAlerts(updates: AlertUpdate[]): Promise<void> {
+    if (updates.length === 0) return;
+    const now = this.ctx.now().toISOString();
+    await this.ctx.db.transaction().execute(async (trx) => {
+      for (const u of updates) await upsertAlert(detectDb(trx), u.alert, now);
+    });
+  }
+
+  private async persist(forceBaselines = false): Promise<void> {
     const flushBaselines =
       forceBaselines || Date.now() - this.lastBaselineFlush >= (this.options.baselineFlushMs ?? 2000);
     if (flushBaselines) this.lastBaselineFlush = Date.now();
@@ -403,15 +427,10 @@ export class DetectService {
       ...dirty.identities.map((key) => ({ kind: 'identity' as const, key })),
       ...dirty.credentials.map((key) => ({ kind: 'credential' as const, key })),
     ];
-    if (updates.length === 0 && keys.length === 0) return;
+    if (keys.length === 0) return;
     const now = this.ctx.now().toISOString();
-    // Alerts are fsynced like every change. Baselines are rebuilt from events, so they are serialised and
-    // written a few at a time in relaxed commits that never hold up requests for long (src/store/durability.ts).
-    if (updates.length > 0) {
-      await this.ctx.db.transaction().execute(async (trx) => {
-        for (const u of updates) await upsertAlert(detectDb(trx), u.alert, now);
-      });
-    }
+    // Baselines are rebuilt from events, so they are serialised and written a few at a time in relaxed
+    // commits that never hold up requests for long (src/store/durability.ts).
     await writeInRelaxedChunks(this.ctx.db, keys, 25, (chunk) => {
       const rows: BaselineRow[] = [];
       for (const { kind, key } of chunk) {

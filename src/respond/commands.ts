@@ -113,11 +113,25 @@ export function registerRespondCommands(program: Command, cli: CliContext): void
         );
         return;
       }
-      const res = await cli.client().get<{ items: TierResult[] }>('/v1/tiers', { tier: opts.tier });
-      cli.print(res.items, opts.json, () =>
+      const items: TierResult[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await cli
+          .client()
+          .get<{ items: TierResult[]; next_cursor: string | null }>('/v1/tiers', {
+            tier: opts.tier,
+            limit: 500,
+            cursor,
+          });
+        items.push(...page.items);
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor);
+      // The server pages in id order; the listing shows the most critical first.
+      items.sort((a, b) => a.tier.localeCompare(b.tier) || a.identityId.localeCompare(b.identityId));
+      cli.print(items, opts.json, () =>
         table(
           ['identity', 'tier', 'why'],
-          res.items.map((t) => [t.identityId, t.tier, t.reasons[0]?.message]),
+          items.map((t) => [t.identityId, t.tier, t.reasons[0]?.message]),
           80,
         ),
       );

@@ -28,11 +28,11 @@ export interface DependencyMap {
    * What the identity can reach, when a richer source (the graph: grants, roles, parents) knows; undefined
    * falls back to the resources named in credential scopes.
    */
-  reachOf?(identityId: string): Promise<Reach[] | undefined>;
+  reachOf?(identityId: string, resources?: Map<string, Resource>): Promise<Reach[] | undefined>;
   /** Admin-equivalent reach and privilege-escalation paths (the graph); undefined when unknown. */
   graphFactsOf?(identityId: string): Promise<GraphTierFacts | undefined>;
-  /** The same for every identity at once (undefined without a graph). */
-  graphFactsAll?(): Promise<Map<string, GraphTierFacts> | undefined>;
+  /** The same for several identities in one walk (undefined without a graph). */
+  graphFactsOfMany?(identityIds: string[]): Promise<Map<string, GraphTierFacts> | undefined>;
 }
 
 type InventoryReader = Pick<InventoryService, 'listCredentials' | 'findCredential' | 'listResources'>;

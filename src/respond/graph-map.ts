@@ -88,9 +88,9 @@ export class GraphDependencyMap implements DependencyMap {
   }
 
   /** Inventory scope reach plus every resource the graph reaches from the identity, with the path. */
-  async reachOf(identityId: string): Promise<Reach[] | undefined> {
+  async reachOf(identityId: string, known?: Map<string, Resource>): Promise<Reach[] | undefined> {
     const service = await this.ready();
-    const resources = await this.base.resources();
+    const resources = known ?? (await this.base.resources());
     const fromScopes = reachFromScopes(await this.base.credentialsOf(identityId), resources);
     if (!service) return fromScopes;
     const g = service.graph;
@@ -125,10 +125,15 @@ export class GraphDependencyMap implements DependencyMap {
     return factsByIdentity(g, [start]).get(identityId) ?? { escalations: [], admin: [] };
   }
 
-  /** The same for every identity at once (one backward walk; for listing all tiers). */
-  async graphFactsAll(): Promise<Map<string, GraphTierFacts> | undefined> {
+  /** The same for a page of identities (one walk from all of them; for listing tiers). */
+  async graphFactsOfMany(identityIds: string[]): Promise<Map<string, GraphTierFacts> | undefined> {
     const service = await this.ready();
-    return service ? factsByIdentity(service.graph) : undefined;
+    if (!service) return undefined;
+    const g = service.graph;
+    const starts = identityIds
+      .map((id) => g.find(`identity:${id}`))
+      .filter((n): n is number => n !== undefined && !g.isDeleted(n));
+    return starts.length > 0 ? factsByIdentity(g, starts) : new Map();
   }
 }
 

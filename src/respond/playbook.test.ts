@@ -68,6 +68,22 @@ describe('playbook parsing', () => {
     assert.ok((r.problems[0]?.line ?? 0) >= 2);
   });
 
+  it('refuses an alias bomb or an unresolved alias as invalid YAML of body.yaml', () => {
+    const bomb =
+      'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b]';
+    assert.throws(
+      () => parsePlaybook(bomb),
+      (err) => {
+        assert.ok(isBulkheadError(err));
+        assert.equal(err.code, 'BULKHEAD_RESPOND_PLAYBOOK_INVALID');
+        assert.equal(err.field, 'body.yaml');
+        assert.match(String((err.extra?.problems as { message: string }[])[0]?.message), /alias count/);
+        return true;
+      },
+    );
+    assert.match(problems('a: *missing\n').problems[0]?.message ?? '', /Unresolved alias/);
+  });
+
   it('refuses unknown keys, missing steps, duplicate step ids and non-objects', () => {
     assert.equal(problems(GOOD.replace('kind: Playbook', 'kind: Playbook\nfoo: 1')).problems[0]?.line, 1);
     assert.ok(problems(GOOD.replace(/steps:[\s\S]*/, 'steps: []\n')).problems[0]?.path.startsWith('steps'));

@@ -119,7 +119,15 @@ export function parsePlaybook(text: string, field = 'body.yaml'): ParsedPlaybook
       }),
     );
   }
-  const parsed = playbookSchema.safeParse(doc.toJS({ maxAliasCount: 50 }));
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 50 });
+  } catch (err) {
+    // An alias bomb (over `maxAliasCount`) or an alias without its anchor: a bad document, not a server error.
+    const message = err instanceof Error ? err.message : String(err);
+    return fail([{ path: '', line: null, column: null, message }]);
+  }
+  const parsed = playbookSchema.safeParse(value);
   if (!parsed.success) {
     fail(
       parsed.error.issues.map((issue) => {

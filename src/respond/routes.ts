@@ -68,11 +68,16 @@ export function registerRespondRoutes(app: FastifyInstance, service: () => Respo
   addRoute(app, {
     method: 'GET',
     url: '/v1/tiers',
-    summary: 'Crisis tiers of every identity, most critical first',
+    summary: 'Crisis tiers of identities, a page at a time in identity id order (cursor pagination)',
     tags,
     scope: 'read',
-    query: z.strictObject({ tier: z.enum(['T0', 'T1', 'T2', 'T3']).optional() }),
-    handler: async ({ query }) => ({ items: await service().allTiers(query.tier) }),
+    query: z.strictObject({
+      tier: z.enum(['T0', 'T1', 'T2', 'T3']).optional(),
+      limit: z.coerce.number().int().min(1).max(500).default(50),
+      cursor: z.string().max(400).optional(),
+    }),
+    handler: async ({ query }) =>
+      service().tiersPage({ only: query.tier, limit: query.limit, cursor: query.cursor }),
   });
 
   addRoute(app, {

@@ -268,7 +268,8 @@ export class RespondService {
     graphFacts?: Map<string, GraphTierFacts>,
   ): Promise<TierResult> {
     const credentials = await this.dependencies.credentialsOf(identity.id);
-    const reach = (await this.dependencies.reachOf?.(identity.id)) ?? reachFromScopes(credentials, resources);
+    const reach =
+      (await this.dependencies.reachOf?.(identity.id, resources)) ?? reachFromScopes(credentials, resources);
     return computeTier({
       identity,
       credentials,
@@ -313,21 +314,25 @@ export class RespondService {
     return out;
   }
 
-  /** Tiers of every identity (bounded by the inventory size), most critical first. */
-  async allTiers(only?: Tier): Promise<TierResult[]> {
+  /**
+   * Tiers of one page of identities, in the inventory's id order (its cursor). A tier costs credential, reach
+   * and policy look-ups, so a request computes at most `limit` of them: all 10k at once held the server for
+   * seconds. With `only`, identities of other tiers are left out, so a page may be shorter than `limit` (even
+   * empty) while `next_cursor` says more follow.
+   */
+  async tiersPage(q: { only?: Tier | undefined; limit: number; cursor?: string | undefined }): Promise<{
+    items: TierResult[];
+    next_cursor: string | null;
+  }> {
+    const page = await this.ctx.inventory.listIdentities({ limit: q.limit, cursor: q.cursor });
     const resources = await this.dependencies.resources();
-    const graphFacts = await this.dependencies.graphFactsAll?.();
-    const out: TierResult[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.ctx.inventory.listIdentities({ limit: 500, cursor });
-      for (const identity of page.items) {
-        const t = await this.tierOf(identity, resources, graphFacts);
-        if (!only || t.tier === only) out.push(t);
-      }
-      cursor = page.next_cursor ?? undefined;
-    } while (cursor);
-    return out.sort((a, b) => a.tier.localeCompare(b.tier) || a.identityId.localeCompare(b.identityId));
+    const graphFacts = await this.dependencies.graphFactsOfMany?.(page.items.map((i) => i.id));
+    const items: TierResult[] = [];
+    for (const identity of page.items) {
+      const t = await this.tierOf(identity, resources, graphFacts);
+      if (!q.only || t.tier === q.only) items.push(t);
+    }
+    return { items, next_cursor: page.next_cursor };
   }
 
   // ---- playbooks ----

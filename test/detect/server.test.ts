@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { sql } from 'kysely';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { runCli } from '../../src/cli/main.js';
 import { createDetectModule } from '../../src/detect/index.js';
@@ -473,6 +474,90 @@ describe('detect memory and inventory limits', () => {
       await server.call('POST', '/v1/events', { raw: ndjson([stopLogging(2)]), headers: NDJSON });
       assert.equal((await discovered()).length, 3);
       assert.equal(detect.service().discoveriesDeferred, 2);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('detect batches with hostile input or a failing store', () => {
+  const event = (id: string, identityId: string, action: string) => ({
+    id,
+    time: '2026-11-25T18:00:00Z',
+    identityId,
+    action,
+    resource: 'trail-1',
+  });
+
+  it('stores and announces the other alerts of a batch holding an Object.prototype action', async () => {
+    const server = await startTestServer({
+      demo: true,
+      modules: [coreModule, createDetectModule({ ssf: { receivers: [] } })],
+    });
+    const raised: BulkheadEvent[] = [];
+    server.ctx.events.subscribe('alert.raised', (e) => raised.push(e));
+    try {
+      const res = await server.call('POST', '/v1/events', {
+        raw: ndjson([
+          event('ev-ctor-1', 'agent-finops', 'constructor'),
+          event('ev-de-1', 'checkout-web', 'cloudtrail:UpdateTrail'),
+          event('ev-ctor-2', 'agent-finops', 'toString'),
+          event('ev-ctor-3', 'agent-finops', '__proto__'),
+        ]),
+        headers: NDJSON,
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.accepted, 4);
+      const evasion = res.body.alerts.filter((a: any) => a.rule_id === 'defense-evasion');
+      assert.deepEqual(
+        evasion.map((a: any) => a.created),
+        [true],
+      );
+      const stored = await server.call('GET', '/v1/alerts?rule_id=defense-evasion');
+      assert.deepEqual(
+        stored.body.items.map((a: any) => [a.identity_id, a.severity, a.event_ids]),
+        [['checkout-web', 'high', ['ev-de-1']]],
+      );
+      assert.ok(raised.some((e) => e.id === evasion[0].id && e.action === 'defense-evasion'));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('announces an alert as new when its event is resent after the alert failed to be stored', async () => {
+    const server = await startTestServer({
+      demo: true,
+      modules: [coreModule, createDetectModule({ ssf: { receivers: [] } })],
+    });
+    const raised: BulkheadEvent[] = [];
+    server.ctx.events.subscribe('alert.raised', (e) => raised.push(e));
+    const post = () =>
+      server.call('POST', '/v1/events', {
+        raw: ndjson([event('ev-de-2', 'checkout-web', 'cloudtrail:StopLogging')]),
+        headers: NDJSON,
+      });
+    try {
+      await sql`CREATE TRIGGER detect_alerts_fail BEFORE INSERT ON detect_alerts
+        BEGIN SELECT RAISE(ABORT, 'disk full'); END`.execute(server.ctx.db);
+      assert.equal((await post()).status, 500);
+      assert.equal(raised.length, 0);
+      await sql`DROP TRIGGER detect_alerts_fail`.execute(server.ctx.db);
+
+      const res = await post();
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(
+        res.body.alerts.map((a: any) => [a.rule_id, a.created]),
+        [['defense-evasion', true]],
+      );
+      const stored = await server.call('GET', '/v1/alerts?rule_id=defense-evasion');
+      assert.deepEqual(
+        stored.body.items.map((a: any) => [a.count, a.event_ids]),
+        [[1, ['ev-de-2']]],
+      );
+      assert.deepEqual(
+        raised.map((e) => e.action),
+        ['defense-evasion'],
+      );
     } finally {
       await server.stop();
     }

@@ -186,3 +186,94 @@ void describe('aws-iam import end to end', () => {
     assert.match(human.out, /Imported aws-iam:111122223333/);
   });
 });
+
+void describe('aws-iam import of hostile names', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ demo: false });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  const user = (name: string, extra: Record<string, unknown> = {}) => ({
+    Path: '/',
+    UserName: name,
+    UserId: `AIDA${name.toUpperCase()}`,
+    Arn: `arn:aws:iam::111122223333:user/${name}`,
+    ...extra,
+  });
+  const exportOf = (users: unknown[]) => ({
+    UserDetailList: users,
+    GroupDetailList: [],
+    RoleDetailList: [],
+    Policies: [],
+    IsTruncated: false,
+  });
+
+  void it('imports ARNs, policy references and tags named after Object.prototype members', async () => {
+    const doc = exportOf([
+      user('u1', {
+        Tags: [{ Key: '__proto__', Value: 'tagged' }],
+        AttachedManagedPolicies: [{ PolicyName: 'c', PolicyArn: 'constructor' }],
+        UserPolicyList: [
+          {
+            PolicyName: 'p',
+            PolicyDocument: {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Action: '*',
+                  Resource: [
+                    'arn:aws:constructor:us-east-1:111122223333:thing/x',
+                    'arn:aws:toString:us-east-1:111122223333:*',
+                  ],
+                },
+              ],
+            },
+          },
+        ],
+      }),
+    ]);
+    const res = await server.call('POST', '/v1/graph/imports/aws-iam', { body: doc });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const resources = await server.call('GET', '/v1/resources?limit=100');
+    const byArn = new Map(resources.body.items.map((r: any) => [r.labels['aws.arn'], r.sensitivity]));
+    assert.equal(byArn.get('arn:aws:constructor:us-east-1:111122223333:thing/x'), 'internal');
+    const identity = await server.call('GET', '/v1/identities/aws-111122223333-user-u1');
+    assert.equal(identity.status, 200);
+    assert.equal(identity.body.labels['aws.tag.__proto__'], 'tagged');
+    // Not a built-in policy: reported as unknown, like any managed policy missing from the export.
+    assert.deepEqual(
+      res.body.warnings.map((w: any) => [w.field, w.code]),
+      [['constructor', 'UNKNOWN_ELEMENT']],
+    );
+  });
+
+  void it('rejects two users with one name, or one access key twice, naming the duplicate; nothing is applied', async () => {
+    const before = await server.call('GET', '/v1/identities?source=aws-iam&limit=100');
+    const tagged = (v: string) => ({ Tags: [{ Key: 'team', Value: v }] });
+    let res = await server.call('POST', '/v1/graph/imports/aws-iam', {
+      body: exportOf([
+        user('u1', tagged('changed')),
+        user('u2', tagged('first')),
+        user('u2', tagged('second')),
+      ]),
+    });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.code, 'BULKHEAD_IMPORT_INVALID');
+    assert.equal(res.body.field, 'UserDetailList[2].UserName');
+    assert.match(res.body.detail, /duplicate user u2: .* as UserDetailList\[1\]\.UserName/);
+
+    const key = (id: string) => ({ AccessKeyMetadata: [{ AccessKeyId: id, Status: 'Active' }] });
+    res = await server.call('POST', '/v1/graph/imports/aws-iam', {
+      body: exportOf([user('u1', key('AKIADUPLICATE0000001')), user('u3', key('AKIADUPLICATE0000001'))]),
+    });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.field, 'UserDetailList[1].AccessKeyMetadata[0].AccessKeyId');
+
+    const after = await server.call('GET', '/v1/identities?source=aws-iam&limit=100');
+    assert.deepEqual(after.body.items, before.body.items);
+  });
+});

@@ -51,3 +51,91 @@ void describe('k8s-rbac import end to end', () => {
     assert.equal(bad.body.field, 'query.cluster');
   });
 });
+
+void describe('k8s-rbac import of hostile names', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ demo: false });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  const sa = (namespace: string, name: string, uid: string) => ({
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name, namespace, uid },
+  });
+  const list = (items: unknown[]) => ({ apiVersion: 'v1', kind: 'List', items });
+
+  void it('an aggregation selector on a label named toString does not match unlabelled roles', async () => {
+    const doc = list([
+      sa('apps', 'viewer', 'u-viewer'),
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'aggregated' },
+        aggregationRule: {
+          clusterRoleSelectors: [{ matchExpressions: [{ key: 'toString', operator: 'Exists' }] }],
+        },
+        rules: [],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'everything' },
+        rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'viewer' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'aggregated' },
+        subjects: [{ kind: 'ServiceAccount', name: 'viewer', namespace: 'apps' }],
+      },
+    ]);
+    const res = await server.call('POST', '/v1/graph/imports/k8s-rbac?cluster=hostile', { body: doc });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const blast = await server.call('GET', '/v1/graph/blast-radius/apps%2Fviewer');
+    assert.equal(blast.status, 200);
+    assert.deepEqual(blast.body.admin, []);
+  });
+
+  void it('rejects two service accounts with one namespace/name, naming the duplicate; nothing is applied', async () => {
+    const before = await server.call('GET', '/v1/identities?source=k8s-rbac&limit=100');
+    assert.equal(before.body.items.length, 1);
+    let res = await server.call('POST', '/v1/graph/imports/k8s-rbac?cluster=hostile', {
+      body: list([sa('apps', 'new', 'u1'), sa('ns', 'sa', 'u2'), sa('ns', 'sa', 'u3')]),
+    });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.code, 'BULKHEAD_IMPORT_INVALID');
+    assert.equal(res.body.field, 'items[2].metadata.name');
+    assert.match(res.body.detail, /duplicate service account ns\/sa/);
+
+    // User `x` and service account `user/x` only collide once made into ids: caught before writing too.
+    res = await server.call('POST', '/v1/graph/imports/k8s-rbac?cluster=hostile', {
+      body: list([
+        sa('user', 'x', 'u4'),
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRole',
+          metadata: { name: 'view' },
+          rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: 'x' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+          subjects: [{ kind: 'User', name: 'x' }],
+        },
+      ]),
+    });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.code, 'BULKHEAD_IMPORT_INVALID');
+    assert.equal(res.body.field, 'identities[1]');
+
+    const after = await server.call('GET', '/v1/identities?source=k8s-rbac&limit=100');
+    assert.deepEqual(after.body.items, before.body.items);
+  });
+});

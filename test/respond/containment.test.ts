@@ -216,6 +216,55 @@ describe('containment end to end', () => {
     assert.equal((await s.server.call('GET', '/v1/tiers?tier=T9')).status, 400);
   });
 
+  it('tiers are listed a page at a time: limit, cursor, bad limit and cursor refused', async () => {
+    const listed: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+      const page = await s.server.call('GET', `/v1/tiers?limit=3${q}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      const ids = (page.body.items as { identityId: string }[]).map((t) => t.identityId);
+      assert.ok(ids.length <= 3);
+      assert.deepEqual(ids, [...ids].sort());
+      listed.push(...ids);
+      cursor = page.body.next_cursor as string | null;
+      pages += 1;
+    } while (cursor && pages < 100);
+    assert.equal(cursor, null);
+    const everyone = await s.server.call('GET', '/v1/identities?limit=500');
+    assert.deepEqual(
+      listed,
+      (everyone.body.items as { id: string }[]).map((i) => i.id),
+    );
+    assert.ok(pages > 1);
+
+    // A tier filter keeps the paging by identity; the T0s of every page are the T0s of the inventory.
+    const t0: string[] = [];
+    cursor = null;
+    do {
+      const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+      const page = await s.server.call('GET', `/v1/tiers?tier=T0&limit=3${q}`);
+      assert.ok((page.body.items as { tier: string }[]).every((t) => t.tier === 'T0'));
+      t0.push(...(page.body.items as { identityId: string }[]).map((t) => t.identityId));
+      cursor = page.body.next_cursor as string | null;
+    } while (cursor);
+    assert.ok(t0.includes('shared-ops') && t0.includes('breakglass-root'));
+
+    for (const [query, field] of [
+      ['limit=0', 'query.limit'],
+      ['limit=501', 'query.limit'],
+      ['limit=ten', 'query.limit'],
+    ]) {
+      const bad = await s.server.call('GET', `/v1/tiers?${query}`);
+      assert.equal(bad.status, 400, query);
+      assert.equal(bad.body.field, field, query);
+    }
+    const badCursor = await s.server.call('GET', '/v1/tiers?cursor=not-ours');
+    assert.equal(badCursor.status, 400);
+    assert.deepEqual([badCursor.body.code, badCursor.body.field], ['BULKHEAD_BAD_CURSOR', 'query.cursor']);
+  });
+
   it('refuses bad input with stable codes and fields', async () => {
     const leak = await s.server.call('POST', '/v1/leaks', { body: { nothing: 'here' } });
     assert.equal(leak.status, 400);
@@ -230,6 +279,13 @@ describe('containment end to end', () => {
     assert.equal(pb.status, 400);
     assert.equal(pb.body.code, 'BULKHEAD_RESPOND_PLAYBOOK_INVALID');
     assert.equal(pb.body.problems[0].line, 6);
+    const bomb = await s.server.call('POST', '/v1/playbooks', {
+      body: {
+        yaml: 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      },
+    });
+    assert.equal(bomb.status, 400);
+    assert.deepEqual([bomb.body.code, bomb.body.field], ['BULKHEAD_RESPOND_PLAYBOOK_INVALID', 'body.yaml']);
     const inc = await s.server.call('POST', '/v1/incidents', {
       body: { id: 'a', rule_id: 'r', severity: 'apocalyptic' },
     });

@@ -74,8 +74,8 @@ void describe('respond with the identity graph', () => {
     assert.ok(!codes.includes('admin_equivalent'), JSON.stringify(res.body.reasons));
   });
 
-  void it('listing all tiers gives the same graph reasons (one walk for everyone)', async () => {
-    const res = await server.call('GET', '/v1/tiers');
+  void it('listing tiers gives the same graph reasons (one walk for the page)', async () => {
+    const res = await server.call('GET', '/v1/tiers?limit=500');
     assert.equal(res.status, 200);
     type T = { identityId: string; tier: string; reasons: { code: string; message: string }[] };
     const byId = new Map<string, T>(res.body.items.map((t: T) => [t.identityId, t]));

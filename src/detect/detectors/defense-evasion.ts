@@ -7,57 +7,64 @@ import type { Severity } from '../alert.js';
 import type { Detector } from '../detector.js';
 import { describeActor, describeSource } from '../detector.js';
 
-const EVASION: Record<string, { severity: Severity; technique: string; what: string }> = {
-  'cloudtrail:StopLogging': {
-    severity: 'critical',
-    technique: 'T1562.008',
-    what: 'stopped CloudTrail logging',
-  },
-  'cloudtrail:DeleteTrail': {
-    severity: 'critical',
-    technique: 'T1562.008',
-    what: 'deleted a CloudTrail trail',
-  },
-  'cloudtrail:UpdateTrail': { severity: 'high', technique: 'T1562.008', what: 'changed a CloudTrail trail' },
-  'cloudtrail:PutEventSelectors': {
-    severity: 'high',
-    technique: 'T1562.008',
-    what: 'changed which events CloudTrail records',
-  },
-  'ec2:DeleteFlowLogs': { severity: 'high', technique: 'T1562.008', what: 'deleted VPC flow logs' },
-  'logs:DeleteLogGroup': {
-    severity: 'medium',
-    technique: 'T1562.008',
-    what: 'deleted a CloudWatch log group',
-  },
-  'config:StopConfigurationRecorder': {
-    severity: 'high',
-    technique: 'T1562.008',
-    what: 'stopped the AWS Config recorder',
-  },
-  'config:DeleteConfigurationRecorder': {
-    severity: 'high',
-    technique: 'T1562.008',
-    what: 'deleted the AWS Config recorder',
-  },
-  'guardduty:DeleteDetector': {
-    severity: 'critical',
-    technique: 'T1562.001',
-    what: 'deleted the GuardDuty detector',
-  },
-  'guardduty:UpdateDetector': {
-    severity: 'medium',
-    technique: 'T1562.001',
-    what: 'changed the GuardDuty detector',
-  },
-  'k8s:delete:events': { severity: 'medium', technique: 'T1070', what: 'deleted Kubernetes events' },
-};
+/** A Map, not an object literal: `EVASION[action]` would match `toString` and every other inherited name. */
+const EVASION = new Map<string, { severity: Severity; technique: string; what: string }>(
+  Object.entries({
+    'cloudtrail:StopLogging': {
+      severity: 'critical',
+      technique: 'T1562.008',
+      what: 'stopped CloudTrail logging',
+    },
+    'cloudtrail:DeleteTrail': {
+      severity: 'critical',
+      technique: 'T1562.008',
+      what: 'deleted a CloudTrail trail',
+    },
+    'cloudtrail:UpdateTrail': {
+      severity: 'high',
+      technique: 'T1562.008',
+      what: 'changed a CloudTrail trail',
+    },
+    'cloudtrail:PutEventSelectors': {
+      severity: 'high',
+      technique: 'T1562.008',
+      what: 'changed which events CloudTrail records',
+    },
+    'ec2:DeleteFlowLogs': { severity: 'high', technique: 'T1562.008', what: 'deleted VPC flow logs' },
+    'logs:DeleteLogGroup': {
+      severity: 'medium',
+      technique: 'T1562.008',
+      what: 'deleted a CloudWatch log group',
+    },
+    'config:StopConfigurationRecorder': {
+      severity: 'high',
+      technique: 'T1562.008',
+      what: 'stopped the AWS Config recorder',
+    },
+    'config:DeleteConfigurationRecorder': {
+      severity: 'high',
+      technique: 'T1562.008',
+      what: 'deleted the AWS Config recorder',
+    },
+    'guardduty:DeleteDetector': {
+      severity: 'critical',
+      technique: 'T1562.001',
+      what: 'deleted the GuardDuty detector',
+    },
+    'guardduty:UpdateDetector': {
+      severity: 'medium',
+      technique: 'T1562.001',
+      what: 'changed the GuardDuty detector',
+    },
+    'k8s:delete:events': { severity: 'medium', technique: 'T1070', what: 'deleted Kubernetes events' },
+  }),
+);
 
 export function defenseEvasionDetector(): Detector {
   return {
     rules: ['defense-evasion'],
     inspect({ event }) {
-      const hit = EVASION[event.action];
+      const hit = EVASION.get(event.action);
       if (!hit) return undefined;
       const attempted = event.outcome === 'success' || event.outcome === 'allow' ? '' : ' (attempt, refused)';
       return [

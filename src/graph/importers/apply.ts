@@ -19,7 +19,7 @@ import type { Database } from '../../store/database.js';
 import type { Kysely } from 'kysely';
 import { graphError } from '../errors.js';
 import type { GraphTables } from '../tables.js';
-import { SCOPE_LABEL, type ImportPlan, type ImportWarning } from './plan.js';
+import { SCOPE_LABEL, UniqueIds, type ImportPlan, type ImportWarning } from './plan.js';
 
 export interface ImportMeta {
   actor: string;
@@ -120,6 +120,16 @@ export async function applyImportPlan(
   };
   const auditMeta = { actor: meta.actor, requestId: meta.requestId };
   const origins = new Set<string>(plan.edges.keys());
+  // Importers reject duplicates with the export's own path; this catches ids that only collide once
+  // made safe (e.g. Kubernetes user `x` and service account `user/x`), before anything is written.
+  for (const [list, what, drafts] of [
+    ['identities', 'identity', plan.identities],
+    ['credentials', 'credential', plan.credentials],
+    ['resources', 'resource', plan.resources],
+  ] as const) {
+    const ids = new UniqueIds();
+    drafts.forEach((d, k) => ids.claim(d.id, `${list}[${k}]`, what));
+  }
 
   await db.transaction().execute(async (trx: Transaction<Database>) => {
     const record = (
@@ -164,7 +174,7 @@ export async function applyImportPlan(
       const keptLabels = Object.fromEntries(
         Object.entries(before.labels).filter(
           ([key]) =>
-            !(key in draft.labels) &&
+            !Object.hasOwn(draft.labels, key) &&
             !key.startsWith('aws.') &&
             !key.startsWith('k8s.') &&
             key !== 'bulkhead.admin' &&

@@ -4,6 +4,7 @@
  * longer contains are removed (that is what makes re-import idempotent and reports removed principals).
  */
 import type { Credential, Identity, Resource } from '../../inventory/types.js';
+import { graphError } from '../errors.js';
 import type { GraphEdgeInput, GraphNodeInput } from '../model.js';
 
 export type IdentityDraft = Omit<Identity, 'createdAt' | 'updatedAt'>;
@@ -43,4 +44,26 @@ export function safeId(raw: string): string {
     id = `${id.slice(0, 180)}~${(h >>> 0).toString(36)}`;
   }
   return id || 'x';
+}
+
+/**
+ * Remembers which input field produced each record id and rejects a second one. Two entries that become the
+ * same record would otherwise fail the insert or, worse, be merged silently: one principal hiding another.
+ */
+export class UniqueIds {
+  private readonly seen = new Map<string, string>();
+
+  claim(id: string, field: string, what: string): void {
+    const first = this.seen.get(id);
+    if (first !== undefined) {
+      throw graphError(
+        'IMPORT_INVALID',
+        `duplicate ${what}: ${field} is the same record (${id}) as ${first}`,
+        {
+          field,
+        },
+      );
+    }
+    this.seen.set(id, field);
+  }
 }

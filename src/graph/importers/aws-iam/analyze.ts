@@ -18,8 +18,8 @@ import type { Resource } from '../../../inventory/types.js';
 import { formatGrantVia } from '../../grants.js';
 import type { GraphEdgeInput, GraphNodeInput } from '../../model.js';
 import { nodeKey } from '../../model.js';
-import { safeId, type ImportPlan, type ResourceDraft } from '../plan.js';
-import { credentialDrafts, identityDraft } from './drafts.js';
+import { safeId, UniqueIds, type ImportPlan, type ResourceDraft } from '../plan.js';
+import { accessKeyCredentialId, credentialDrafts, identityDraft } from './drafts.js';
 import { adminDecision, PolicyEvaluator, type Decision } from './evaluate.js';
 import { readIamExport, type IamExport, type IamGroup, type IamPrincipal } from './export.js';
 import {
@@ -91,6 +91,19 @@ export function buildAwsIamPlan(doc: unknown, opts: AwsIamPlanOptions = {}): Imp
   const idOf = (p: IamPrincipal) => safeId(`aws-${acct}-${p.type}-${p.name}`);
   const keyOf = (p: IamPrincipal) => nodeKey.identity(idOf(p));
   const originOf = (p: IamPrincipal) => `${scope}:${p.arn}`;
+  const principalIds = new UniqueIds();
+  const keyIds = new UniqueIds();
+  for (const p of exp.principals) {
+    const nameField = `${p.field}.${p.type === 'user' ? 'UserName' : 'RoleName'}`;
+    principalIds.claim(idOf(p), nameField, `${p.type} ${p.name}`);
+    p.accessKeys.forEach((k, j) =>
+      keyIds.claim(
+        accessKeyCredentialId(k.id),
+        `${p.field}.AccessKeyMetadata[${j}].AccessKeyId`,
+        `access key ${k.id}`,
+      ),
+    );
+  }
   const edges = new Map<string, GraphEdgeInput[]>();
   const push = (origin: string, e: GraphEdgeInput) => {
     let l = edges.get(origin);

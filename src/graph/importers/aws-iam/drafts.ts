@@ -76,9 +76,13 @@ export function identityDraft(
   };
 }
 
+export function accessKeyCredentialId(accessKeyId: string): string {
+  return safeId(`aws-key-${accessKeyId}`);
+}
+
 export function credentialDrafts(p: IamPrincipal, identityId: string, scope: string): CredentialDraft[] {
   return p.accessKeys.map((k) => ({
-    id: safeId(`aws-key-${k.id}`),
+    id: accessKeyCredentialId(k.id),
     identityId,
     type: 'access_key',
     fingerprint: k.id,

@@ -34,6 +34,8 @@ export interface AccessKey {
 
 export interface IamPrincipal {
   type: 'user' | 'role';
+  /** Where it is in the export (`UserDetailList[3]`), for errors. */
+  field: string;
   name: string;
   arn: string;
   id: string;
@@ -117,12 +119,13 @@ function inlinePolicies(
 }
 
 function tagsOf(o: Obj): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = new Map<string, string>();
   if (Array.isArray(o.Tags)) {
     for (const t of o.Tags)
-      if (isObj(t) && typeof t.Key === 'string' && typeof t.Value === 'string') out[t.Key] = t.Value;
+      if (isObj(t) && typeof t.Key === 'string' && typeof t.Value === 'string') out.set(t.Key, t.Value);
   }
-  return out;
+  // fromEntries defines own properties: a tag keyed `__proto__` is kept as a tag, not taken as a prototype.
+  return Object.fromEntries(out);
 }
 
 function accessKeysOf(o: Obj, field: string): AccessKey[] {
@@ -218,6 +221,7 @@ export function readIamExport(doc: unknown, warnings: PolicyWarning[]): IamExpor
       throw graphError('IMPORT_INVALID', 'GroupList must list group names', { field: `${f}.GroupList` });
     principals.push({
       type: 'user',
+      field: f,
       name: str(u, 'UserName', f),
       arn,
       id: optStr(u, 'UserId') ?? arn,
@@ -244,6 +248,7 @@ export function readIamExport(doc: unknown, warnings: PolicyWarning[]): IamExpor
     const name = str(r, 'RoleName', f);
     principals.push({
       type: 'role',
+      field: f,
       name,
       arn,
       id: optStr(r, 'RoleId') ?? arn,
@@ -278,7 +283,9 @@ export function readIamExport(doc: unknown, warnings: PolicyWarning[]): IamExpor
   ]);
   for (const arn of referenced) {
     if (policies.has(arn)) continue;
-    const builtin = BUILTIN_AWS_POLICIES[arn.replace(/^arn:aws[a-z-]*:/, 'arn:aws:')];
+    const known = arn.replace(/^arn:aws[a-z-]*:/, 'arn:aws:');
+    // Own keys only: a referenced "ARN" such as `constructor` must not find an inherited member.
+    const builtin = Object.hasOwn(BUILTIN_AWS_POLICIES, known) ? BUILTIN_AWS_POLICIES[known] : undefined;
     if (builtin) {
       const name = arn.split('/').pop() ?? arn;
       policies.set(arn, {

@@ -4,17 +4,13 @@ import { nodeKey } from '../../model.js';
 import { safeId, SCOPE_LABEL, type ResourceDraft } from '../plan.js';
 import { globMatch } from './evaluate.js';
 
-const DATA_SERVICES: Record<string, Sensitivity> = {
-  s3: 'confidential',
-  dynamodb: 'confidential',
-  rds: 'confidential',
-  'rds-db': 'confidential',
-  secretsmanager: 'confidential',
-  ssm: 'confidential',
-  kms: 'confidential',
-  redshift: 'confidential',
-  glacier: 'confidential',
-};
+/** A Map: the service comes from a policy's ARN, and `constructor` must not find Object's. */
+const DATA_SERVICES = new Map<string, Sensitivity>(
+  ['s3', 'dynamodb', 'rds', 'rds-db', 'secretsmanager', 'ssm', 'kms', 'redshift', 'glacier'].map((s) => [
+    s,
+    'confidential',
+  ]),
+);
 
 export function isConcrete(pattern: string): boolean {
   const base = stripObjects(pattern);
@@ -60,7 +56,7 @@ export function resourceDraft(id: string, arn: string, scope: string): ResourceD
     id,
     type: `aws_${service.replace(/[^a-z0-9]/gi, '_')}`,
     displayName: arn,
-    sensitivity: DATA_SERVICES[service] ?? 'internal',
+    sensitivity: DATA_SERVICES.get(service) ?? 'internal',
     environment: 'unknown',
     owners: [],
     parentId: null,
@@ -81,7 +77,7 @@ export function serviceResource(
       id,
       type: `aws_${service.replace(/[^a-z0-9]/gi, '_')}`,
       displayName: `every ${service} resource in AWS account ${account}`,
-      sensitivity: DATA_SERVICES[service] ?? 'internal',
+      sensitivity: DATA_SERVICES.get(service) ?? 'internal',
       environment: 'unknown',
       owners: [],
       parentId: null,

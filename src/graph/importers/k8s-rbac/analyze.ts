@@ -20,6 +20,7 @@ import { nodeKey, type GraphEdgeInput, type GraphNodeInput } from '../../model.j
 import { readRbacList, ruleAllows, type Grant, type Subject } from './export.js';
 import {
   safeId,
+  UniqueIds,
   SCOPE_LABEL,
   type IdentityDraft,
   type ImportPlan,
@@ -43,6 +44,14 @@ export function buildK8sRbacPlan(doc: unknown, opts: K8sPlanOptions = {}): Impor
   for (const b of bindings) if (b.namespace) namespaces.add(b.namespace);
   const saId = (ns: string, name: string) => safeId(`k8s-${cluster}-${ns}-${name}`);
   const userId = (name: string) => safeId(`k8s-${cluster}-user-${name}`);
+  const saIds = new UniqueIds();
+  for (const sa of sas) {
+    saIds.claim(
+      saId(sa.namespace, sa.name),
+      `${sa.field}.metadata.name`,
+      `service account ${sa.namespace}/${sa.name}`,
+    );
+  }
   const subjectKey = (s: Subject): string =>
     s.kind === 'ServiceAccount'
       ? nodeKey.identity(saId(s.namespace ?? 'default', s.name))

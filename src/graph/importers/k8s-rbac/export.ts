@@ -90,10 +90,12 @@ function selectorMatches(
   sel: NonNullable<RoleObj['aggregation']>[number],
   labels: Record<string, string>,
 ): boolean {
-  for (const [k, v] of Object.entries(sel.matchLabels)) if (labels[k] !== v) return false;
+  // Own keys only: a selector on `constructor` or `toString` must not match Object's members.
+  const label = (key: string) => (Object.hasOwn(labels, key) ? labels[key] : undefined);
+  for (const [k, v] of Object.entries(sel.matchLabels)) if (label(k) !== v) return false;
   for (const e of sel.matchExpressions) {
-    const has = e.key in labels;
-    const val = labels[e.key] ?? '';
+    const has = label(e.key) !== undefined;
+    const val = label(e.key) ?? '';
     if (e.operator === 'In' && !(has && e.values.includes(val))) return false;
     if (e.operator === 'NotIn' && has && e.values.includes(val)) return false;
     if (e.operator === 'Exists' && !has) return false;
@@ -103,6 +105,8 @@ function selectorMatches(
 }
 
 export interface ServiceAccountObj {
+  /** Where it is in the export (`items[3]`), for errors. */
+  field: string;
   name: string;
   namespace: string;
   uid: string | null;
@@ -124,13 +128,7 @@ export function readRbacList(doc: unknown, warnings: ImportWarning[]): RbacList 
       field: 'body.items',
     });
   }
-  const sas: {
-    name: string;
-    namespace: string;
-    uid: string | null;
-    labels: Record<string, string>;
-    secrets: string[];
-  }[] = [];
+  const sas: ServiceAccountObj[] = [];
   const roles = new Map<string, RoleObj>();
   const bindings: Binding[] = [];
   doc.items.forEach((it: unknown, i) => {
@@ -159,6 +157,7 @@ export function readRbacList(doc: unknown, warnings: ImportWarning[]): RbacList 
             field: `${f}.metadata.namespace`,
           });
         sas.push({
+          field: f,
           name,
           namespace,
           uid: typeof md.uid === 'string' ? md.uid : null,
