@@ -177,7 +177,7 @@ describe('containment end to end', () => {
     const resolved = await s.server.call('POST', `/v1/incidents/${r.body.id}/resolve`, {
       body: { note: 'drill' },
     });
-    assert.equal(resolved.body.state, 'resolved');
+    assert.equal(resolved.body.state, 'resolved', JSON.stringify(resolved.body));
     const twice = await s.server.call('POST', `/v1/incidents/${r.body.id}/resolve`, { body: {} });
     assert.equal(twice.body.code, 'BULKHEAD_RESPOND_BAD_TRANSITION');
   });
