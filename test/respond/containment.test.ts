@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { eventually, FakeBroker, startRespondServer, type RespondServer } from './helpers.js';
+import {
+  eventually,
+  FakeBroker,
+  startRespondServer,
+  whileRevokeFails,
+  type RespondServer,
+} from './helpers.js';
 
 const SECRET = 'sk_live_example_4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c';
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -393,12 +399,8 @@ steps:
       },
     });
     assert.equal(cred.status, 201);
-    const inventory = s.server.ctx.inventory;
-    const revoke = inventory.revokeCredential.bind(inventory);
-    inventory.revokeCredential = () => Promise.reject(new Error('upstream IAM API unavailable'));
-    let failed;
-    try {
-      failed = await s.server.call('POST', '/v1/incidents', {
+    const failed = await whileRevokeFails(s.server, () =>
+      s.server.call('POST', '/v1/incidents', {
         body: {
           id: 'alert-unrevokable',
           rule_id: 'must-contain',
@@ -406,10 +408,8 @@ steps:
           identity_id: 'svc-unrevokable',
           credential: 'cred-unrevokable',
         },
-      });
-    } finally {
-      inventory.revokeCredential = revoke;
-    }
+      }),
+    );
     assert.equal(failed.status, 200);
     assert.equal(failed.body.state, 'open');
     assert.equal(failed.body.containedAt, null);
@@ -547,26 +547,22 @@ steps:
         201,
       );
       await setUp('svc-one-fails', ['cred-fails-a', 'cred-fails-b']);
-      const inventory = s.server.ctx.inventory;
-      const revoke = inventory.revokeCredential.bind(inventory);
-      inventory.revokeCredential = (id, ...rest) =>
-        id === 'cred-fails-a'
-          ? Promise.reject(new Error('upstream IAM API unavailable'))
-          : revoke(id, ...rest);
-      try {
-        const first = await alert('alert-fails-a', 'one-fails', 'svc-one-fails', 'cred-fails-a');
-        assert.equal(first.body.runs[0].state, 'failed');
-        assert.equal(first.body.state, 'open');
-        // Another credential is contained and verified, but cred-fails-a still works: not contained.
-        const second = await alert('alert-fails-b', 'one-fails', 'svc-one-fails', 'cred-fails-b');
-        assert.equal(await status('cred-fails-b'), 'revoked');
-        assert.equal(second.body.runs[1].state, 'completed');
-        assert.equal(await status('cred-fails-a'), 'active');
-        assert.equal(second.body.state, 'open');
-        assert.equal(second.body.containedAt, null);
-      } finally {
-        inventory.revokeCredential = revoke;
-      }
+      await whileRevokeFails(
+        s.server,
+        async () => {
+          const first = await alert('alert-fails-a', 'one-fails', 'svc-one-fails', 'cred-fails-a');
+          assert.equal(first.body.runs[0].state, 'failed');
+          assert.equal(first.body.state, 'open');
+          // Another credential is contained and verified, but cred-fails-a still works: not contained.
+          const second = await alert('alert-fails-b', 'one-fails', 'svc-one-fails', 'cred-fails-b');
+          assert.equal(await status('cred-fails-b'), 'revoked');
+          assert.equal(second.body.runs[1].state, 'completed');
+          assert.equal(await status('cred-fails-a'), 'active');
+          assert.equal(second.body.state, 'open');
+          assert.equal(second.body.containedAt, null);
+        },
+        (id) => id === 'cred-fails-a',
+      );
       // The same credential again, now revocable: a new run verifies it, and the incident is contained.
       const third = await alert('alert-fails-a-2', 'one-fails', 'svc-one-fails', 'cred-fails-a');
       assert.equal(third.body.runs.length, 3);

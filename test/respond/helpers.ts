@@ -68,3 +68,23 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Runs `body` while revoking the credentials `fails` picks throws (an upstream IAM API down), then puts the
+ * real revocation back, whatever `body` does.
+ */
+export async function whileRevokeFails<T>(
+  server: TestServer,
+  body: () => Promise<T>,
+  fails: (credentialId: string) => boolean = () => true,
+): Promise<T> {
+  const inventory = server.ctx.inventory;
+  const revoke = inventory.revokeCredential.bind(inventory);
+  inventory.revokeCredential = (id, ...rest) =>
+    fails(id) ? Promise.reject(new Error('upstream IAM API unavailable')) : revoke(id, ...rest);
+  try {
+    return await body();
+  } finally {
+    inventory.revokeCredential = revoke;
+  }
+}

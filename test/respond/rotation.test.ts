@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/main.js';
-import { startRespondServer, type RespondServer } from './helpers.js';
+import { startRespondServer, whileRevokeFails, type RespondServer } from './helpers.js';
 
 describe('dependency-aware rotation', () => {
   let s: RespondServer;
@@ -110,17 +110,10 @@ describe('dependency-aware rotation', () => {
       },
     });
     assert.equal(created.status, 201);
-    const inventory = s.server.ctx.inventory;
-    const revoke = inventory.revokeCredential.bind(inventory);
-    inventory.revokeCredential = () => Promise.reject(new Error('transient IAM error'));
-    try {
-      const first = await s.server.call('POST', '/v1/rotations', {
-        body: { credential_id: 'cred-leak-retry', leaked: true },
-      });
-      assert.equal(first.status, 500);
-    } finally {
-      inventory.revokeCredential = revoke;
-    }
+    const first = await whileRevokeFails(s.server, () =>
+      s.server.call('POST', '/v1/rotations', { body: { credential_id: 'cred-leak-retry', leaked: true } }),
+    );
+    assert.equal(first.status, 500);
     assert.equal((await s.server.call('GET', '/v1/credentials/cred-leak-retry')).body.status, 'active');
     const retry = await s.server.call('POST', '/v1/rotations', {
       body: { credential_id: 'cred-leak-retry', leaked: true },
