@@ -8,6 +8,7 @@ import cedar from './cedar.js';
 import type { DetailedError, SchemaJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { ACTION_NAME_PATTERN, buildCedarSchema, CONTEXT_ATTRIBUTES } from './cedar-schema.js';
 import { footprintOf, type PolicyFootprint } from './footprint.js';
+import { MAX_NESTING_DEPTH, OPERATORS_PER_LEVEL, policyTextShape } from './input-limits.js';
 import { scopeOf, type PolicyScope } from './slices.js';
 
 export interface PolicyBundle {
@@ -122,6 +123,25 @@ function parseObligation(id: string, ann: Record<string, string>): ObligationSpe
   return spec;
 }
 
+/**
+ * Cedar text nesting deeper than MAX_NESTING_DEPTH, as an issue at its deepest point; it must never reach
+ * Cedar (see `input-limits.ts`).
+ */
+export function nestingIssue(text: string): PolicyIssue | undefined {
+  const shape = policyTextShape(text);
+  if (shape.depth <= MAX_NESTING_DEPTH) return undefined;
+  const pos = lineCol(text, shape.offset);
+  return {
+    policyId: null,
+    message: `policy text nests ${shape.depth} levels deep; the limit is ${MAX_NESTING_DEPTH}`,
+    help: `each bracket is a level and every ${OPERATORS_PER_LEVEL} chained operators (. + == && if …) count as one`,
+    line: pos.line,
+    column: pos.column,
+    start: shape.offset,
+    end: shape.offset + 1,
+  };
+}
+
 /** Parses and validates a bundle. Pure apart from Cedar's (stateless) parser. */
 export function compileBundle(bundle: PolicyBundle): CompileResult {
   const errors: PolicyIssue[] = [];
@@ -145,8 +165,10 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
     }
   }
   if (errors.length > 0) return { ok: false, errors };
-  const schema = buildCedarSchema(bundle.actions);
   const text = bundle.policies;
+  const tooDeep = nestingIssue(text);
+  if (tooDeep) return { ok: false, errors: [tooDeep] };
+  const schema = buildCedarSchema(bundle.actions);
   const parts = cedar.policySetTextToParts(text);
   if (parts.type === 'failure') return { ok: false, errors: parts.errors.map((e) => toIssue(text, e, null)) };
   if (parts.policy_templates.length > 0) {

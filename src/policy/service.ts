@@ -29,7 +29,7 @@ import {
   warmUp,
 } from './engine.js';
 import { policyError } from './errors.js';
-import { compileBundle, type CompiledBundle, type PolicyBundle } from './policy-bundle.js';
+import { compileBundle, nestingIssue, type CompiledBundle, type PolicyBundle } from './policy-bundle.js';
 import { buildCedarContext, contextKey, wallClock, type WallClock } from './request-context.js';
 import { PolicyVersionStore, type PolicyVersionInfo, type WriteMeta } from './policy-versions.js';
 import { subjectTypeMatches } from './subject-types.js';
@@ -408,7 +408,22 @@ export class PolicyDecisionPoint {
     return () => this.activationListeners.delete(listener);
   }
 
+  /**
+   * Checks a bundle without storing it: Cedar's findings come back as a result, text too deep to hand to
+   * Cedar at all is a 400 (as on push).
+   */
   validate(bundle: PolicyBundle) {
+    const tooDeep = nestingIssue(bundle.policies);
+    if (tooDeep) {
+      throw policyError(
+        'POLICY_INVALID',
+        `${tooDeep.message} at line ${tooDeep.line}, column ${tooDeep.column}`,
+        {
+          field: 'body.policies',
+          extra: { errors: [tooDeep] },
+        },
+      );
+    }
     return compileBundle(bundle);
   }
 
@@ -606,6 +621,9 @@ export class PolicyDecisionPoint {
       context: prunedContext(ctx.context, fp),
       entities: index.requestEntities(identity, slice, req.principal.properties, req.actionProperties, fp),
     });
+    if (outcome.kind === 'deny' && outcome.engineFailure !== undefined) {
+      this.deps.log.error({ err: outcome.engineFailure, action: req.action }, 'Cedar failed; denying');
+    }
     const budget = this.options.decisionTimeoutMs ?? 1000;
     if (performance.now() - started > budget) {
       return this.refused(
