@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { jsonProblem, MAX_NESTING_DEPTH, policyTextShape } from './input-limits.js';
+import { jsonProblem, MAX_NESTING_DEPTH, policyTextShape, unpairedSurrogateAt } from './input-limits.js';
 
 const depthOf = (condition: string) =>
   policyTextShape(`permit (principal, action, resource) when { ${condition} };`).depth;
@@ -35,5 +35,23 @@ void describe('jsonProblem', () => {
     const problem = jsonProblem({ 'x y': deep(40) }, 'body');
     assert.match(problem?.path ?? '', /^body\["x y"\]\.a\[0\]\.a/);
     assert.match(problem?.message ?? '', /deeper than 64 levels/);
+  });
+
+  void it('names the string or key with an unpaired surrogate; paired ones are fine', () => {
+    assert.equal(jsonProblem({ a: ['😀', { b: 'ok' }] }, 'body'), undefined);
+    assert.deepEqual(jsonProblem({ a: ['x', { b: 'a\ud800' }] }, 'body'), {
+      path: 'body.a[1].b',
+      message: 'contains an unpaired UTF-16 surrogate',
+    });
+    assert.equal(jsonProblem({ a: { '\udc00': 1 } }, 'body')?.path, 'body.a');
+  });
+});
+
+void describe('unpairedSurrogateAt', () => {
+  void it('finds a lone high or low surrogate, not a pair', () => {
+    assert.equal(unpairedSurrogateAt('a😀b'), -1);
+    assert.equal(unpairedSurrogateAt('ab\ud800c'), 2);
+    assert.equal(unpairedSurrogateAt('😀\udc00'), 2);
+    assert.equal(unpairedSurrogateAt('😀\ud83d'), 2);
   });
 });

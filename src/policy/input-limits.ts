@@ -90,6 +90,19 @@ export function policyTextShape(text: string): PolicyTextShape {
   return { depth: deepest / OPERATORS_PER_LEVEL, offset: deepestAt };
 }
 
+/**
+ * Where the first unpaired UTF-16 surrogate is, -1 if none. Cedar's JSON reader fails on one with an error
+ * thrown through the Wasm frames, which leaks a little of cedar-wasm's stack each time: a few thousand such
+ * calls corrupt the instance, as an overflow does. No such string may reach Cedar.
+ */
+export function unpairedSurrogateAt(text: string): number {
+  return isWellFormed(text) ? -1 : text.search(/\p{Surrogate}/u);
+}
+
+/** `String.prototype.isWellFormed` (Node 20; not yet in the TypeScript lib the project compiles against). */
+export const isWellFormed = (s: string): boolean =>
+  (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
 /** Why a JSON value may not go further, and where (a path below the field it was given as). */
 export interface JsonProblem {
   path: string;
@@ -100,13 +113,18 @@ const member = (path: string, key: string) =>
   /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 
 /**
- * The first problem with a JSON value from a caller: nested deeper than MAX_NESTING_DEPTH. Iterative, so the
- * check itself cannot overflow the stack.
+ * The first problem with a JSON value from a caller: nested deeper than MAX_NESTING_DEPTH, or a string (value
+ * or key) with an unpaired surrogate (see `unpairedSurrogateAt`). Iterative, so the check itself cannot
+ * overflow the stack.
  */
 export function jsonProblem(value: unknown, path: string): JsonProblem | undefined {
   const pending: [unknown, string, number][] = [[value, path, 0]];
   for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
     const [v, at, depth] = item;
+    if (typeof v === 'string') {
+      if (!isWellFormed(v)) return { path: at, message: 'contains an unpaired UTF-16 surrogate' };
+      continue;
+    }
     if (typeof v !== 'object' || v === null) continue;
     if (depth >= MAX_NESTING_DEPTH) {
       return { path: at, message: `nests deeper than ${MAX_NESTING_DEPTH} levels` };
@@ -116,6 +134,7 @@ export function jsonProblem(value: unknown, path: string): JsonProblem | undefin
       continue;
     }
     for (const [k, x] of Object.entries(v)) {
+      if (!isWellFormed(k)) return { path: at, message: 'has a key with an unpaired UTF-16 surrogate' };
       pending.push([x, member(at, k), depth + 1]);
     }
   }

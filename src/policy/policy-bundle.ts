@@ -8,7 +8,12 @@ import cedar from './cedar.js';
 import type { DetailedError, SchemaJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { ACTION_NAME_PATTERN, buildCedarSchema, CONTEXT_ATTRIBUTES } from './cedar-schema.js';
 import { footprintOf, type PolicyFootprint } from './footprint.js';
-import { MAX_NESTING_DEPTH, OPERATORS_PER_LEVEL, policyTextShape } from './input-limits.js';
+import {
+  MAX_NESTING_DEPTH,
+  OPERATORS_PER_LEVEL,
+  policyTextShape,
+  unpairedSurrogateAt,
+} from './input-limits.js';
 import { scopeOf, type PolicyScope } from './slices.js';
 
 export interface PolicyBundle {
@@ -124,10 +129,23 @@ function parseObligation(id: string, ann: Record<string, string>): ObligationSpe
 }
 
 /**
- * Cedar text nesting deeper than MAX_NESTING_DEPTH, as an issue at its deepest point; it must never reach
- * Cedar (see `input-limits.ts`).
+ * Cedar text that must never reach Cedar (see `input-limits.ts`), as an issue at the spot: an unpaired
+ * surrogate, or nesting deeper than MAX_NESTING_DEPTH.
  */
-export function nestingIssue(text: string): PolicyIssue | undefined {
+export function refusedTextIssue(text: string): PolicyIssue | undefined {
+  const surrogate = unpairedSurrogateAt(text);
+  if (surrogate >= 0) {
+    const pos = lineCol(text, surrogate);
+    return {
+      policyId: null,
+      message: 'policy text contains an unpaired UTF-16 surrogate',
+      help: null,
+      line: pos.line,
+      column: pos.column,
+      start: surrogate,
+      end: surrogate + 1,
+    };
+  }
   const shape = policyTextShape(text);
   if (shape.depth <= MAX_NESTING_DEPTH) return undefined;
   const pos = lineCol(text, shape.offset);
@@ -166,8 +184,8 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
   }
   if (errors.length > 0) return { ok: false, errors };
   const text = bundle.policies;
-  const tooDeep = nestingIssue(text);
-  if (tooDeep) return { ok: false, errors: [tooDeep] };
+  const refused = refusedTextIssue(text);
+  if (refused) return { ok: false, errors: [refused] };
   const schema = buildCedarSchema(bundle.actions);
   const parts = cedar.policySetTextToParts(text);
   if (parts.type === 'failure') return { ok: false, errors: parts.errors.map((e) => toIssue(text, e, null)) };
