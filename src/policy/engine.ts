@@ -85,15 +85,17 @@ export function loadPolicySet(version: number, compiled: CompiledBundle, withSli
   const tag = compiled.sha256.slice(0, 16);
   const cedarIds: string[] = [];
   const preparse = (name: string, ids: readonly string[]): PreparsedSets => {
-    const full: Record<string, string> = {};
-    const base: Record<string, string> = {};
-    let obligations = false;
+    // Entries, then objects: assigning `set["__proto__"] = text` would drop that policy without a word.
+    const fullEntries: [string, string][] = [];
+    const baseEntries: [string, string][] = [];
     for (const id of ids) {
-      const text = compiled.policies[id]!;
-      full[id] = text;
-      if (compiled.obligations.has(id)) obligations = true;
-      else base[id] = text;
+      const text = compiled.policies.get(id)!;
+      fullEntries.push([id, text]);
+      if (!compiled.obligations.has(id)) baseEntries.push([id, text]);
     }
+    const obligations = baseEntries.length < fullEntries.length;
+    const full = Object.fromEntries(fullEntries);
+    const base = Object.fromEntries(baseEntries);
     const fullSetId = `bulkhead-full-${tag}${name}`;
     // Without obligation policies the base set is the full one: one parsed copy, not two.
     const baseSetId = obligations ? `bulkhead-base-${tag}${name}` : fullSetId;
@@ -111,7 +113,7 @@ export function loadPolicySet(version: number, compiled: CompiledBundle, withSli
     }
     return { fullSetId, baseSetId, empty: ids.length === 0, footprint: narrowerFootprint(compiled, ids) };
   };
-  const all = Object.keys(compiled.policies);
+  const all = [...compiled.policies.keys()];
   const whole = preparse('', all);
   const plan = withSlices
     ? planSlices(compiled.scopes, compiled.actions, Object.values(PRINCIPAL_TYPES))

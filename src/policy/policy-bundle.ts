@@ -50,8 +50,8 @@ export interface CompiledBundle {
   bundle: PolicyBundle;
   sha256: string;
   schema: SchemaJson<string>;
-  /** policy id → Cedar text */
-  policies: Record<string, string>;
+  /** policy id → Cedar text (a Map: ids are the author's, and `@id("__proto__")` is a fine id). */
+  policies: Map<string, string>;
   obligations: Map<string, ObligationSpec>;
   actions: Set<string>;
   /** What the policies can read of a request (decides how much of each entity Cedar is given). */
@@ -177,7 +177,7 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
   }
   for (const [action, attrs] of Object.entries(bundle.requiredContext)) {
     for (const attr of attrs) {
-      if (!(attr in CONTEXT_ATTRIBUTES)) {
+      if (!Object.hasOwn(CONTEXT_ATTRIBUTES, attr)) {
         errors.push(plain(`requiredContext.${action}: unknown context attribute "${attr}"`));
       }
     }
@@ -193,7 +193,7 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
     return { ok: false, errors: [plain('policy templates are not supported; write static policies')] };
   }
   const ids: string[] = [];
-  const policies: Record<string, string> = {};
+  const policies = new Map<string, string>();
   const obligations = new Map<string, ObligationSpec>();
   const jsonForms: unknown[] = [];
   parts.policies.forEach((p, i) => {
@@ -201,9 +201,9 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
     jsonForms.push(json.type === 'success' ? json.json : undefined);
     const ann = json.type === 'success' ? (json.json.annotations ?? {}) : {};
     const id = ann.id ?? `policy${i}`;
-    if (policies[id] !== undefined) errors.push(plain(`two policies have the id "${id}"`));
+    if (policies.has(id)) errors.push(plain(`two policies have the id "${id}"`));
     ids.push(id);
-    policies[id] = p;
+    policies.set(id, p);
     const ob = parseObligation(id, ann);
     if (ob && 'message' in ob) errors.push(ob);
     else if (ob) {

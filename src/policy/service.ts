@@ -112,7 +112,9 @@ function requiredContextFor(set: LoadedPolicySet, action: string): string[] {
   let list = byAction.get(action);
   if (!list) {
     const rc = set.compiled.bundle.requiredContext;
-    list = [...(rc['*'] ?? []), ...(rc[action] ?? [])];
+    // Own entries only: an action named `constructor` must not find Object.prototype.constructor.
+    const own = (key: string) => (Object.hasOwn(rc, key) ? (rc[key] ?? []) : []);
+    list = [...own('*'), ...own(action)];
     byAction.set(action, list);
   }
   return list;
