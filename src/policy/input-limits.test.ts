@@ -20,6 +20,12 @@ void describe('policyTextShape', () => {
     assert.equal(depthOf('true // ((((((((((\n && ((true))'), 3.25);
   });
 
+  void it('counts policies by their top-level semicolons', () => {
+    const text =
+      '@id("a;") permit (principal, action, resource) when { "x;" == "y" }; // ;\nforbid (principal, action, resource);';
+    assert.equal(policyTextShape(text).policies, 2);
+  });
+
   void it('points at the deepest spot and starts each policy afresh', () => {
     const text = `permit (principal, action, resource) when { ${'.'.repeat(8)} };\npermit (principal, action, resource) when { (((x))) };`;
     const shape = policyTextShape(text);

@@ -15,10 +15,19 @@ export const MAX_NESTING_DEPTH = 64;
  */
 export const OPERATORS_PER_LEVEL = 4;
 
+/**
+ * How many policies a bundle may hold. Validation is all Cedar's (parse, JSON form, strict validation) and
+ * runs on the event loop: measured here, 5,000 one-line policies take ~0.45 s to validate and ~0.2 s more
+ * to pre-parse on push; the 25,000 of a fuzzed bundle took 2-8 s, during which nothing else was answered.
+ */
+export const MAX_POLICIES = 5_000;
+
 export interface PolicyTextShape {
   /** The deepest point: nesting in levels (a bracket is one, an operator a quarter), and where. */
   depth: number;
   offset: number;
+  /** How many policies the text holds (`;` outside any bracket, string or comment). */
+  policies: number;
 }
 
 const OPEN = new Set(['(', '[', '{']);
@@ -36,7 +45,7 @@ const isIdentStart = (c: string) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 
 const isIdentPart = (c: string) => isIdentStart(c) || (c >= '0' && c <= '9');
 
 /**
- * How deep Cedar text nests, from one pass over it: brackets and operators
+ * How deep Cedar text nests and how many policies it holds, from one pass over it: brackets and operators
  * outside string literals (with Cedar's `\` escapes) and `//` comments. An upper bound of the depth of
  * Cedar's expression tree: every operator inside a bracket counts, whether or not it chains.
  */
@@ -46,6 +55,7 @@ export function policyTextShape(text: string): PolicyTextShape {
   let units = 0;
   let deepest = 0;
   let deepestAt = 0;
+  let policies = 0;
   let i = 0;
   while (i < text.length) {
     const c = text[i]!;
@@ -74,6 +84,7 @@ export function policyTextShape(text: string): PolicyTextShape {
       while (i + length < text.length && isIdentPart(text[i + length]!)) length++;
       if (KEYWORD_OPERATORS.has(text.slice(i, i + length))) added = 1;
     } else if (c === ';' && open.length === 1) {
+      policies++;
       units -= open[0]!;
       open[0] = 0;
     }
@@ -87,7 +98,7 @@ export function policyTextShape(text: string): PolicyTextShape {
     }
     i += length;
   }
-  return { depth: deepest / OPERATORS_PER_LEVEL, offset: deepestAt };
+  return { depth: deepest / OPERATORS_PER_LEVEL, offset: deepestAt, policies };
 }
 
 /**

@@ -10,6 +10,7 @@ import { ACTION_NAME_PATTERN, buildCedarSchema, CONTEXT_ATTRIBUTES } from './ced
 import { footprintOf, type PolicyFootprint } from './footprint.js';
 import {
   MAX_NESTING_DEPTH,
+  MAX_POLICIES,
   OPERATORS_PER_LEVEL,
   policyTextShape,
   unpairedSurrogateAt,
@@ -130,7 +131,7 @@ function parseObligation(id: string, ann: Record<string, string>): ObligationSpe
 
 /**
  * Cedar text that must never reach Cedar (see `input-limits.ts`), as an issue at the spot: an unpaired
- * surrogate, or nesting deeper than MAX_NESTING_DEPTH.
+ * surrogate, nesting deeper than MAX_NESTING_DEPTH, or more than MAX_POLICIES policies.
  */
 export function refusedTextIssue(text: string): PolicyIssue | undefined {
   const surrogate = unpairedSurrogateAt(text);
@@ -147,6 +148,17 @@ export function refusedTextIssue(text: string): PolicyIssue | undefined {
     };
   }
   const shape = policyTextShape(text);
+  if (shape.policies > MAX_POLICIES) {
+    return {
+      policyId: null,
+      message: `the bundle holds ${shape.policies} policies; the limit is ${MAX_POLICIES}`,
+      help: 'split it, or merge policies that differ only in a value (`resource.id in [...]`)',
+      line: null,
+      column: null,
+      start: null,
+      end: null,
+    };
+  }
   if (shape.depth <= MAX_NESTING_DEPTH) return undefined;
   const pos = lineCol(text, shape.offset);
   return {

@@ -442,14 +442,16 @@ export class PolicyDecisionPoint {
 
   /**
    * Checks a bundle without storing it: Cedar's findings come back as a result, text that must not reach
-   * Cedar at all (too deep, an unpaired surrogate) is a 400, as on push.
+   * Cedar at all (too deep, an unpaired surrogate, too many policies) is a 400, as on push.
    */
   validate(bundle: PolicyBundle) {
     const refused = refusedTextIssue(bundle.policies);
     if (refused) {
       throw policyError(
         'POLICY_INVALID',
-        `${refused.message} at line ${refused.line}, column ${refused.column}`,
+        refused.line
+          ? `${refused.message} at line ${refused.line}, column ${refused.column}`
+          : refused.message,
         { field: 'body.policies', extra: { errors: [refused] } },
       );
     }

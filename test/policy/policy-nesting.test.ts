@@ -1,5 +1,5 @@
 /**
- * Input nested too deep for Cedar is refused before it reaches cedar-wasm. A file of its own: without the
+ * Input nested too deep for Cedar, or too big a bundle, is refused before it reaches cedar-wasm. A file of its own: without the
  * limit, the first deep policy corrupts the process's shared Wasm instance for every later test in it.
  */
 import assert from 'node:assert/strict';
@@ -23,7 +23,7 @@ const TOO_DEEP = [
   when(Array.from({ length: 20_000 }, () => 'true').join(' && ')),
 ];
 
-void describe('policy text and JSON nesting limits', () => {
+void describe('policy text, bundle and JSON limits', () => {
   let server: TestServer;
   const mod = createPolicyModule({ pollMs: 0 });
   const evaluation = (resource: string, extra: Record<string, unknown> = {}) =>
@@ -113,6 +113,23 @@ void describe('policy text and JSON nesting limits', () => {
     assert.match(search.body.field, /^body\.resource\.properties\.p\./);
     const shallow = await evaluation('db-3', { context: { p: JSON.parse('{"a":{"b":[1]}}') as unknown } });
     assert.equal(shallow.body.decision, true);
+  });
+
+  void it('refuses a bundle of more than 5,000 policies before Cedar parses it', async () => {
+    const bundle = (n: number) => ({
+      policies: Array.from({ length: n }, () => 'permit (principal, action, resource);').join('\n'),
+    });
+    for (const path of ['/v1/policies/validate', '/v1/policies']) {
+      const res = await server.call('POST', path, { body: bundle(5001) });
+      assert.equal(res.status, 400, `${path}: ${JSON.stringify(res.body).slice(0, 300)}`);
+      assert.equal(res.body.code, 'BULKHEAD_POLICY_INVALID');
+      assert.equal(res.body.field, 'body.policies');
+      assert.match(res.body.detail, /5001 policies; the limit is 5000/);
+    }
+    const atLimit = await server.call('POST', '/v1/policies/validate', { body: bundle(5000) });
+    assert.equal(atLimit.status, 200);
+    assert.equal(atLimit.body.valid, true);
+    assert.equal(mod.runtime().pdp.activeVersion, 1);
   });
 
   void it("answers a Cedar failure with a short reason, never Cedar's own text", () => {
