@@ -1,12 +1,12 @@
 /**
  * What the PDP refuses before it reaches cedar-wasm. Cedar's parser, validator and evaluator recurse once
  * per level of the expression tree, and an overflow inside the Wasm module does not stay in the call that
- * caused it: measured with cedar-wasm 4.x, ~120 nested brackets or ~360 chained operators overflow its stack
+ * caused it: measured with cedar-wasm 4.13, ~115 nested brackets or ~360 chained operators overflow its stack
  * and leave the shared instance corrupted ("memory access out of bounds" on every later call, parsing and
  * decisions alike) until the process restarts. So input too deep for it is refused here, with room to spare.
  */
 
-/** How deep Cedar text and JSON values may nest; the measured overflow is at ~110 levels (see above). */
+/** How deep Cedar text and JSON values may nest; the measured overflow is at ~115 brackets (see above). */
 export const MAX_NESTING_DEPTH = 64;
 
 /**

@@ -13,7 +13,7 @@ const POLICIES = `@id("agents-read")
 permit (principal, action == Action::"read", resource) when { resource.environment == "dev" };`;
 
 const when = (condition: string) => `permit (principal, action, resource) when { ${condition} };`;
-/** Each of these overflowed cedar-wasm's stack (measured: from ~120 brackets or ~360 chained operators). */
+/** Each of these overflowed cedar-wasm's stack (measured: from ~115 brackets or ~360 chained operators). */
 const TOO_DEEP = [
   when(`${'('.repeat(3000)}true${')'.repeat(3000)}`),
   when(`${'('.repeat(200)}true${')'.repeat(200)}`),
