@@ -112,12 +112,13 @@ export function buildCedarSchema(extraActions: readonly string[]): SchemaJson<st
       tags: { type: 'String' },
     };
   }
-  const actions: SchemaJson<string>[string]['actions'] = {};
-  for (const name of new Set([...BUILTIN_ACTIONS, ...extraActions])) {
-    actions[name] = {
-      appliesTo: { principalTypes, resourceTypes: ['Resource'], context: { type: 'Context' } },
-    };
-  }
+  // From entries: assigning `actions["__proto__"]` would drop a declared action.
+  const actions: SchemaJson<string>[string]['actions'] = Object.fromEntries(
+    [...new Set([...BUILTIN_ACTIONS, ...extraActions])].map((name) => [
+      name,
+      { appliesTo: { principalTypes, resourceTypes: ['Resource'], context: { type: 'Context' } } },
+    ]),
+  );
   return {
     '': {
       commonTypes: { Context: { type: 'Record', attributes: CONTEXT_ATTRIBUTES } },

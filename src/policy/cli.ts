@@ -26,13 +26,15 @@ function readText(path: string): string {
 /** A `.json` bundle file, or Cedar text with `--action` and `--require action=attr` options. */
 export function readBundle(path: string, opts: BundleOptions): PolicyBundle {
   const text = readText(path);
-  const requiredContext: Record<string, string[]> = {};
+  // A Map, then an object: `--require constructor=x` must not find Object.prototype.constructor.
+  const required = new Map<string, string[]>();
   for (const r of opts.require ?? []) {
     const [action, attr] = r.split('=');
     if (!action || !attr)
       throw new CliError(`--require must be action=attribute, got '${r}'`, 'BULKHEAD_CLI_BAD_OPTION');
-    (requiredContext[action] ??= []).push(attr);
+    required.set(action, [...(required.get(action) ?? []), attr]);
   }
+  const requiredContext = Object.fromEntries(required);
   if (path.endsWith('.json')) {
     let parsed: Partial<PolicyBundle>;
     try {
@@ -79,14 +81,14 @@ export interface PolicyDiff {
 export function diffBundles(a: PolicyBundle, b: PolicyBundle): PolicyDiff {
   const pa = compileBundle(a);
   const pb = compileBundle(b);
-  const policiesOf = (r: typeof pa) => (r.ok ? r.compiled.policies : {});
+  const policiesOf = (r: typeof pa) => (r.ok ? r.compiled.policies : new Map<string, string>());
   const x = policiesOf(pa);
   const y = policiesOf(pb);
   const norm = (s: string | undefined) => (s ?? '').replace(/\s+/g, ' ').trim();
   return {
-    added: Object.keys(y).filter((id) => !(id in x)),
-    removed: Object.keys(x).filter((id) => !(id in y)),
-    changed: Object.keys(y).filter((id) => id in x && norm(x[id]) !== norm(y[id])),
+    added: [...y.keys()].filter((id) => !x.has(id)),
+    removed: [...x.keys()].filter((id) => !y.has(id)),
+    changed: [...y.keys()].filter((id) => x.has(id) && norm(x.get(id)) !== norm(y.get(id))),
     actionsAdded: b.actions.filter((n) => !a.actions.includes(n)),
     actionsRemoved: a.actions.filter((n) => !b.actions.includes(n)),
   };
@@ -104,11 +106,11 @@ export function registerPolicyCommands(program: Command, cli: CliContext): void 
     .action((file: string, opts: BundleOptions & { json?: boolean }) => {
       const result = compileBundle(readBundle(file, opts));
       const out = result.ok
-        ? { valid: true, policyIds: Object.keys(result.compiled.policies), errors: [] }
+        ? { valid: true, policyIds: [...result.compiled.policies.keys()], errors: [] }
         : { valid: false, errors: result.errors };
       cli.print(out, opts.json, () =>
         result.ok
-          ? `${file}: valid (${Object.keys(result.compiled.policies).length} policies)`
+          ? `${file}: valid (${result.compiled.policies.size} policies)`
           : result.errors.map((e) => formatIssue(file, e)).join('\n'),
       );
       if (!result.ok) cli.setExitCode(1);

@@ -41,7 +41,14 @@ export type Obligation =
   | { type: 'justification_required'; policy: string };
 
 export type CedarOutcome =
-  { kind: 'allow'; reasons: Reason[] } | { kind: 'deny'; reasons: Reason[]; obligations: Obligation[] };
+  | { kind: 'allow'; reasons: Reason[] }
+  | {
+      kind: 'deny';
+      reasons: Reason[];
+      obligations: Obligation[];
+      /** What Cedar threw or refused, for the server log only: its text is Cedar's internals, not the caller's. */
+      engineFailure?: unknown;
+    };
 
 /** Pre-parsed Cedar policy sets: with every policy, and without the obligation policies. */
 export interface PreparsedSets {
@@ -78,15 +85,17 @@ export function loadPolicySet(version: number, compiled: CompiledBundle, withSli
   const tag = compiled.sha256.slice(0, 16);
   const cedarIds: string[] = [];
   const preparse = (name: string, ids: readonly string[]): PreparsedSets => {
-    const full: Record<string, string> = {};
-    const base: Record<string, string> = {};
-    let obligations = false;
+    // Entries, then objects: assigning `set["__proto__"] = text` would drop that policy without a word.
+    const fullEntries: [string, string][] = [];
+    const baseEntries: [string, string][] = [];
     for (const id of ids) {
-      const text = compiled.policies[id]!;
-      full[id] = text;
-      if (compiled.obligations.has(id)) obligations = true;
-      else base[id] = text;
+      const text = compiled.policies.get(id)!;
+      fullEntries.push([id, text]);
+      if (!compiled.obligations.has(id)) baseEntries.push([id, text]);
     }
+    const obligations = baseEntries.length < fullEntries.length;
+    const full = Object.fromEntries(fullEntries);
+    const base = Object.fromEntries(baseEntries);
     const fullSetId = `bulkhead-full-${tag}${name}`;
     // Without obligation policies the base set is the full one: one parsed copy, not two.
     const baseSetId = obligations ? `bulkhead-base-${tag}${name}` : fullSetId;
@@ -104,7 +113,7 @@ export function loadPolicySet(version: number, compiled: CompiledBundle, withSli
     }
     return { fullSetId, baseSetId, empty: ids.length === 0, footprint: narrowerFootprint(compiled, ids) };
   };
-  const all = Object.keys(compiled.policies);
+  const all = [...compiled.policies.keys()];
   const whole = preparse('', all);
   const plan = withSlices
     ? planSlices(compiled.scopes, compiled.actions, Object.values(PRINCIPAL_TYPES))
@@ -222,10 +231,18 @@ function obligationFor(policy: string, spec: ObligationSpec): Obligation {
   }
 }
 
+/** The reason a caller sees when Cedar itself fails (the detail goes to the server log, see `engineFailure`). */
+const ENGINE_FAILED: Reason = {
+  id: 'bulkhead.engine_error',
+  message: 'the policy engine could not evaluate this request',
+};
+
 function run(
   setId: string,
   q: CedarQuery,
-): { ok: true; allow: boolean; reasons: string[] } | { ok: false; reasons: Reason[] } {
+):
+  | { ok: true; allow: boolean; reasons: string[] }
+  | { ok: false; reasons: Reason[]; engineFailure?: unknown } {
   let answer: AuthorizationAnswer;
   try {
     // No schema at request time: the policies were validated against it on write, and the request is
@@ -242,13 +259,10 @@ function run(
       entities: q.entities,
     });
   } catch (err) {
-    return { ok: false, reasons: [{ id: 'bulkhead.engine_error', message: String(err) }] };
+    return { ok: false, reasons: [ENGINE_FAILED], engineFailure: err };
   }
   if (answer.type === 'failure') {
-    return {
-      ok: false,
-      reasons: answer.errors.map((e) => ({ id: 'bulkhead.engine_error', message: e.message })),
-    };
+    return { ok: false, reasons: [ENGINE_FAILED], engineFailure: answer.errors.map((e) => e.message) };
   }
   const diag = answer.response.diagnostics;
   // Cedar skips a policy whose evaluation errors; skipping a forbid would fail open, so any error denies.
@@ -291,7 +305,9 @@ export function evaluateCedar(set: LoadedPolicySet, q: CedarQuery): CedarOutcome
   if (sets.empty) return noPermit();
   if (sets.footprint) q = narrowed(q, sets.footprint);
   const full = run(sets.fullSetId, q);
-  if (!full.ok) return { kind: 'deny', reasons: full.reasons, obligations: [] };
+  if (!full.ok) {
+    return { kind: 'deny', reasons: full.reasons, obligations: [], engineFailure: full.engineFailure };
+  }
   if (full.allow) return { kind: 'allow', reasons: policyReasons(set, full.reasons) };
   if (full.reasons.length === 0) return noPermit();
   const obligationPolicies = full.reasons.filter((id) => set.compiled.obligations.has(id));

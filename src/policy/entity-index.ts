@@ -39,6 +39,17 @@ function tagValue(v: unknown): string {
 }
 
 /**
+ * PEP properties as Cedar tags, undefined when there are none. Built from entries: assigning
+ * `tags["__proto__"]` would drop that property without a word.
+ */
+function tagsOf(props: Record<string, unknown>): Record<string, string> | undefined {
+  const entries: [string, string][] = [];
+  for (const [k, v] of Object.entries(props))
+    if (v !== undefined && v !== null) entries.push([k, tagValue(v)]);
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+}
+
+/**
  * A request-scoped entity whose tags are PEP-supplied properties (strings; other JSON values stringified).
  * None when there are no properties or no policy reads tags: Cedar answers `hasTag`/`has` on a missing
  * entity with false and `getTag` with an error, exactly as on an entity without tags, and skipping it
@@ -50,14 +61,8 @@ export function propertiesEntity(
   fp: PolicyFootprint = FULL_FOOTPRINT,
 ): EntityJson | undefined {
   if (!props || !fp.tags) return undefined;
-  const tags: Record<string, string> = {};
-  let any = false;
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null) continue;
-    tags[k] = tagValue(v);
-    any = true;
-  }
-  return any ? { uid: { type, id: 'request' }, attrs: {}, parents: [], tags } : undefined;
+  const tags = tagsOf(props);
+  return tags ? { uid: { type, id: 'request' }, attrs: {}, parents: [], tags } : undefined;
 }
 
 /** What Cedar gets for a resource (shared between decisions: never modify one). */
@@ -299,8 +304,7 @@ export class EntityIndex {
     const stored = this.resources.get(ref.id);
     const known = stored && (ref.type === undefined || ref.type === stored.type) ? stored : undefined;
     const props = ref.properties ?? {};
-    const extraTags: Record<string, string> = {};
-    for (const [k, v] of Object.entries(props)) if (v !== undefined && v !== null) extraTags[k] = tagValue(v);
+    const extraTags = tagsOf(props) ?? {};
     const uid = { type: 'Resource', id: ref.id };
     if (!known) {
       const sensitivity =

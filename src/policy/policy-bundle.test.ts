@@ -22,7 +22,7 @@ void describe('compileBundle', () => {
       ),
     );
     assert.ok(r.ok);
-    assert.deepEqual(Object.keys(r.compiled.policies), ['policy0', 'mfa']);
+    assert.deepEqual([...r.compiled.policies.keys()], ['policy0', 'mfa']);
     assert.deepEqual(r.compiled.obligations.get('mfa'), {
       type: 'step_up',
       maxAuthAgeMinutes: 10,

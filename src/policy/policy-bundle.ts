@@ -8,6 +8,13 @@ import cedar from './cedar.js';
 import type { DetailedError, SchemaJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { ACTION_NAME_PATTERN, buildCedarSchema, CONTEXT_ATTRIBUTES } from './cedar-schema.js';
 import { footprintOf, type PolicyFootprint } from './footprint.js';
+import {
+  MAX_NESTING_DEPTH,
+  MAX_POLICIES,
+  OPERATORS_PER_LEVEL,
+  policyTextShape,
+  unpairedSurrogateAt,
+} from './input-limits.js';
 import { scopeOf, type PolicyScope } from './slices.js';
 
 export interface PolicyBundle {
@@ -44,8 +51,8 @@ export interface CompiledBundle {
   bundle: PolicyBundle;
   sha256: string;
   schema: SchemaJson<string>;
-  /** policy id → Cedar text */
-  policies: Record<string, string>;
+  /** policy id → Cedar text (a Map: ids are the author's, and `@id("__proto__")` is a fine id). */
+  policies: Map<string, string>;
   obligations: Map<string, ObligationSpec>;
   actions: Set<string>;
   /** What the policies can read of a request (decides how much of each entity Cedar is given). */
@@ -122,6 +129,49 @@ function parseObligation(id: string, ann: Record<string, string>): ObligationSpe
   return spec;
 }
 
+/**
+ * Cedar text that must never reach Cedar (see `input-limits.ts`), as an issue at the spot: an unpaired
+ * surrogate, nesting deeper than MAX_NESTING_DEPTH, or more than MAX_POLICIES policies.
+ */
+export function refusedTextIssue(text: string): PolicyIssue | undefined {
+  const surrogate = unpairedSurrogateAt(text);
+  if (surrogate >= 0) {
+    const pos = lineCol(text, surrogate);
+    return {
+      policyId: null,
+      message: 'policy text contains an unpaired UTF-16 surrogate',
+      help: null,
+      line: pos.line,
+      column: pos.column,
+      start: surrogate,
+      end: surrogate + 1,
+    };
+  }
+  const shape = policyTextShape(text);
+  if (shape.policies > MAX_POLICIES) {
+    return {
+      policyId: null,
+      message: `the bundle holds ${shape.policies} policies; the limit is ${MAX_POLICIES}`,
+      help: 'split it, or merge policies that differ only in a value (`resource.id in [...]`)',
+      line: null,
+      column: null,
+      start: null,
+      end: null,
+    };
+  }
+  if (shape.depth <= MAX_NESTING_DEPTH) return undefined;
+  const pos = lineCol(text, shape.offset);
+  return {
+    policyId: null,
+    message: `policy text nests ${shape.depth} levels deep; the limit is ${MAX_NESTING_DEPTH}`,
+    help: `each bracket is a level and every ${OPERATORS_PER_LEVEL} chained operators (. + == && if …) count as one`,
+    line: pos.line,
+    column: pos.column,
+    start: shape.offset,
+    end: shape.offset + 1,
+  };
+}
+
 /** Parses and validates a bundle. Pure apart from Cedar's (stateless) parser. */
 export function compileBundle(bundle: PolicyBundle): CompileResult {
   const errors: PolicyIssue[] = [];
@@ -139,21 +189,23 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
   }
   for (const [action, attrs] of Object.entries(bundle.requiredContext)) {
     for (const attr of attrs) {
-      if (!(attr in CONTEXT_ATTRIBUTES)) {
+      if (!Object.hasOwn(CONTEXT_ATTRIBUTES, attr)) {
         errors.push(plain(`requiredContext.${action}: unknown context attribute "${attr}"`));
       }
     }
   }
   if (errors.length > 0) return { ok: false, errors };
-  const schema = buildCedarSchema(bundle.actions);
   const text = bundle.policies;
+  const refused = refusedTextIssue(text);
+  if (refused) return { ok: false, errors: [refused] };
+  const schema = buildCedarSchema(bundle.actions);
   const parts = cedar.policySetTextToParts(text);
   if (parts.type === 'failure') return { ok: false, errors: parts.errors.map((e) => toIssue(text, e, null)) };
   if (parts.policy_templates.length > 0) {
     return { ok: false, errors: [plain('policy templates are not supported; write static policies')] };
   }
   const ids: string[] = [];
-  const policies: Record<string, string> = {};
+  const policies = new Map<string, string>();
   const obligations = new Map<string, ObligationSpec>();
   const jsonForms: unknown[] = [];
   parts.policies.forEach((p, i) => {
@@ -161,9 +213,9 @@ export function compileBundle(bundle: PolicyBundle): CompileResult {
     jsonForms.push(json.type === 'success' ? json.json : undefined);
     const ann = json.type === 'success' ? (json.json.annotations ?? {}) : {};
     const id = ann.id ?? `policy${i}`;
-    if (policies[id] !== undefined) errors.push(plain(`two policies have the id "${id}"`));
+    if (policies.has(id)) errors.push(plain(`two policies have the id "${id}"`));
     ids.push(id);
-    policies[id] = p;
+    policies.set(id, p);
     const ob = parseObligation(id, ann);
     if (ob && 'message' in ob) errors.push(ob);
     else if (ob) {

@@ -105,7 +105,7 @@ export class PolicyVersionStore {
           version: next,
           sha256: compiled.sha256,
           comment: row.comment,
-          policies: Object.keys(compiled.policies),
+          policies: [...compiled.policies.keys()],
         },
       });
       if (opts.activate) await this.activateIn(trx, next, meta, now);
@@ -161,7 +161,7 @@ export class PolicyVersionStore {
       createdAt: v.created_at,
       createdBy: v.created_by,
       active: active === v.version,
-      ...(compiled.ok ? { policyIds: Object.keys(compiled.compiled.policies) } : {}),
+      ...(compiled.ok ? { policyIds: [...compiled.compiled.policies.keys()] } : {}),
       ...(withBundle ? { bundle } : {}),
     };
   }

@@ -60,7 +60,7 @@ export function registerPolicyRoutes(
     handler: async ({ body }) => {
       const r = pdp.validate(toBundle(body));
       return r.ok
-        ? { valid: true, errors: [], policyIds: Object.keys(r.compiled.policies) }
+        ? { valid: true, errors: [], policyIds: [...r.compiled.policies.keys()] }
         : { valid: false, errors: r.errors };
     },
   });

@@ -17,6 +17,7 @@ import { LruCache } from './decision-cache.js';
 import type { DecisionLog } from './decision-log.js';
 import { EntityIndex, hasProperties, type ResourceRef } from './entity-index.js';
 import { prunedContext } from './footprint.js';
+import { isWellFormed, jsonProblem } from './input-limits.js';
 import {
   discardUnusedPolicySet,
   evaluateCedar,
@@ -29,7 +30,7 @@ import {
   warmUp,
 } from './engine.js';
 import { policyError } from './errors.js';
-import { compileBundle, type CompiledBundle, type PolicyBundle } from './policy-bundle.js';
+import { compileBundle, refusedTextIssue, type CompiledBundle, type PolicyBundle } from './policy-bundle.js';
 import { buildCedarContext, contextKey, wallClock, type WallClock } from './request-context.js';
 import { PolicyVersionStore, type PolicyVersionInfo, type WriteMeta } from './policy-versions.js';
 import { subjectTypeMatches } from './subject-types.js';
@@ -111,7 +112,9 @@ function requiredContextFor(set: LoadedPolicySet, action: string): string[] {
   let list = byAction.get(action);
   if (!list) {
     const rc = set.compiled.bundle.requiredContext;
-    list = [...(rc['*'] ?? []), ...(rc[action] ?? [])];
+    // Own entries only: an action named `constructor` must not find Object.prototype.constructor.
+    const own = (key: string) => (Object.hasOwn(rc, key) ? (rc[key] ?? []) : []);
+    list = [...own('*'), ...own(action)];
     byAction.set(action, list);
   }
   return list;
@@ -154,6 +157,35 @@ function cacheKeyOf(
   pushField(parts, hasProperties(req.actionProperties) ? JSON.stringify(req.actionProperties) : null);
   for (const p of contextParts) parts.push(p);
   return parts.join('|');
+}
+
+/**
+ * Why a request must not reach Cedar, if it must not: a string that is not well-formed UTF-16 or a value
+ * nested too deep (`input-limits.ts`). The HTTP API refuses these with a 400; this guards in-process
+ * callers (the broker decides directly).
+ */
+function malformedRequest(req: DecisionRequest): string | undefined {
+  const strings: [string | undefined, string][] = [
+    [req.principal.id, 'principal.id'],
+    [req.principal.type, 'principal.type'],
+    [req.action, 'action'],
+    [req.resource.id, 'resource.id'],
+    [req.resource.type, 'resource.type'],
+  ];
+  for (const [value, field] of strings) {
+    if (value !== undefined && !isWellFormed(value)) return `${field} contains an unpaired UTF-16 surrogate`;
+  }
+  const values: [Record<string, unknown> | undefined, string][] = [
+    [req.principal.properties, 'principal.properties'],
+    [req.actionProperties, 'actionProperties'],
+    [req.resource.properties, 'resource.properties'],
+    [req.context, 'context'],
+  ];
+  for (const [value, field] of values) {
+    const problem = hasProperties(value) ? jsonProblem(value, field) : undefined;
+    if (problem) return `${problem.path} ${problem.message}`;
+  }
+  return undefined;
 }
 
 const deny = (policyVersion: number | null, id: string, message: string): DecisionResult => ({
@@ -408,7 +440,21 @@ export class PolicyDecisionPoint {
     return () => this.activationListeners.delete(listener);
   }
 
+  /**
+   * Checks a bundle without storing it: Cedar's findings come back as a result, text that must not reach
+   * Cedar at all (too deep, an unpaired surrogate, too many policies) is a 400, as on push.
+   */
   validate(bundle: PolicyBundle) {
+    const refused = refusedTextIssue(bundle.policies);
+    if (refused) {
+      throw policyError(
+        'POLICY_INVALID',
+        refused.line
+          ? `${refused.message} at line ${refused.line}, column ${refused.column}`
+          : refused.message,
+        { field: 'body.policies', extra: { errors: [refused] } },
+      );
+    }
     return compileBundle(bundle);
   }
 
@@ -527,6 +573,8 @@ export class PolicyDecisionPoint {
     const principalId = identity?.id;
     // A method, not a closure: this runs on every decision, and only the refusals below need it.
     const keyParts = provisional.keyParts;
+    const malformed = malformedRequest(req);
+    if (malformed) return this.refused(keyParts, principalId, version, 'malformed_request', malformed);
     if (!set) return this.refused(keyParts, principalId, version, 'no_policy', 'no policy version is active');
     if (!identity)
       return this.refused(
@@ -606,6 +654,9 @@ export class PolicyDecisionPoint {
       context: prunedContext(ctx.context, fp),
       entities: index.requestEntities(identity, slice, req.principal.properties, req.actionProperties, fp),
     });
+    if (outcome.kind === 'deny' && outcome.engineFailure !== undefined) {
+      this.deps.log.error({ err: outcome.engineFailure, action: req.action }, 'Cedar failed; denying');
+    }
     const budget = this.options.decisionTimeoutMs ?? 1000;
     if (performance.now() - started > budget) {
       return this.refused(

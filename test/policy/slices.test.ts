@@ -107,7 +107,7 @@ void describe('policy slices', () => {
   void it('gives each action and principal type the policies that can apply, sharing equal lists', () => {
     const set = load();
     const ids = (action: string, type: string) =>
-      Object.keys(set.compiled.policies).filter((id) =>
+      [...set.compiled.policies.keys()].filter((id) =>
         planSlices(set.compiled.scopes, [action], [type]).lists[0]!.includes(id),
       );
     assert.deepEqual(ids('read', 'Human'), ['eng-reads', 'humans-rw', 'anyone-reads-dev']);

@@ -7,6 +7,7 @@
  * implementers' draft put them there (e.g. `resource.ownerID`), and interop data still uses it.
  */
 import { policyError } from '../errors.js';
+import { jsonProblem } from '../input-limits.js';
 
 export interface AuthzenEntity {
   type: string;
@@ -92,8 +93,14 @@ export function parseContext(v: unknown, field: string): Obj {
   return v;
 }
 
-function requireBody(body: unknown): Obj {
+/**
+ * The request body as an object, refused whole when any value in it nests too deep (`input-limits.ts`):
+ * properties and context reach Cedar and the decision-cache key, and are hashed for search pages.
+ */
+export function requireBody(body: unknown): Obj {
   if (!isObj(body)) throw new AuthzenParseError('body', 'must be a JSON object');
+  const problem = jsonProblem(body, 'body');
+  if (problem) throw new AuthzenParseError(problem.path, problem.message);
   return body;
 }
 

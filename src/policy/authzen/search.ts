@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { PolicyDecisionPoint } from '../service.js';
 import { subjectTypeKinds } from '../subject-types.js';
-import { AuthzenParseError, parseAction, parseContext, parseEntity } from './parse.js';
+import { AuthzenParseError, parseAction, parseContext, parseEntity, requireBody } from './parse.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -59,13 +59,8 @@ function paginate<T>(all: T[], page: Page): { results: T[]; page: { next_token: 
   return { page: { next_token: nextToken, count: all.length }, results };
 }
 
-function body(v: unknown): Obj {
-  if (!isObj(v)) throw new AuthzenParseError('body', 'must be a JSON object');
-  return v;
-}
-
 export async function searchSubjects(pdp: PolicyDecisionPoint, raw: unknown) {
-  const b = body(raw);
+  const b = requireBody(raw);
   const subject = parseEntity(b.subject, 'body.subject', false);
   const action = parseAction(b.action, 'body.action');
   const resource = parseEntity(b.resource, 'body.resource');
@@ -96,7 +91,7 @@ export async function searchSubjects(pdp: PolicyDecisionPoint, raw: unknown) {
 }
 
 export async function searchResources(pdp: PolicyDecisionPoint, raw: unknown) {
-  const b = body(raw);
+  const b = requireBody(raw);
   const subject = parseEntity(b.subject, 'body.subject');
   const action = parseAction(b.action, 'body.action');
   const resource = parseEntity(b.resource, 'body.resource', false);
@@ -124,7 +119,7 @@ export async function searchResources(pdp: PolicyDecisionPoint, raw: unknown) {
 }
 
 export async function searchActions(pdp: PolicyDecisionPoint, raw: unknown) {
-  const b = body(raw);
+  const b = requireBody(raw);
   const subject = parseEntity(b.subject, 'body.subject');
   const resource = parseEntity(b.resource, 'body.resource');
   const context = parseContext(b.context, 'body.context');
