@@ -687,7 +687,9 @@ export class PolicyDecisionPoint {
       return decided(digest, principalId, this.cached(cacheKey, digest, result));
     }
     const obligations: Obligation[] = [];
-    let cacheable = true;
+    // A Cedar failure is not an answer about this request: the next one asks again rather than reading a
+    // cached deny until the entry expires.
+    let cacheable = outcome.engineFailure === undefined;
     for (const ob of outcome.obligations) {
       if (ob.type !== 'approval_required') {
         obligations.push(ob);

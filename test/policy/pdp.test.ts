@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { coreModule } from '../../src/modules/index.js';
 import { identityCreateSchema, resourceCreateSchema } from '../../src/inventory/schemas.js';
+import cedar from '../../src/policy/cedar.js';
 import { evaluateCedar } from '../../src/policy/engine.js';
 import { EntityIndex } from '../../src/policy/entity-index.js';
 import { FULL_FOOTPRINT } from '../../src/policy/footprint.js';
@@ -244,6 +245,30 @@ for (const backend of ['sqlite', 'postgres'] as const)
       const missing = await decide('deployer', 'deploy', 'prod-db');
       assert.equal(missing.reasons[0]?.id, 'bulkhead.missing_attribute');
       assert.equal((await decide('bob', 'frobnicate', 'dev-db')).reasons[0]?.id, 'bulkhead.unknown_action');
+    });
+
+    void it('does not cache a deny caused by a Cedar failure: the next request asks again', async () => {
+      const pdp = standalonePdp({ cacheSize: 10, cacheTtlMs: 60_000 });
+      await pdp.start(0);
+      const invoke = { principal: { id: 'bob' }, action: 'invoke', resource: { id: 'dev-db' } };
+      const real = cedar.statefulIsAuthorized;
+      try {
+        cedar.statefulIsAuthorized = () => {
+          throw new Error('wasm trap');
+        };
+        const failed = await pdp.decide(invoke);
+        assert.deepEqual(
+          failed.reasons.map((r) => r.id),
+          ['bulkhead.engine_error'],
+        );
+      } finally {
+        cedar.statefulIsAuthorized = real;
+      }
+      const again = await pdp.decide(invoke);
+      assert.equal(again.decision, true, JSON.stringify(again.reasons));
+      assert.equal(again.cached, false);
+      assert.equal((await pdp.decide(invoke)).cached, true, 'a real answer is cached');
+      pdp.stop();
     });
 
     void it('reads the time of day in the configured time zone (BULKHEAD_POLICY_TIMEZONE)', async () => {
