@@ -27,7 +27,13 @@ export async function migrateToLatest(
     allowUnorderedMigrations: true,
     ...(store.schema ? { migrationTableSchema: store.schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely looks for its migration table by listing the tables of every schema in the database; one dropped
+  // meanwhile by someone else (another app's, or another test's, schema) fails that listing with 42P01 before
+  // any migration ran. Nothing was applied then, so trying again is safe.
+  for (let attempt = 1; attempt < 3 && error && isVanishedTable(error) && !results?.length; attempt++) {
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(
@@ -36,4 +42,8 @@ export async function migrateToLatest(
     );
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+function isVanishedTable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '42P01';
 }
