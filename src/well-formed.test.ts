@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { illFormedPath, isWellFormedText } from './well-formed.js';
+import { illFormedPath, isWellFormed } from './well-formed.js';
 
 const parsed = (raw: string) => illFormedPath(raw, JSON.parse(raw));
 
 void describe('well-formed text', () => {
   void it('tells lone surrogates from pairs', () => {
-    assert.equal(isWellFormedText('plain'), true);
-    assert.equal(isWellFormedText('a😀b'), true);
-    assert.equal(isWellFormedText('a\ud800b'), false);
-    assert.equal(isWellFormedText('\udc00'), false);
-    assert.equal(isWellFormedText('\ude00\ud83d'), false, 'a pair in the wrong order is two lone halves');
+    assert.equal(isWellFormed('plain'), true);
+    assert.equal(isWellFormed('a😀b'), true);
+    assert.equal(isWellFormed('a\ud800b'), false);
+    assert.equal(isWellFormed('\udc00'), false);
+    assert.equal(isWellFormed('\ude00\ud83d'), false, 'a pair in the wrong order is two lone halves');
   });
 
   void it('names the path of the first ill-formed string or key in a parsed body', () => {

@@ -6,6 +6,8 @@
  * decisions alike) until the process restarts. So input too deep for it is refused here, with room to spare.
  */
 
+import { isWellFormed } from '../well-formed.js';
+
 /** How deep Cedar text and JSON values may nest; the measured overflow is at ~115 brackets (see above). */
 export const MAX_NESTING_DEPTH = 64;
 
@@ -109,10 +111,6 @@ export function policyTextShape(text: string): PolicyTextShape {
 export function unpairedSurrogateAt(text: string): number {
   return isWellFormed(text) ? -1 : text.search(/\p{Surrogate}/u);
 }
-
-/** `String.prototype.isWellFormed` (Node 20; not yet in the TypeScript lib the project compiles against). */
-export const isWellFormed = (s: string): boolean =>
-  (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /** Why a JSON value may not go further, and where (a path below the field it was given as). */
 export interface JsonProblem {

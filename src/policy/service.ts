@@ -17,7 +17,8 @@ import { LruCache } from './decision-cache.js';
 import type { DecisionLog } from './decision-log.js';
 import { EntityIndex, hasProperties, type ResourceRef } from './entity-index.js';
 import { prunedContext } from './footprint.js';
-import { isWellFormed, jsonProblem } from './input-limits.js';
+import { isWellFormed } from '../well-formed.js';
+import { jsonProblem } from './input-limits.js';
 import {
   discardUnusedPolicySet,
   evaluateCedar,
