@@ -137,7 +137,10 @@ export class ApprovalStore {
     return toApproval({ ...row, grant_expires_at: null }, now);
   }
 
-  /** An owner's verdict. Only a pending, unexpired request can be decided; only a listed approver may. */
+  /**
+   * An owner's verdict. Only a pending, unexpired request can be decided; only a listed approver other than
+   * the requester may.
+   */
   async decide(
     id: string,
     approver: string,
@@ -161,6 +164,13 @@ export class ApprovalStore {
       }
       if (!current.approvers.includes(approver)) {
         throw policyError('APPROVER_NOT_OWNER', `${approver} is not an owner of ${row.resource_id}`, {
+          field: 'body.approver',
+        });
+      }
+      // Four eyes: an owner deciding their own request would make the obligation a formality. Owners
+      // deciding for the agents and services they own is the normal flow, so only the requester is refused.
+      if (approver === row.principal_id) {
+        throw policyError('APPROVER_IS_REQUESTER', `${approver} requested ${id} and cannot decide it`, {
           field: 'body.approver',
         });
       }
