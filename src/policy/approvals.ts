@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { InventoryService } from '../inventory/service.js';
 import { policyError } from './errors.js';
 import { coreTrx, type PolicyApprovalTable, type PolicyDatabase } from './tables.js';
 
@@ -63,6 +64,8 @@ export class ApprovalStore {
   constructor(
     private readonly db: Kysely<PolicyDatabase>,
     private readonly audit: AuditLog,
+    /** The store, not the entity index: someone quarantined through another replica is refused at once. */
+    private readonly inventory: Pick<InventoryService, 'findIdentity'>,
     private readonly now: () => Date,
     readonly config: ApprovalConfig = DEFAULT_APPROVALS,
   ) {}
@@ -147,6 +150,7 @@ export class ApprovalStore {
     verdict: 'approve' | 'deny',
     meta: { actor: string; requestId?: string | undefined },
   ): Promise<Approval> {
+    await this.checkApprover(approver);
     const now = this.now();
     return this.db.transaction().execute(async (trx) => {
       const row = await trx
@@ -194,6 +198,24 @@ export class ApprovalStore {
       });
       return toApproval(after, now);
     });
+  }
+
+  /**
+   * Approval is a human control: an agent or service must never grant access (to itself or another machine),
+   * and a person disabled or quarantined since their API key was issued decides nothing.
+   */
+  private async checkApprover(approver: string): Promise<void> {
+    const person = await this.inventory.findIdentity(approver);
+    if (!person || person.kind !== 'human') {
+      throw policyError(
+        'APPROVER_NOT_HUMAN',
+        `${approver} is ${person ? `a ${person.kind}` : 'not in the inventory'}; only people approve`,
+        { field: 'body.approver' },
+      );
+    }
+    if (person.status !== 'active') {
+      throw policyError('APPROVER_INACTIVE', `${approver} is ${person.status}`, { field: 'body.approver' });
+    }
   }
 
   /** True when `id` is a live grant for exactly this triple. */

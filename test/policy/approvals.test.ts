@@ -75,6 +75,14 @@ for (const backend of ['sqlite', 'postgres'] as const)
           environment: 'prod',
           owners: ['alice', 'bob'],
         },
+        {
+          id: 'robot-vault',
+          type: 'database',
+          displayName: 'robot vault',
+          sensitivity: 'regulated',
+          environment: 'prod',
+          owners: ['bob'],
+        },
       ]) {
         await inv.createResource(resourceCreateSchema.parse(r), meta);
       }
@@ -104,5 +112,37 @@ for (const backend of ['sqlite', 'postgres'] as const)
       const byOwner = await verdict(agents, 'bob');
       assert.equal(byOwner.status, 200, JSON.stringify(byOwner.body));
       assert.equal(byOwner.body.status, 'approved');
+    });
+
+    void it('only an active person decides: a quarantined or disabled owner and an agent are refused', async () => {
+      const inv = server.ctx.inventory;
+      const id = await requestApproval('carol', 'vault');
+      await keyOf('bob'); // issued while bob is active
+      for (const status of ['quarantined', 'disabled'] as const) {
+        await inv.setIdentityStatus('bob', status, meta);
+        for (const v of ['approve', 'deny'] as const) {
+          const r = await verdict(id, 'bob', v);
+          assert.equal(r.status, 403, JSON.stringify(r.body));
+          assert.equal(r.body.code, 'BULKHEAD_APPROVER_INACTIVE');
+          assert.equal(r.body.field, 'body.approver');
+        }
+      }
+      await inv.setIdentityStatus('bob', 'active', meta);
+      assert.equal((await server.call('GET', `/v1/approvals/${id}`)).body.status, 'pending');
+      assert.equal((await decide('carol', 'vault', { approval_id: id })).decision, false);
+
+      // An agent listed as an owner (written past the inventory API, which only takes people) with a bound key.
+      await server.ctx.db
+        .updateTable('resources')
+        .set({ owners: JSON.stringify(['helper']) })
+        .where('id', '=', 'robot-vault')
+        .execute();
+      inv.notifyChanges([{ entity: 'resource', op: 'update', id: 'robot-vault' }]);
+      const robot = await requestApproval('carol', 'robot-vault');
+      const byAgent = await verdict(robot, 'helper');
+      assert.equal(byAgent.status, 403, JSON.stringify(byAgent.body));
+      assert.equal(byAgent.body.code, 'BULKHEAD_APPROVER_NOT_HUMAN');
+      assert.equal(byAgent.body.field, 'body.approver');
+      assert.equal((await server.call('GET', `/v1/approvals/${robot}`)).body.status, 'pending');
     });
   });
