@@ -83,6 +83,14 @@ for (const backend of ['sqlite', 'postgres'] as const)
           environment: 'prod',
           owners: ['bob'],
         },
+        {
+          id: 'handover',
+          type: 'database',
+          displayName: 'handed over',
+          sensitivity: 'regulated',
+          environment: 'prod',
+          owners: ['bob'],
+        },
       ]) {
         await inv.createResource(resourceCreateSchema.parse(r), meta);
       }
@@ -144,5 +152,41 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal(byAgent.body.code, 'BULKHEAD_APPROVER_NOT_HUMAN');
       assert.equal(byAgent.body.field, 'body.approver');
       assert.equal((await server.call('GET', `/v1/approvals/${robot}`)).body.status, 'pending');
+    });
+
+    void it('decided by the owners at decision time: a new owner can approve, an ex-owner cannot', async () => {
+      const id = await requestApproval('carol', 'handover');
+      await server.ctx.inventory.updateResource('handover', { owners: ['alice'] }, meta);
+      const again = await decide('carol', 'handover');
+      const ob = again.obligations.find((o) => o.type === 'approval_required');
+      assert.ok(ob && ob.type === 'approval_required');
+      assert.equal(ob.approval_id, id);
+      assert.deepEqual(ob.approvers, ['alice']);
+      assert.deepEqual((await server.call('GET', `/v1/approvals/${id}`)).body.approvers, ['alice']);
+
+      const exOwner = await verdict(id, 'bob');
+      assert.equal(exOwner.status, 403, JSON.stringify(exOwner.body));
+      assert.equal(exOwner.body.code, 'BULKHEAD_APPROVER_NOT_OWNER');
+      assert.equal(exOwner.body.field, 'body.approver');
+      const newOwner = await verdict(id, 'alice');
+      assert.equal(newOwner.status, 200, JSON.stringify(newOwner.body));
+      assert.equal(newOwner.body.status, 'approved');
+      assert.deepEqual(newOwner.body.approvers, ['alice']);
+      assert.equal((await decide('carol', 'handover', { approval_id: id })).decision, true);
+    });
+
+    void it('an owner removed without the PDP hearing of it (another replica) can no longer approve', async () => {
+      await server.ctx.inventory.updateResource('handover', { owners: ['bob'] }, meta);
+      const id = await requestApproval('carol', 'handover');
+      // The row changes underneath: this process's entity index still lists bob.
+      await server.ctx.db
+        .updateTable('resources')
+        .set({ owners: JSON.stringify(['alice']) })
+        .where('id', '=', 'handover')
+        .execute();
+      const exOwner = await verdict(id, 'bob');
+      assert.equal(exOwner.status, 403, JSON.stringify(exOwner.body));
+      assert.equal(exOwner.body.code, 'BULKHEAD_APPROVER_NOT_OWNER');
+      assert.equal((await verdict(id, 'alice')).status, 200);
     });
   });
