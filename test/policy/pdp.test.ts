@@ -191,6 +191,17 @@ for (const backend of ['sqlite', 'postgres'] as const)
         auth_time: new Date(clock.getTime() - 60_000).toISOString(),
       });
       assert.equal(fresh.decision, true);
+      // A future auth_time is not "just authenticated": it is refused, never an allow.
+      for (const auth_time of [
+        clock.getTime() / 1000 + 365 * 86_400,
+        clock.getTime(),
+        '2026-11-25T09:59:00',
+      ]) {
+        await assert.rejects(decide('alice', 'write', 'prod-db', { auth_time }), {
+          code: 'BULKHEAD_VALIDATION_FAILED',
+          field: 'context.auth_time',
+        });
+      }
     });
 
     void it('a deny that no obligation can lift carries no obligations', async () => {
