@@ -111,6 +111,18 @@ void describe('buildCedarContext', () => {
     assert.equal(ok({ auth_time: '2026-11-25T21:20:30.500z' }), 9);
   });
 
+  void it('treats a blank justification as absent', () => {
+    for (const justification of ['', ' \t\n']) {
+      const r = buildCedarContext({ justification }, now, false);
+      assert.ok(r.ok);
+      assert.equal('justification' in r.context, false);
+      assert.equal(r.supplied.has('justification'), false);
+    }
+    const given = buildCedarContext({ justification: ' INC-42 ' }, now, false);
+    assert.ok(given.ok);
+    assert.equal(given.context.justification, ' INC-42 ');
+  });
+
   void it('reads hour and weekday in an IANA time zone, daylight saving and half-hour offsets included', () => {
     const ny = wallClock('America/New_York');
     assert.deepEqual(ny(new Date('2026-06-01T03:00:00Z')), { hour: 23, weekday: 0 }); // EDT: Sunday 23:00

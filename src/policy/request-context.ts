@@ -115,6 +115,8 @@ export function buildCedarContext(
     switch (attr.type) {
       case 'String':
         if (typeof value !== 'string') return badContext(fieldPrefix, key, 'a string');
+        // A blank justification justifies nothing: absent, so `context has justification` stays false.
+        if (key === 'justification' && value.trim() === '') continue;
         out[key] = value;
         keyParts.push(key, value.length, value);
         break;

@@ -189,4 +189,11 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal(exOwner.body.code, 'BULKHEAD_APPROVER_NOT_OWNER');
       assert.equal((await verdict(id, 'alice')).status, 200);
     });
+
+    void it('a blank justification is not recorded on the request', async () => {
+      const d = await decide('bob', 'vault', { justification: ' \t ' });
+      const ob = d.obligations.find((o) => o.type === 'approval_required');
+      assert.ok(ob && ob.type === 'approval_required' && ob.approval_id);
+      assert.equal((await server.call('GET', `/v1/approvals/${ob.approval_id}`)).body.justification, null);
+    });
   });

@@ -222,6 +222,13 @@ for (const backend of ['sqlite', 'postgres'] as const)
         (await decide('bob', 'read', 'dev-db', { risk_score: 80, justification: 'INC-42' })).decision,
         true,
       );
+      for (const justification of ['', '   ', '\t\n\u00a0']) {
+        const blank = await decide('bob', 'read', 'dev-db', { risk_score: 80, justification });
+        assert.equal(blank.decision, false, JSON.stringify(justification));
+        assert.deepEqual(blank.obligations, [
+          { type: 'justification_required', policy: 'risky-needs-justification' },
+        ]);
+      }
     });
 
     void it('disabled and quarantined principals are always denied; unknown principals too', async () => {
