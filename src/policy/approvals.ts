@@ -1,5 +1,5 @@
 /**
- * Approval requests for actions an `approval_required` obligation guards. A listed owner of the resource
+ * Approval requests for actions an `approval_required` obligation guards. A current owner of the resource
  * approves or denies; an approval is a one-time grant for that exact principal, action and resource that
  * expires shortly after it is given. Consuming it is a conditional update, so two racing uses cannot
  * both succeed.
@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { InventoryService } from '../inventory/service.js';
 import { policyError } from './errors.js';
 import { coreTrx, type PolicyApprovalTable, type PolicyDatabase } from './tables.js';
 
@@ -16,6 +17,7 @@ export interface Approval {
   action: string;
   resourceId: string;
   status: 'pending' | 'approved' | 'denied' | 'used' | 'expired';
+  /** The resource's owners when the request was last made or decided (deciding checks the owners then). */
   approvers: string[];
   policyIds: string[];
   justification: string | null;
@@ -63,6 +65,8 @@ export class ApprovalStore {
   constructor(
     private readonly db: Kysely<PolicyDatabase>,
     private readonly audit: AuditLog,
+    /** The store, not the entity index: someone quarantined through another replica is refused at once. */
+    private readonly inventory: Pick<InventoryService, 'findIdentity' | 'findResource'>,
     private readonly now: () => Date,
     readonly config: ApprovalConfig = DEFAULT_APPROVALS,
   ) {}
@@ -106,7 +110,7 @@ export class ApprovalStore {
       .where('status', '=', 'pending')
       .where('expires_at', '>', now.toISOString())
       .executeTakeFirst();
-    if (open) return toApproval(open, now);
+    if (open) return this.withApprovers(open, input.approvers, now);
     const row: PolicyApprovalTable = {
       id: `apr-${randomBytes(9).toString('base64url')}`,
       principal_id: input.principalId,
@@ -137,13 +141,48 @@ export class ApprovalStore {
     return toApproval({ ...row, grant_expires_at: null }, now);
   }
 
-  /** An owner's verdict. Only a pending, unexpired request can be decided; only a listed approver may. */
+  /**
+   * Lists an open request's approvers as the resource's owners now (audited when they changed), so the
+   * request shows who can decide it, as the obligation does.
+   */
+  private async withApprovers(open: PolicyApprovalTable, owners: string[], now: Date): Promise<Approval> {
+    const approvers = JSON.stringify(owners);
+    if (open.approvers === approvers) return toApproval(open, now);
+    const after = { ...open, approvers };
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('policy_approvals').set({ approvers }).where('id', '=', open.id).execute();
+      await this.audit.record(coreTrx(trx), {
+        actor: 'system:pdp',
+        action: 'policy.approval.approvers',
+        targetType: 'approval',
+        targetId: open.id,
+        before: open,
+        after,
+      });
+    });
+    return toApproval(after, now);
+  }
+
+  /** The people who own `resourceId` now (teams cannot approve; nobody for a resource not in the inventory). */
+  private async currentOwners(resourceId: string): Promise<string[]> {
+    const resource = await this.inventory.findResource(resourceId);
+    return (resource?.owners ?? []).filter((o) => !o.startsWith('team:'));
+  }
+
+  /**
+   * An owner's verdict. Only a pending, unexpired request can be decided; only a current owner of the
+   * resource other than the requester may: an owner removed since the request was made no longer decides it,
+   * and the new owner does.
+   */
   async decide(
     id: string,
     approver: string,
     verdict: 'approve' | 'deny',
     meta: { actor: string; requestId?: string | undefined },
   ): Promise<Approval> {
+    await this.checkApprover(approver);
+    // Read before the transaction: on SQLite the inventory shares its one connection.
+    const owners = await this.currentOwners((await this.get(id)).resourceId);
     const now = this.now();
     return this.db.transaction().execute(async (trx) => {
       const row = await trx
@@ -159,14 +198,22 @@ export class ApprovalStore {
           field: 'params.id',
         });
       }
-      if (!current.approvers.includes(approver)) {
+      if (!owners.includes(approver)) {
         throw policyError('APPROVER_NOT_OWNER', `${approver} is not an owner of ${row.resource_id}`, {
+          field: 'body.approver',
+        });
+      }
+      // Four eyes: an owner deciding their own request would make the obligation a formality. Owners
+      // deciding for the agents and services they own is the normal flow, so only the requester is refused.
+      if (approver === row.principal_id) {
+        throw policyError('APPROVER_IS_REQUESTER', `${approver} requested ${id} and cannot decide it`, {
           field: 'body.approver',
         });
       }
       const ttl = row.grant_expires_at ? Number(row.grant_expires_at) : this.config.grantTtlMs;
       const update = {
         status: verdict === 'approve' ? 'approved' : 'denied',
+        approvers: JSON.stringify(owners),
         decided_by: approver,
         decided_at: now.toISOString(),
         grant_expires_at: verdict === 'approve' ? new Date(now.getTime() + ttl).toISOString() : null,
@@ -184,6 +231,24 @@ export class ApprovalStore {
       });
       return toApproval(after, now);
     });
+  }
+
+  /**
+   * Approval is a human control: an agent or service must never grant access (to itself or another machine),
+   * and a person disabled or quarantined since their API key was issued decides nothing.
+   */
+  private async checkApprover(approver: string): Promise<void> {
+    const person = await this.inventory.findIdentity(approver);
+    if (!person || person.kind !== 'human') {
+      throw policyError(
+        'APPROVER_NOT_HUMAN',
+        `${approver} is ${person ? `a ${person.kind}` : 'not in the inventory'}; only people approve`,
+        { field: 'body.approver' },
+      );
+    }
+    if (person.status !== 'active') {
+      throw policyError('APPROVER_INACTIVE', `${approver} is ${person.status}`, { field: 'body.approver' });
+    }
   }
 
   /** True when `id` is a live grant for exactly this triple. */

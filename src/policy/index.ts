@@ -67,7 +67,10 @@ export async function startPolicyRuntime(
   };
   const index = new EntityIndex(ctx.inventory);
   await index.load();
-  const approvals = new ApprovalStore(db, ctx.audit, ctx.now, { ...DEFAULT_APPROVALS, ...options.approvals });
+  const approvals = new ApprovalStore(db, ctx.audit, ctx.inventory, ctx.now, {
+    ...DEFAULT_APPROVALS,
+    ...options.approvals,
+  });
   const decisionLog = new DecisionLog(db, ctx.events, ctx.log, ctx.now, logConfig);
   decisionLog.start();
   const pdp = new PolicyDecisionPoint(

@@ -83,6 +83,46 @@ void describe('buildCedarContext', () => {
     assert.deepEqual(ip.context.source_ip, { __extn: { fn: 'ip', arg: '2001:db8::1' } });
   });
 
+  void it('refuses an auth_time in the future (beyond clock skew) or in milliseconds, and a time without a zone', () => {
+    const secs = now.getTime() / 1000;
+    const ok = (raw: Record<string, unknown>) => {
+      const r = buildCedarContext(raw, now, false);
+      assert.ok(r.ok, JSON.stringify(raw));
+      return r.context.auth_age_minutes;
+    };
+    const refused = (raw: Record<string, unknown>, message: RegExp) => {
+      const r = buildCedarContext(raw, now, false);
+      assert.equal(r.ok, false, JSON.stringify(raw));
+      if (!r.ok) {
+        assert.equal(r.field, 'context.auth_time');
+        assert.match(r.message, message);
+      }
+    };
+    assert.equal(ok({ auth_time: secs + 60 }), 0, 'a minute of clock skew is tolerated');
+    refused({ auth_time: secs + 61 }, /future.*seconds since the epoch \(not milliseconds\)/);
+    refused({ auth_time: secs + 365 * 86_400 }, /future/);
+    refused({ auth_time: now.getTime() }, /not milliseconds/);
+    refused({ auth_time: '2026-11-25T21:35:00Z' }, /future/);
+    // Without a zone the time would be read in the server's local zone.
+    refused({ auth_time: '2026-11-25T21:20:00' }, /with a zone/);
+    refused({ auth_time: '2026-11-25' }, /with a zone/);
+    assert.equal(ok({ auth_time: '2026-11-25T21:20:00Z' }), 10);
+    assert.equal(ok({ auth_time: '2026-11-25T22:20:00+01:00' }), 10);
+    assert.equal(ok({ auth_time: '2026-11-25T21:20:30.500z' }), 9);
+  });
+
+  void it('treats a blank justification as absent', () => {
+    for (const justification of ['', ' \t\n']) {
+      const r = buildCedarContext({ justification }, now, false);
+      assert.ok(r.ok);
+      assert.equal('justification' in r.context, false);
+      assert.equal(r.supplied.has('justification'), false);
+    }
+    const given = buildCedarContext({ justification: ' INC-42 ' }, now, false);
+    assert.ok(given.ok);
+    assert.equal(given.context.justification, ' INC-42 ');
+  });
+
   void it('reads hour and weekday in an IANA time zone, daylight saving and half-hour offsets included', () => {
     const ny = wallClock('America/New_York');
     assert.deepEqual(ny(new Date('2026-06-01T03:00:00Z')), { hour: 23, weekday: 0 }); // EDT: Sunday 23:00

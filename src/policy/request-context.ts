@@ -30,9 +30,14 @@ const DERIVED = new Set<string>(DERIVED_CONTEXT);
 const SUBJECT_PROPERTIES_REF: CedarValueJson = { __entity: { type: SUBJECT_PROPERTIES_TYPE, id: 'request' } };
 const ACTION_PROPERTIES_REF: CedarValueJson = { __entity: { type: ACTION_PROPERTIES_TYPE, id: 'request' } };
 
+/** How far ahead of the PDP's clock an `auth_time` may be: clocks drift by seconds, not minutes. */
+const AUTH_TIME_MAX_SKEW_SECONDS = 60;
+/** ISO-8601 with its zone: without one, `Date.parse` would read the time in this server's local zone. */
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+
 function authTimeSeconds(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  if (typeof value === 'string') {
+  if (typeof value === 'string' && ISO_WITH_ZONE.test(value)) {
     const ms = Date.parse(value);
     if (!Number.isNaN(ms)) return Math.floor(ms / 1000);
   }
@@ -110,14 +115,32 @@ export function buildCedarContext(
     switch (attr.type) {
       case 'String':
         if (typeof value !== 'string') return badContext(fieldPrefix, key, 'a string');
+        // A blank justification justifies nothing: absent, so `context has justification` stays false.
+        if (key === 'justification' && value.trim() === '') continue;
         out[key] = value;
         keyParts.push(key, value.length, value);
         break;
       case 'Long':
         if (key === 'auth_time') {
           const secs = authTimeSeconds(value);
-          if (secs === undefined) return badContext(fieldPrefix, key, 'epoch seconds or an ISO-8601 time');
-          const age = Math.max(0, Math.floor((now.getTime() / 1000 - secs) / 60));
+          if (secs === undefined) {
+            return badContext(
+              fieldPrefix,
+              key,
+              'epoch seconds or an ISO-8601 time with a zone (Z or ±hh:mm)',
+            );
+          }
+          const ageSeconds = now.getTime() / 1000 - secs;
+          // A future auth_time would read as "just authenticated" and pass any step-up; a PEP sending
+          // milliseconds (Date.now()) lands here too.
+          if (ageSeconds < -AUTH_TIME_MAX_SKEW_SECONDS) {
+            return {
+              ok: false,
+              field: `${fieldPrefix}.${key}`,
+              message: `is in the future: it must be seconds since the epoch (not milliseconds), at most ${AUTH_TIME_MAX_SKEW_SECONDS} s ahead of the PDP's clock`,
+            };
+          }
+          const age = Math.max(0, Math.floor(ageSeconds / 60));
           out.auth_time = secs;
           out.auth_age_minutes = age;
           keyParts.push(key, secs, 'auth_age_minutes', age);

@@ -709,7 +709,7 @@ export class PolicyDecisionPoint {
         resourceId: req.resource.id,
         approvers,
         policyIds: [ob.policy],
-        justification: typeof raw.justification === 'string' ? raw.justification : null,
+        justification: ctx.supplied.has('justification') ? (ctx.context.justification as string) : null,
         grantTtlMs: spec?.approvalTtlMinutes ? spec.approvalTtlMinutes * 60_000 : undefined,
       });
       obligations.push({ ...ob, approval_id: approval.id, approvers, expires_at: approval.expiresAt });

@@ -82,7 +82,11 @@ void describe('AuthZEN API behaviour', () => {
       [{ ...good, subject: 'alice' }, 'body.subject'],
       [{ ...good, action: { name: 123 } }, 'body.action.name'],
       [{ ...good, subject: { type: 'martian', id: RICK } }, 'body.subject.type'],
-      [{ ...good, context: { risk_score: 'high' } }, 'context.risk_score'],
+      [{ ...good, context: { risk_score: 'high' } }, 'body.context.risk_score'],
+      // A future auth_time (here milliseconds, as Date.now() gives) would pass any step-up as "just now".
+      [{ ...good, context: { auth_time: Date.now() } }, 'body.context.auth_time'],
+      [{ ...good, context: { auth_time: Math.floor(Date.now() / 1000) + 3600 } }, 'body.context.auth_time'],
+      [{ ...good, context: { auth_time: '2026-11-25T10:00:00' } }, 'body.context.auth_time'],
       [[good], 'body'],
     ];
     for (const [body, field] of cases) {
@@ -90,6 +94,7 @@ void describe('AuthZEN API behaviour', () => {
       assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.status}`);
       assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/);
       assert.equal(res.body.field, field, JSON.stringify(res.body));
+      if (field.startsWith('body.context.')) assert.equal(res.body.code, 'BULKHEAD_AUTHZEN_BAD_REQUEST');
     }
     const malformed = await server.call('POST', '/access/v1/evaluation', { raw: '{"subject": ' });
     assert.equal(malformed.status, 400);

@@ -31,6 +31,7 @@ void describe('bulkhead policy / approvals CLI', () => {
     server = await startTestServer();
     for (const body of [
       { id: 'ann', kind: 'human', displayName: 'Ann', environment: 'prod' },
+      { id: 'cy', kind: 'human', displayName: 'Cy', environment: 'prod' },
       { id: 'bot', kind: 'ai_agent', displayName: 'Bot', environment: 'prod' },
     ]) {
       assert.equal((await server.call('POST', '/v1/identities', { body })).status, 201);
@@ -168,7 +169,7 @@ void describe('bulkhead policy / approvals CLI', () => {
   void it('approvals list / approve / deny', async () => {
     const d = await server.call('POST', '/access/v1/evaluation', {
       body: {
-        subject: { type: 'user', id: 'ann' },
+        subject: { type: 'user', id: 'cy' },
         action: { name: 'read' },
         resource: { type: 'database', id: 'ledger' },
       },
@@ -182,7 +183,7 @@ void describe('bulkhead policy / approvals CLI', () => {
     );
     const wrong = await runAs('bot', 'approvals', 'approve', approvalId);
     assert.equal(wrong.code, 1);
-    assert.match(wrong.err, /BULKHEAD_APPROVER_NOT_OWNER/);
+    assert.match(wrong.err, /BULKHEAD_APPROVER_NOT_HUMAN/);
     const unbound = await run('approvals', 'approve', approvalId, '--as', 'ann');
     assert.equal(unbound.code, 1);
     assert.match(unbound.err, /BULKHEAD_FORBIDDEN.*bound to a person/);
@@ -191,7 +192,7 @@ void describe('bulkhead policy / approvals CLI', () => {
     assert.match(ok.out, /approved \(one-time grant until/);
     const granted = await server.call('POST', '/access/v1/evaluation', {
       body: {
-        subject: { type: 'user', id: 'ann' },
+        subject: { type: 'user', id: 'cy' },
         action: { name: 'read' },
         resource: { type: 'database', id: 'ledger' },
         context: { approval_id: approvalId },

@@ -191,6 +191,17 @@ for (const backend of ['sqlite', 'postgres'] as const)
         auth_time: new Date(clock.getTime() - 60_000).toISOString(),
       });
       assert.equal(fresh.decision, true);
+      // A future auth_time is not "just authenticated": it is refused, never an allow.
+      for (const auth_time of [
+        clock.getTime() / 1000 + 365 * 86_400,
+        clock.getTime(),
+        '2026-11-25T09:59:00',
+      ]) {
+        await assert.rejects(decide('alice', 'write', 'prod-db', { auth_time }), {
+          code: 'BULKHEAD_VALIDATION_FAILED',
+          field: 'context.auth_time',
+        });
+      }
     });
 
     void it('a deny that no obligation can lift carries no obligations', async () => {
@@ -211,6 +222,13 @@ for (const backend of ['sqlite', 'postgres'] as const)
         (await decide('bob', 'read', 'dev-db', { risk_score: 80, justification: 'INC-42' })).decision,
         true,
       );
+      for (const justification of ['', '   ', '\t\n\u00a0']) {
+        const blank = await decide('bob', 'read', 'dev-db', { risk_score: 80, justification });
+        assert.equal(blank.decision, false, JSON.stringify(justification));
+        assert.deepEqual(blank.obligations, [
+          { type: 'justification_required', policy: 'risky-needs-justification' },
+        ]);
+      }
     });
 
     void it('disabled and quarantined principals are always denied; unknown principals too', async () => {

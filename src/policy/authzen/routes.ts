@@ -52,17 +52,30 @@ function checkTypes(e: AuthzenEvaluation, prefix: string): void {
   }
 }
 
-async function evaluate(pdp: PolicyDecisionPoint, e: AuthzenEvaluation, requestId: string) {
-  return pdp.decide(
-    {
-      principal: { id: e.subject.id, type: e.subject.type, properties: e.subject.properties },
-      action: e.action.name,
-      actionProperties: e.action.properties,
-      resource: { id: e.resource.id, type: e.resource.type, properties: e.resource.properties },
-      context: e.context,
-    },
-    requestId,
-  );
+/** `prefix` locates the evaluation in the request body, for a context attribute the PDP refuses. */
+async function evaluate(pdp: PolicyDecisionPoint, e: AuthzenEvaluation, requestId: string, prefix: string) {
+  try {
+    return await pdp.decide(
+      {
+        principal: { id: e.subject.id, type: e.subject.type, properties: e.subject.properties },
+        action: e.action.name,
+        actionProperties: e.action.properties,
+        resource: { id: e.resource.id, type: e.resource.type, properties: e.resource.properties },
+        context: e.context,
+      },
+      requestId,
+    );
+  } catch (err) {
+    // The PDP names the attribute within the context; an AuthZEN caller gets the path in its own request.
+    if (
+      isBulkheadError(err) &&
+      err.code === 'BULKHEAD_VALIDATION_FAILED' &&
+      err.field?.startsWith('context.')
+    ) {
+      throw policyError('AUTHZEN_BAD_REQUEST', err.message, { field: `${prefix}${err.field}` });
+    }
+    throw err;
+  }
 }
 
 function badRequest(err: unknown): never {
@@ -132,7 +145,7 @@ export function registerAuthzenRoutes(
       } catch (err) {
         badRequest(err);
       }
-      return toAuthzen(await evaluate(pdp, e, requestId));
+      return toAuthzen(await evaluate(pdp, e, requestId, 'body.'));
     },
   });
 
@@ -158,7 +171,7 @@ export function registerAuthzenRoutes(
       if (batch.single) {
         const only = batch.items[0];
         if (!only || isBadItem(only)) throw policyError('AUTHZEN_BAD_REQUEST', 'no evaluation');
-        return toAuthzen(await evaluate(pdp, only, requestId));
+        return toAuthzen(await evaluate(pdp, only, requestId, 'body.'));
       }
       const out: AuthzenDecision[] = [];
       for (const [i, item] of batch.items.entries()) {
@@ -168,7 +181,7 @@ export function registerAuthzenRoutes(
         } else {
           try {
             checkTypes(item, `body.evaluations[${i}].`);
-            d = toAuthzen(await evaluate(pdp, item, requestId));
+            d = toAuthzen(await evaluate(pdp, item, requestId, `body.evaluations[${i}].`));
           } catch (err) {
             // Inside a valid batch a bad item is a deny for that item, never a failed batch.
             const message = err instanceof Error ? err.message : String(err);
