@@ -218,7 +218,18 @@ export class ApprovalStore {
         decided_at: now.toISOString(),
         grant_expires_at: verdict === 'approve' ? new Date(now.getTime() + ttl).toISOString() : null,
       };
-      await trx.updateTable('policy_approvals').set(update).where('id', '=', id).execute();
+      // Only from pending: of two decisions at once (an approve and a deny, on two replicas) one wins.
+      const written = await trx
+        .updateTable('policy_approvals')
+        .set(update)
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      if (Number(written.numUpdatedRows) !== 1) {
+        throw policyError('APPROVAL_NOT_PENDING', `approval ${id} was decided meanwhile`, {
+          field: 'params.id',
+        });
+      }
       const after = { ...row, ...update };
       await this.audit.record(coreTrx(trx), {
         actor: meta.actor,

@@ -122,6 +122,19 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal(byOwner.body.status, 'approved');
     });
 
+    void it('of an approve and a deny sent at once, exactly one is taken', async () => {
+      for (let round = 0; round < 5; round++) {
+        const id = await requestApproval('carol', 'vault');
+        const [a, d] = await Promise.all([verdict(id, 'alice', 'approve'), verdict(id, 'bob', 'deny')]);
+        const statuses = [a.status, d.status].sort();
+        assert.deepEqual(statuses, [200, 409], JSON.stringify([a.body, d.body]));
+        const loser = a.status === 409 ? a : d;
+        assert.equal(loser.body.code, 'BULKHEAD_APPROVAL_NOT_PENDING');
+        const stored = (await server.call('GET', `/v1/approvals/${id}`)).body;
+        assert.equal(stored.status, a.status === 200 ? 'approved' : 'denied');
+      }
+    });
+
     void it('only an active person decides: a quarantined or disabled owner and an agent are refused', async () => {
       const inv = server.ctx.inventory;
       const id = await requestApproval('carol', 'vault');
