@@ -9,6 +9,7 @@ import type { AuditLog, DbOrTrx } from '../audit/audit-log.js';
 import { coreError } from '../errors.js';
 import { localFeed, type ChangeFeed } from '../store/change-feed.js';
 import type { Database } from '../store/database.js';
+import type { Dialect } from '../store/migration-types.js';
 import { decodeCursor, toPage, type Page } from './cursor.js';
 import type {
   CredentialCreateInput,
@@ -92,6 +93,7 @@ export class InventoryService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly audit: AuditLog,
+    private readonly dialect: Dialect,
     private readonly now: () => Date = () => new Date(),
     private readonly feed: ChangeFeed = localFeed,
   ) {}
@@ -229,9 +231,20 @@ export class InventoryService {
     meta: WriteMeta,
     action = 'identity.update',
   ): Promise<Identity> {
+    return this.rewriteIdentity(id, () => patch, meta, action);
+  }
+
+  /** `patchOf` sees the row as locked in the write transaction, so what it merges into is what gets replaced. */
+  private async rewriteIdentity(
+    id: string,
+    patchOf: (before: Identity) => IdentityPatchInput,
+    meta: WriteMeta,
+    action: string,
+  ): Promise<Identity> {
     const updated = await this.db.transaction().execute(async (trx) => {
-      const before = await store.findIdentity(trx, id);
+      const before = await store.lockIdentity(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `identity ${id} does not exist`, { field: 'params.id' });
+      const patch = patchOf(before);
       const after: Identity = {
         ...before,
         ...definedOnly({
@@ -273,11 +286,10 @@ export class InventoryService {
     meta: WriteMeta,
     reason?: string,
   ): Promise<Identity> {
-    const current = await this.getIdentity(id);
-    const labels = reason ? { ...current.labels, 'bulkhead.status-reason': reason } : current.labels;
-    return this.updateIdentity(
+    return this.rewriteIdentity(
       id,
-      { status, labels },
+      (before) =>
+        reason ? { status, labels: { ...before.labels, 'bulkhead.status-reason': reason } } : { status },
       meta,
       `identity.${status === 'active' ? 'activate' : status === 'disabled' ? 'disable' : 'quarantine'}`,
     );
@@ -285,7 +297,7 @@ export class InventoryService {
 
   async deleteIdentity(id: string, meta: WriteMeta): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const before = await store.findIdentity(trx, id);
+      const before = await store.lockIdentity(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `identity ${id} does not exist`, { field: 'params.id' });
       // Deleting would silently drop credential records (and their audit trail): make the caller do it explicitly.
       const cred = await trx
@@ -397,9 +409,28 @@ export class InventoryService {
     meta: WriteMeta,
     action = 'credential.update',
   ): Promise<Credential> {
+    return this.rewriteCredential(id, () => patch, meta, action);
+  }
+
+  /**
+   * `patchOf` sees the row as locked in the write transaction; it returns undefined when there is nothing to
+   * change (then nothing is written, audited or announced).
+   */
+  private async rewriteCredential(
+    id: string,
+    patchOf: (before: Credential) => CredentialPatchInput | undefined,
+    meta: WriteMeta,
+    action: string,
+  ): Promise<Credential> {
+    let changed = true;
     const updated = await this.db.transaction().execute(async (trx) => {
-      const before = await store.findCredential(trx, id);
+      const before = await store.lockCredential(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `credential ${id} does not exist`, { field: 'params.id' });
+      const patch = patchOf(before);
+      if (!patch) {
+        changed = false;
+        return before;
+      }
       if (before.status === 'revoked' && patch.status === 'active') {
         // Revocation wins: a revoked credential is never resurrected; rotate to a new one instead.
         throw coreError('CONFLICT', `credential ${id} is revoked and cannot be re-activated`, {
@@ -434,19 +465,22 @@ export class InventoryService {
       });
       return after;
     });
-    await this.emit({ entity: 'credential', op: 'update', id });
+    if (changed) await this.emit({ entity: 'credential', op: 'update', id });
     return updated;
   }
 
   async revokeCredential(id: string, meta: WriteMeta): Promise<Credential> {
-    const current = await this.getCredential(id);
-    if (current.status === 'revoked') return current;
-    return this.updateCredential(id, { status: 'revoked' }, meta, 'credential.revoke');
+    return this.rewriteCredential(
+      id,
+      (before) => (before.status === 'revoked' ? undefined : { status: 'revoked' }),
+      meta,
+      'credential.revoke',
+    );
   }
 
   async deleteCredential(id: string, meta: WriteMeta): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const before = await store.findCredential(trx, id);
+      const before = await store.lockCredential(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `credential ${id} does not exist`, { field: 'params.id' });
       await store.deleteCredential(trx, id);
       await this.audit.record(trx, {
@@ -520,7 +554,7 @@ export class InventoryService {
 
   async updateResource(id: string, patch: ResourcePatchInput, meta: WriteMeta): Promise<Resource> {
     const updated = await this.db.transaction().execute(async (trx) => {
-      const before = await store.findResource(trx, id);
+      const before = await store.lockResource(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `resource ${id} does not exist`, { field: 'params.id' });
       const after: Resource = {
         ...before,
@@ -555,7 +589,7 @@ export class InventoryService {
 
   async deleteResource(id: string, meta: WriteMeta): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const before = await store.findResource(trx, id);
+      const before = await store.lockResource(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `resource ${id} does not exist`, { field: 'params.id' });
       const child = await trx
         .selectFrom('resources')

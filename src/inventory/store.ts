@@ -1,5 +1,8 @@
 /** SQL for the inventory. Runs unchanged on SQLite and PostgreSQL; every function takes a db or a transaction. */
+import type { Transaction } from 'kysely';
 import type { DbOrTrx } from '../audit/audit-log.js';
+import type { Database } from '../store/database.js';
+import type { Dialect } from '../store/migration-types.js';
 import type { Credential, Identity, Resource } from './types.js';
 import {
   credentialFromRow,
@@ -28,6 +31,22 @@ export interface IdentityFilter {
 
 export async function findIdentity(db: DbOrTrx, id: string): Promise<Identity | undefined> {
   const row = await db.selectFrom('identities').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? identityFromRow(row) : undefined;
+}
+
+/**
+ * Reads a row the caller is about to rewrite whole, inside its write transaction. On PostgreSQL the row stays
+ * locked until the transaction ends: under READ COMMITTED an unlocked read lets two writers start from the
+ * same row and the second overwrite the first (a PATCH undoing a quarantine). SQLite has no row locks and
+ * needs none: its writers are serialised, and Kysely runs a transaction's statements on the one connection.
+ */
+export async function lockIdentity(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  id: string,
+): Promise<Identity | undefined> {
+  const q = trx.selectFrom('identities').selectAll().where('id', '=', id);
+  const row = await (dialect === 'postgres' ? q.forUpdate() : q).executeTakeFirst();
   return row ? identityFromRow(row) : undefined;
 }
 
@@ -106,6 +125,17 @@ export async function findCredential(db: DbOrTrx, id: string): Promise<Credentia
   return row ? credentialFromRow(row) : undefined;
 }
 
+/** Reads a credential to rewrite it; see `lockIdentity`. */
+export async function lockCredential(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  id: string,
+): Promise<Credential | undefined> {
+  const q = trx.selectFrom('credentials').selectAll().where('id', '=', id);
+  const row = await (dialect === 'postgres' ? q.forUpdate() : q).executeTakeFirst();
+  return row ? credentialFromRow(row) : undefined;
+}
+
 export async function listCredentialRows(db: DbOrTrx, f: CredentialFilter): Promise<Credential[]> {
   let q = db.selectFrom('credentials').selectAll('credentials');
   if (f.identityId) q = q.where('identity_id', '=', f.identityId);
@@ -164,6 +194,17 @@ export interface ResourceFilter {
 
 export async function findResource(db: DbOrTrx, id: string): Promise<Resource | undefined> {
   const row = await db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? resourceFromRow(row) : undefined;
+}
+
+/** Reads a resource to rewrite it; see `lockIdentity`. */
+export async function lockResource(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  id: string,
+): Promise<Resource | undefined> {
+  const q = trx.selectFrom('resources').selectAll().where('id', '=', id);
+  const row = await (dialect === 'postgres' ? q.forUpdate() : q).executeTakeFirst();
   return row ? resourceFromRow(row) : undefined;
 }
 
