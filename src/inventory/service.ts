@@ -4,7 +4,7 @@
  * about each committed change through `onChange`.
  */
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { AuditLog, DbOrTrx } from '../audit/audit-log.js';
 import { coreError } from '../errors.js';
 import { localFeed, type ChangeFeed } from '../store/change-feed.js';
@@ -206,7 +206,7 @@ export class InventoryService {
       updatedAt: now,
       lastSeenAt: input.lastSeenAt ?? null,
     };
-    await this.db.transaction().execute(async (trx) => {
+    await this.writeTransaction('identities', `identity ${identity.id}`, async (trx) => {
       if (await store.findIdentity(trx, identity.id)) {
         throw coreError('CONFLICT', `identity ${identity.id} already exists`, { field: 'body.id' });
       }
@@ -241,7 +241,7 @@ export class InventoryService {
     meta: WriteMeta,
     action: string,
   ): Promise<Identity> {
-    const updated = await this.db.transaction().execute(async (trx) => {
+    const updated = await this.writeTransaction('identities', `identity ${id}`, async (trx) => {
       const before = await store.lockIdentity(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `identity ${id} does not exist`, { field: 'params.id' });
       const patch = patchOf(before);
@@ -380,7 +380,7 @@ export class InventoryService {
       expiresAt: input.expiresAt ?? null,
       lastRotatedAt: input.lastRotatedAt ?? null,
     };
-    await this.db.transaction().execute(async (trx) => {
+    await this.writeTransaction('credentials', `credential ${credential.id}`, async (trx) => {
       if (await store.findCredential(trx, credential.id)) {
         throw coreError('CONFLICT', `credential ${credential.id} already exists`, { field: 'body.id' });
       }
@@ -533,7 +533,7 @@ export class InventoryService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.db.transaction().execute(async (trx) => {
+    await this.writeTransaction('resources', `resource ${resource.id}`, async (trx) => {
       if (await store.findResource(trx, resource.id)) {
         throw coreError('CONFLICT', `resource ${resource.id} already exists`, { field: 'body.id' });
       }
@@ -612,6 +612,30 @@ export class InventoryService {
 
   async counts(): Promise<{ identities: number; credentials: number; resources: number }> {
     return store.countRows(this.db);
+  }
+
+  /**
+   * Runs `body` in a write transaction. Its checks read only committed rows: two concurrent creates of one id
+   * (or SPIFFE ID) both pass them and the unique index refuses the second, which is the conflict the checks
+   * report, not a server error.
+   */
+  private async writeTransaction<T>(
+    table: string,
+    what: string,
+    body: (trx: Transaction<Database>) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.db.transaction().execute(body);
+    } catch (err) {
+      const column = store.duplicateKeyColumn(err, table);
+      if (column === 'id') throw coreError('CONFLICT', `${what} already exists`, { field: 'body.id' });
+      if (column === 'spiffe_id') {
+        throw coreError('CONFLICT', 'SPIFFE ID already belongs to another identity', {
+          field: 'body.spiffeId',
+        });
+      }
+      throw err;
+    }
   }
 
   // ---- reference checks ----

@@ -232,6 +232,27 @@ export async function deleteResource(db: DbOrTrx, id: string): Promise<void> {
   await db.deleteFrom('resources').where('id', '=', id).execute();
 }
 
+/**
+ * The column of `table` whose unique index refused a write, if that is what `err` is: PostgreSQL's 23505
+ * ("Key (spiffe_id)=(...) already exists.") or better-sqlite3's constraint error ("UNIQUE constraint failed:
+ * identities.spiffe_id").
+ */
+export function duplicateKeyColumn(err: unknown, table: string): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; table?: unknown; detail?: unknown; message?: unknown };
+  if (e.code === '23505' && e.table === table && typeof e.detail === 'string') {
+    return /^Key \(([a-z_]+)\)=/.exec(e.detail)?.[1];
+  }
+  if (
+    (e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE') &&
+    typeof e.message === 'string'
+  ) {
+    const m = /constraint failed: ([a-z_]+)\.([a-z_]+)$/.exec(e.message);
+    return m?.[1] === table ? m[2] : undefined;
+  }
+  return undefined;
+}
+
 export async function countRows(
   db: DbOrTrx,
 ): Promise<{ identities: number; credentials: number; resources: number }> {

@@ -13,9 +13,62 @@ import type { AuditEntry } from '../../src/audit/audit-log.js';
 import { loadConfig } from '../../src/config.js';
 import { allModules } from '../../src/modules/index.js';
 import { openAppContext } from '../../src/server/context.js';
-import { PG_URL, dropPgSchema, newPgSchemaName, tempDir } from '../helpers/server.js';
+import {
+  PG_URL,
+  dropPgSchema,
+  newPgSchemaName,
+  startTestServer,
+  tempDir,
+  type TestServer,
+} from '../helpers/server.js';
 
 const meta = { actor: 'test', requestId: 'req-1' };
+
+/**
+ * Runs `writes` while another connection, in a transaction, has run `hold` (taken a row lock, written a key
+ * without committing); ends that transaction with `end` once all of them wait on it (polled, with a deadline),
+ * so every writer has started before any can finish.
+ */
+async function whileHeld<T>(
+  hold: string,
+  params: unknown[],
+  end: 'commit' | 'rollback',
+  writes: (() => Promise<T>)[],
+): Promise<PromiseSettledResult<T>[]> {
+  const holder = new pg.Client({ connectionString: PG_URL });
+  await holder.connect();
+  try {
+    await holder.query('begin');
+    await holder.query(hold, params);
+    const pid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+    const running = Promise.allSettled(writes.map((w) => w()));
+    const deadline = Date.now() + 10_000;
+    // A second writer queues behind the first one's tuple lock, so count everyone blocked through the holder.
+    for (;;) {
+      // Inside a transaction pg_stat_activity is read once and cached; each poll must look again.
+      await holder.query('select pg_stat_clear_snapshot()');
+      const waiting = await holder.query<{ pid: number; blockers: number[] }>(
+        "select pid, pg_blocking_pids(pid) as blockers from pg_stat_activity where wait_event_type = 'Lock'",
+      );
+      const blocked = new Set([pid]);
+      for (let grew = true; grew;) {
+        grew = false;
+        for (const w of waiting.rows) {
+          if (!blocked.has(w.pid) && w.blockers.some((b) => blocked.has(b))) {
+            blocked.add(w.pid);
+            grew = true;
+          }
+        }
+      }
+      if (blocked.size - 1 >= writes.length) break;
+      assert.ok(Date.now() < deadline, 'writers never waited on the held transaction');
+    }
+    await holder.query(end);
+    return await running;
+  } finally {
+    await holder.end();
+  }
+}
 
 describe('inventory on PostgreSQL: concurrent writes', () => {
   let ctx: AppContext;
@@ -32,49 +85,7 @@ describe('inventory on PostgreSQL: concurrent writes', () => {
     await dropPgSchema(schema);
   });
 
-  /**
-   * Runs `writes` while another connection holds `table`'s row `id` locked; lets go once all of them wait
-   * on that lock (polled, with a deadline), so every writer has started before any can finish.
-   */
-  async function whileRowHeld<T>(
-    table: string,
-    id: string,
-    writes: (() => Promise<T>)[],
-  ): Promise<PromiseSettledResult<T>[]> {
-    const holder = new pg.Client({ connectionString: PG_URL });
-    await holder.connect();
-    try {
-      await holder.query('begin');
-      await holder.query(`select id from "${schema}"."${table}" where id = $1 for update`, [id]);
-      const pid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-      const running = Promise.allSettled(writes.map((w) => w()));
-      const deadline = Date.now() + 10_000;
-      // A second writer queues behind the first one's tuple lock, so count everyone blocked through the holder.
-      for (;;) {
-        // Inside a transaction pg_stat_activity is read once and cached; each poll must look again.
-        await holder.query('select pg_stat_clear_snapshot()');
-        const waiting = await holder.query<{ pid: number; blockers: number[] }>(
-          "select pid, pg_blocking_pids(pid) as blockers from pg_stat_activity where wait_event_type = 'Lock'",
-        );
-        const blocked = new Set([pid]);
-        for (let grew = true; grew;) {
-          grew = false;
-          for (const w of waiting.rows) {
-            if (!blocked.has(w.pid) && w.blockers.some((b) => blocked.has(b))) {
-              blocked.add(w.pid);
-              grew = true;
-            }
-          }
-        }
-        if (blocked.size - 1 >= writes.length) break;
-        assert.ok(Date.now() < deadline, 'writers never waited on the held row');
-      }
-      await holder.query('commit');
-      return await running;
-    } finally {
-      await holder.end();
-    }
-  }
+  const rowLock = (table: string) => `select id from "${schema}"."${table}" where id = $1 for update`;
 
   async function auditOf(id: string): Promise<AuditEntry[]> {
     return ctx.audit.list(ctx.store.db, { targetId: id, limit: 50 });
@@ -95,7 +106,7 @@ describe('inventory on PostgreSQL: concurrent writes', () => {
       },
       meta,
     );
-    const results = await whileRowHeld('identities', 'svc-race', [
+    const results = await whileHeld(rowLock('identities'), ['svc-race'], 'commit', [
       () => ctx.inventory.updateIdentity('svc-race', { displayName: 'renamed' }, meta),
       () => ctx.inventory.updateIdentity('svc-race', { environment: 'staging' }, meta),
     ]);
@@ -126,7 +137,7 @@ describe('inventory on PostgreSQL: concurrent writes', () => {
       },
       meta,
     );
-    await whileRowHeld('identities', 'svc-q', [
+    await whileHeld(rowLock('identities'), ['svc-q'], 'commit', [
       () => ctx.inventory.setIdentityStatus('svc-q', 'quarantined', meta, 'compromised'),
       () => ctx.inventory.updateIdentity('svc-q', { displayName: 'renamed' }, meta),
     ]);
@@ -150,12 +161,80 @@ describe('inventory on PostgreSQL: concurrent writes', () => {
       },
       meta,
     );
-    await whileRowHeld('credentials', 'cred-q', [
+    await whileHeld(rowLock('credentials'), ['cred-q'], 'commit', [
       () => ctx.inventory.revokeCredential('cred-q', meta),
       () => ctx.inventory.updateCredential('cred-q', { scopes: ['s3:get'] }, meta),
     ]);
     const credential = await ctx.inventory.getCredential('cred-q');
     assert.equal(credential.status, 'revoked');
     assert.deepEqual(credential.scopes, ['s3:get']);
+  });
+});
+
+describe('inventory on PostgreSQL: concurrent creates over HTTP', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ postgres: true });
+    const seed = await server.call('POST', '/v1/identities', {
+      body: { id: 'seed', kind: 'workload', displayName: 'Seed', environment: 'prod' },
+    });
+    assert.equal(seed.status, 201);
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  /** Creates run while another transaction holds the contested key uncommitted, then rolls it back. */
+  async function createsRacing(
+    hold: string,
+    params: unknown[],
+    bodies: unknown[],
+    field: string,
+  ): Promise<number[]> {
+    const results = await whileHeld(
+      hold,
+      params,
+      'rollback',
+      bodies.map((body) => () => server.call('POST', '/v1/identities', { body })),
+    );
+    return results.map((r) => {
+      assert.equal(r.status, 'fulfilled');
+      const res = r.value;
+      if (res.status === 409) {
+        assert.equal(res.body.code, 'BULKHEAD_CONFLICT');
+        assert.equal(res.body.field, field);
+      }
+      return res.status;
+    });
+  }
+
+  it('answers concurrent creates of one id with one 201 and 409s, never a 500', async () => {
+    const schema = server.ctx.store.schema;
+    const body = { id: 'dup', kind: 'service_account', displayName: 'Dup', environment: 'prod' };
+    const statuses = await createsRacing(
+      `update "${schema}".identities set id = 'dup' where id = 'seed'`,
+      [],
+      [body, body, body],
+      'body.id',
+    );
+    assert.deepEqual(statuses.sort(), [201, 409, 409]);
+  });
+
+  it('answers concurrent creates with one SPIFFE ID with one 201 and a 409 naming the field', async () => {
+    const schema = server.ctx.store.schema;
+    const spiffeId = 'spiffe://acme.org/svc';
+    const statuses = await createsRacing(
+      `update "${schema}".identities set spiffe_id = $1 where id = 'seed'`,
+      [spiffeId],
+      ['sp-1', 'sp-2'].map((id) => ({
+        id,
+        kind: 'workload',
+        displayName: 'S',
+        environment: 'prod',
+        spiffeId,
+      })),
+      'body.spiffeId',
+    );
+    assert.deepEqual(statuses.sort(), [201, 409]);
   });
 });
