@@ -36,7 +36,15 @@ const labelsSchema = z
     z.string().max(500),
   )
   .refine((r) => Object.keys(r).length <= 64, 'at most 64 labels');
-const isoTime = z.iso.datetime({ offset: true });
+/**
+ * Stored as UTC (`toISOString`): the store compares timestamps as text (`?expired`, `stale_days`), which is only
+ * chronological when every value has the same offset. An overwrite, not a transform, so the JSON Schemas
+ * generated from these schemas stay as they are; it runs even after the format check failed, hence the guard.
+ */
+const isoTime = z.iso.datetime({ offset: true }).overwrite((v) => {
+  const at = new Date(v);
+  return Number.isNaN(at.getTime()) ? v : at.toISOString();
+});
 const stringList = (item: z.ZodString, max: number) => z.array(item).max(max);
 
 /*
