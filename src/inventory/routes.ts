@@ -73,7 +73,7 @@ export function registerInventoryRoutes(app: FastifyInstance, ctx: AppContext): 
   addRoute(app, {
     method: 'DELETE',
     url: '/v1/identities/:id',
-    summary: 'Delete an identity (refused while credentials still belong to it)',
+    summary: 'Delete an identity (refused while credentials belong to it or it owns anything)',
     tags,
     scope: 'write',
     params: idParamsSchema,

@@ -314,6 +314,18 @@ export class InventoryService {
           },
         );
       }
+      // A dangling owner would make the owned identity look owned (no_owner misses it) and fail its next PATCH.
+      const owned = await store.findOwnedBy(trx, id);
+      const what = owned.identityId
+        ? `identity ${owned.identityId}`
+        : owned.resourceId
+          ? `resource ${owned.resourceId}`
+          : undefined;
+      if (what) {
+        throw coreError('CONFLICT', `identity ${id} is an owner of ${what}; change its owners first`, {
+          field: 'params.id',
+        });
+      }
       await store.deleteIdentity(trx, id);
       await this.audit.record(trx, {
         ...auditMeta(meta),
@@ -640,13 +652,22 @@ export class InventoryService {
 
   // ---- reference checks ----
 
-  /** Owners that name an identity must exist and be a person (or a team): a machine cannot own a machine. */
-  private async checkOwners(db: DbOrTrx, owners: string[], field: string, selfId?: string): Promise<void> {
+  /**
+   * Owners that name an identity must exist and be a person (or a team): a machine cannot own a machine. Each
+   * owner is read with a share lock (PostgreSQL), so a concurrent delete of that owner waits and then sees it
+   * owns this record, or runs first and this check fails.
+   */
+  private async checkOwners(
+    trx: Transaction<Database>,
+    owners: string[],
+    field: string,
+    selfId?: string,
+  ): Promise<void> {
     for (const [i, owner] of owners.entries()) {
       if (owner.startsWith('team:')) continue;
       if (owner === selfId)
         throw coreError('VALIDATION_FAILED', 'an identity cannot own itself', { field: `${field}[${i}]` });
-      const o = await store.findIdentity(db, owner);
+      const o = await store.lockIdentity(trx, this.dialect, owner, 'share');
       if (!o)
         throw coreError('VALIDATION_FAILED', `owner ${owner} is not a known identity`, {
           field: `${field}[${i}]`,

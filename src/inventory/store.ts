@@ -39,14 +39,17 @@ export async function findIdentity(db: DbOrTrx, id: string): Promise<Identity | 
  * locked until the transaction ends: under READ COMMITTED an unlocked read lets two writers start from the
  * same row and the second overwrite the first (a PATCH undoing a quarantine). SQLite has no row locks and
  * needs none: its writers are serialised, and Kysely runs a transaction's statements on the one connection.
+ * `share` is for a row the caller only refers to: it cannot change or be deleted until the caller commits.
  */
 export async function lockIdentity(
   trx: Transaction<Database>,
   dialect: Dialect,
   id: string,
+  mode: 'update' | 'share' = 'update',
 ): Promise<Identity | undefined> {
   const q = trx.selectFrom('identities').selectAll().where('id', '=', id);
-  const row = await (dialect === 'postgres' ? q.forUpdate() : q).executeTakeFirst();
+  const locked = mode === 'update' ? q.forUpdate() : q.forShare();
+  const row = await (dialect === 'postgres' ? locked : q).executeTakeFirst();
   return row ? identityFromRow(row) : undefined;
 }
 
@@ -78,6 +81,30 @@ export async function listIdentityRows(db: DbOrTrx, f: IdentityFilter): Promise<
   if (f.afterId) q = q.where('id', '>', f.afterId);
   const rows = await q.orderBy('id', 'asc').limit(f.limit).execute();
   return rows.map(identityFromRow);
+}
+
+/**
+ * The first identity and the first resource that name `owner` among their owners. Resource owners live only in
+ * the row's JSON list: the LIKE narrows, the parsed list decides (`_` in an id is a LIKE wildcard).
+ */
+export async function findOwnedBy(
+  db: DbOrTrx,
+  owner: string,
+): Promise<{ identityId: string | undefined; resourceId: string | undefined }> {
+  const identity = await db
+    .selectFrom('identity_owners')
+    .select('identity_id')
+    .where('owner', '=', owner)
+    .orderBy('identity_id')
+    .executeTakeFirst();
+  const candidates = await db
+    .selectFrom('resources')
+    .select(['id', 'owners'])
+    .where('owners', 'like', `%${JSON.stringify(owner)}%`)
+    .orderBy('id')
+    .execute();
+  const resource = candidates.find((r) => (JSON.parse(r.owners) as string[]).includes(owner));
+  return { identityId: identity?.identity_id, resourceId: resource?.id };
 }
 
 export async function insertIdentity(db: DbOrTrx, identity: Identity): Promise<void> {

@@ -26,8 +26,8 @@ const meta = { actor: 'test', requestId: 'req-1' };
 
 /**
  * Runs `writes` while another connection, in a transaction, has run `hold` (taken a row lock, written a key
- * without committing); ends that transaction with `end` once all of them wait on it (polled, with a deadline),
- * so every writer has started before any can finish.
+ * without committing). Each write starts once the ones before it wait on that transaction (polled, with a
+ * deadline), so they reach the database in order; then the transaction ends with `end` and they finish.
  */
 async function whileHeld<T>(
   hold: string,
@@ -41,32 +41,39 @@ async function whileHeld<T>(
     await holder.query('begin');
     await holder.query(hold, params);
     const pid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-    const running = Promise.allSettled(writes.map((w) => w()));
-    const deadline = Date.now() + 10_000;
-    // A second writer queues behind the first one's tuple lock, so count everyone blocked through the holder.
-    for (;;) {
-      // Inside a transaction pg_stat_activity is read once and cached; each poll must look again.
-      await holder.query('select pg_stat_clear_snapshot()');
-      const waiting = await holder.query<{ pid: number; blockers: number[] }>(
-        "select pid, pg_blocking_pids(pid) as blockers from pg_stat_activity where wait_event_type = 'Lock'",
-      );
-      const blocked = new Set([pid]);
-      for (let grew = true; grew;) {
-        grew = false;
-        for (const w of waiting.rows) {
-          if (!blocked.has(w.pid) && w.blockers.some((b) => blocked.has(b))) {
-            blocked.add(w.pid);
-            grew = true;
-          }
-        }
-      }
-      if (blocked.size - 1 >= writes.length) break;
-      assert.ok(Date.now() < deadline, 'writers never waited on the held transaction');
+    const running: Promise<T>[] = [];
+    for (const write of writes) {
+      running.push(write());
+      await waitUntilBlocked(holder, pid, running.length);
     }
     await holder.query(end);
-    return await running;
+    return await Promise.allSettled(running);
   } finally {
     await holder.end();
+  }
+}
+
+/** Waits until `n` sessions wait on `pid`, directly or behind another waiter (a tuple lock queue). */
+async function waitUntilBlocked(holder: pg.Client, pid: number, n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    // Inside a transaction pg_stat_activity is read once and cached; each poll must look again.
+    await holder.query('select pg_stat_clear_snapshot()');
+    const waiting = await holder.query<{ pid: number; blockers: number[] }>(
+      "select pid, pg_blocking_pids(pid) as blockers from pg_stat_activity where wait_event_type = 'Lock'",
+    );
+    const blocked = new Set([pid]);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const w of waiting.rows) {
+        if (!blocked.has(w.pid) && w.blockers.some((b) => blocked.has(b))) {
+          blocked.add(w.pid);
+          grew = true;
+        }
+      }
+    }
+    if (blocked.size - 1 >= n) return;
+    assert.ok(Date.now() < deadline, 'writers never waited on the held transaction');
   }
 }
 
@@ -168,6 +175,48 @@ describe('inventory on PostgreSQL: concurrent writes', () => {
     const credential = await ctx.inventory.getCredential('cred-q');
     assert.equal(credential.status, 'revoked');
     assert.deepEqual(credential.scopes, ['s3:get']);
+  });
+
+  it('does not delete a person while a concurrent create names them as owner', async () => {
+    const person = {
+      kind: 'human' as const,
+      environment: 'corp',
+      owners: [],
+      groups: [],
+      source: 'manual',
+      labels: {},
+      status: 'active' as const,
+    };
+    await ctx.inventory.createIdentity({ ...person, id: 'bob', displayName: 'Bob' }, meta);
+    // The create has checked its owner and inserted when it queues for the audit chain's head; the delete
+    // starts then, so it cannot see the create's uncommitted owner row.
+    const [create, remove] = await whileHeld<unknown>(
+      `select seq from "${schema}".audit_head where id = 1 for update`,
+      [],
+      'commit',
+      [
+        () =>
+          ctx.inventory.createIdentity(
+            {
+              id: 'svc-bob',
+              kind: 'service_account',
+              displayName: 'x',
+              environment: 'prod',
+              owners: ['bob'],
+              groups: [],
+              source: 'manual',
+              labels: {},
+              status: 'active',
+            },
+            meta,
+          ),
+        () => ctx.inventory.deleteIdentity('bob', meta),
+      ],
+    );
+    assert.equal(create!.status, 'fulfilled');
+    assert.equal(remove!.status, 'rejected');
+    assert.equal((remove as PromiseRejectedResult).reason.code, 'BULKHEAD_CONFLICT');
+    assert.equal((await ctx.inventory.getIdentity('bob')).id, 'bob');
   });
 });
 
