@@ -144,7 +144,7 @@ export function registerInventoryRoutes(app: FastifyInstance, ctx: AppContext): 
     scope: 'write',
     params: idParamsSchema,
     body: statusChangeSchema,
-    handler: async (c) => inv.revokeCredential(c.params.id, metaOf(c)),
+    handler: async (c) => inv.revokeCredential(c.params.id, metaOf(c), c.body.reason),
   });
   addRoute(app, {
     method: 'DELETE',

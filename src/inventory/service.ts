@@ -70,6 +70,9 @@ export interface ResourceListQuery {
 
 const DAY_MS = 86_400_000;
 
+/** Why an identity's or a credential's status was last changed (disable, quarantine, revoke), when told. */
+const STATUS_REASON_LABEL = 'bulkhead.status-reason';
+
 function newId(prefix: string): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`;
 }
@@ -289,7 +292,7 @@ export class InventoryService {
     return this.rewriteIdentity(
       id,
       (before) =>
-        reason ? { status, labels: { ...before.labels, 'bulkhead.status-reason': reason } } : { status },
+        reason ? { status, labels: { ...before.labels, [STATUS_REASON_LABEL]: reason } } : { status },
       meta,
       `identity.${status === 'active' ? 'activate' : status === 'disabled' ? 'disable' : 'quarantine'}`,
     );
@@ -481,10 +484,15 @@ export class InventoryService {
     return updated;
   }
 
-  async revokeCredential(id: string, meta: WriteMeta): Promise<Credential> {
+  /** Revoking a revoked credential changes nothing; the reason is kept like an identity's status reason. */
+  async revokeCredential(id: string, meta: WriteMeta, reason?: string): Promise<Credential> {
     return this.rewriteCredential(
       id,
-      (before) => (before.status === 'revoked' ? undefined : { status: 'revoked' }),
+      (before) => {
+        if (before.status === 'revoked') return undefined;
+        if (!reason) return { status: 'revoked' };
+        return { status: 'revoked', labels: { ...before.labels, [STATUS_REASON_LABEL]: reason } };
+      },
       meta,
       'credential.revoke',
     );
