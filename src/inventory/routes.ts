@@ -73,7 +73,7 @@ export function registerInventoryRoutes(app: FastifyInstance, ctx: AppContext): 
   addRoute(app, {
     method: 'DELETE',
     url: '/v1/identities/:id',
-    summary: 'Delete an identity (refused while credentials still belong to it)',
+    summary: 'Delete an identity (refused while credentials belong to it or it owns anything)',
     tags,
     scope: 'write',
     params: idParamsSchema,
@@ -144,7 +144,7 @@ export function registerInventoryRoutes(app: FastifyInstance, ctx: AppContext): 
     scope: 'write',
     params: idParamsSchema,
     body: statusChangeSchema,
-    handler: async (c) => inv.revokeCredential(c.params.id, metaOf(c)),
+    handler: async (c) => inv.revokeCredential(c.params.id, metaOf(c), c.body.reason),
   });
   addRoute(app, {
     method: 'DELETE',

@@ -36,10 +36,23 @@ const labelsSchema = z
     z.string().max(500),
   )
   .refine((r) => Object.keys(r).length <= 64, 'at most 64 labels');
-const isoTime = z.iso.datetime({ offset: true });
+/**
+ * Stored as UTC (`toISOString`): the store compares timestamps as text (`?expired`, `stale_days`), which is only
+ * chronological when every value has the same offset. An overwrite, not a transform, so the JSON Schemas
+ * generated from these schemas stay as they are; it runs even after the format check failed, hence the guard.
+ */
+const isoTime = z.iso.datetime({ offset: true }).overwrite((v) => {
+  const at = new Date(v);
+  return Number.isNaN(at.getTime()) ? v : at.toISOString();
+});
 const stringList = (item: z.ZodString, max: number) => z.array(item).max(max);
 
-export const identityCreateSchema = z.strictObject({
+/*
+ * Each entity's fields are declared once without defaults: the create schema adds the defaults, the patch
+ * schema makes every field optional. A patch built from the create schema would keep the defaults (zod 4's
+ * `.partial()` does), so an omitted field would be reset, e.g. a quarantined identity set back to active.
+ */
+const identityFields = {
   id: idSchema.optional(),
   kind: z.enum(IDENTITY_KINDS),
   displayName: shortText,
@@ -66,46 +79,67 @@ export const identityCreateSchema = z.strictObject({
     )
     .nullable()
     .optional(),
-  owners: stringList(ownerSchema, 50).default([]),
-  groups: stringList(z.string().min(1).max(200), 200).default([]),
+  owners: stringList(ownerSchema, 50),
+  groups: stringList(z.string().min(1).max(200), 200),
   environment: environmentSchema,
-  source: sourceSchema.default('manual'),
-  labels: labelsSchema.default({}),
-  status: z.enum(IDENTITY_STATUSES).default('active'),
+  source: sourceSchema,
+  labels: labelsSchema,
+  status: z.enum(IDENTITY_STATUSES),
   lastSeenAt: isoTime.nullable().optional(),
+};
+
+export const identityCreateSchema = z.strictObject({
+  ...identityFields,
+  owners: identityFields.owners.default([]),
+  groups: identityFields.groups.default([]),
+  source: identityFields.source.default('manual'),
+  labels: identityFields.labels.default({}),
+  status: identityFields.status.default('active'),
 });
 export type IdentityCreateInput = z.infer<typeof identityCreateSchema>;
 
-export const identityPatchSchema = identityCreateSchema
+export const identityPatchSchema = z
+  .strictObject(identityFields)
   .omit({ id: true, kind: true })
   .partial()
   .refine((p) => Object.keys(p).length > 0, 'nothing to change');
 export type IdentityPatchInput = z.infer<typeof identityPatchSchema>;
 
-export const credentialCreateSchema = z.strictObject({
+const credentialFields = {
   id: idSchema.optional(),
   identityId: idSchema,
   type: z.enum(CREDENTIAL_TYPES),
   fingerprint: z.string().min(4).max(512),
-  status: z.enum(CREDENTIAL_STATUSES).default('active'),
-  scopes: stringList(z.string().min(1).max(300), 500).default([]),
-  storedIn: stringList(z.string().min(1).max(500), 50).default([]),
-  consumers: stringList(idSchema, 500).default([]),
-  source: sourceSchema.default('manual'),
-  labels: labelsSchema.default({}),
+  status: z.enum(CREDENTIAL_STATUSES),
+  scopes: stringList(z.string().min(1).max(300), 500),
+  storedIn: stringList(z.string().min(1).max(500), 50),
+  consumers: stringList(idSchema, 500),
+  source: sourceSchema,
+  labels: labelsSchema,
   lastUsedAt: isoTime.nullable().optional(),
   expiresAt: isoTime.nullable().optional(),
   lastRotatedAt: isoTime.nullable().optional(),
+};
+
+export const credentialCreateSchema = z.strictObject({
+  ...credentialFields,
+  status: credentialFields.status.default('active'),
+  scopes: credentialFields.scopes.default([]),
+  storedIn: credentialFields.storedIn.default([]),
+  consumers: credentialFields.consumers.default([]),
+  source: credentialFields.source.default('manual'),
+  labels: credentialFields.labels.default({}),
 });
 export type CredentialCreateInput = z.infer<typeof credentialCreateSchema>;
 
-export const credentialPatchSchema = credentialCreateSchema
+export const credentialPatchSchema = z
+  .strictObject(credentialFields)
   .omit({ id: true, identityId: true, type: true })
   .partial()
   .refine((p) => Object.keys(p).length > 0, 'nothing to change');
 export type CredentialPatchInput = z.infer<typeof credentialPatchSchema>;
 
-export const resourceCreateSchema = z.strictObject({
+const resourceFields = {
   id: idSchema.optional(),
   type: z
     .string()
@@ -113,14 +147,22 @@ export const resourceCreateSchema = z.strictObject({
   displayName: shortText,
   sensitivity: z.enum(SENSITIVITIES),
   environment: environmentSchema,
-  owners: stringList(ownerSchema, 50).default([]),
+  owners: stringList(ownerSchema, 50),
   parentId: idSchema.nullable().optional(),
-  source: sourceSchema.default('manual'),
-  labels: labelsSchema.default({}),
+  source: sourceSchema,
+  labels: labelsSchema,
+};
+
+export const resourceCreateSchema = z.strictObject({
+  ...resourceFields,
+  owners: resourceFields.owners.default([]),
+  source: resourceFields.source.default('manual'),
+  labels: resourceFields.labels.default({}),
 });
 export type ResourceCreateInput = z.infer<typeof resourceCreateSchema>;
 
-export const resourcePatchSchema = resourceCreateSchema
+export const resourcePatchSchema = z
+  .strictObject(resourceFields)
   .omit({ id: true })
   .partial()
   .refine((p) => Object.keys(p).length > 0, 'nothing to change');

@@ -4,11 +4,12 @@
  * about each committed change through `onChange`.
  */
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { AuditLog, DbOrTrx } from '../audit/audit-log.js';
 import { coreError } from '../errors.js';
 import { localFeed, type ChangeFeed } from '../store/change-feed.js';
 import type { Database } from '../store/database.js';
+import type { Dialect } from '../store/migration-types.js';
 import { decodeCursor, toPage, type Page } from './cursor.js';
 import type {
   CredentialCreateInput,
@@ -69,6 +70,9 @@ export interface ResourceListQuery {
 
 const DAY_MS = 86_400_000;
 
+/** Why an identity's or a credential's status was last changed (disable, quarantine, revoke), when told. */
+const STATUS_REASON_LABEL = 'bulkhead.status-reason';
+
 function newId(prefix: string): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`;
 }
@@ -92,6 +96,7 @@ export class InventoryService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly audit: AuditLog,
+    private readonly dialect: Dialect,
     private readonly now: () => Date = () => new Date(),
     private readonly feed: ChangeFeed = localFeed,
   ) {}
@@ -204,7 +209,7 @@ export class InventoryService {
       updatedAt: now,
       lastSeenAt: input.lastSeenAt ?? null,
     };
-    await this.db.transaction().execute(async (trx) => {
+    await this.writeTransaction('identities', `identity ${identity.id}`, async (trx) => {
       if (await store.findIdentity(trx, identity.id)) {
         throw coreError('CONFLICT', `identity ${identity.id} already exists`, { field: 'body.id' });
       }
@@ -229,9 +234,20 @@ export class InventoryService {
     meta: WriteMeta,
     action = 'identity.update',
   ): Promise<Identity> {
-    const updated = await this.db.transaction().execute(async (trx) => {
-      const before = await store.findIdentity(trx, id);
+    return this.rewriteIdentity(id, () => patch, meta, action);
+  }
+
+  /** `patchOf` sees the row as locked in the write transaction, so what it merges into is what gets replaced. */
+  private async rewriteIdentity(
+    id: string,
+    patchOf: (before: Identity) => IdentityPatchInput,
+    meta: WriteMeta,
+    action: string,
+  ): Promise<Identity> {
+    const updated = await this.writeTransaction('identities', `identity ${id}`, async (trx) => {
+      const before = await store.lockIdentity(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `identity ${id} does not exist`, { field: 'params.id' });
+      const patch = patchOf(before);
       const after: Identity = {
         ...before,
         ...definedOnly({
@@ -273,11 +289,10 @@ export class InventoryService {
     meta: WriteMeta,
     reason?: string,
   ): Promise<Identity> {
-    const current = await this.getIdentity(id);
-    const labels = reason ? { ...current.labels, 'bulkhead.status-reason': reason } : current.labels;
-    return this.updateIdentity(
+    return this.rewriteIdentity(
       id,
-      { status, labels },
+      (before) =>
+        reason ? { status, labels: { ...before.labels, [STATUS_REASON_LABEL]: reason } } : { status },
       meta,
       `identity.${status === 'active' ? 'activate' : status === 'disabled' ? 'disable' : 'quarantine'}`,
     );
@@ -285,7 +300,7 @@ export class InventoryService {
 
   async deleteIdentity(id: string, meta: WriteMeta): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const before = await store.findIdentity(trx, id);
+      const before = await store.lockIdentity(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `identity ${id} does not exist`, { field: 'params.id' });
       // Deleting would silently drop credential records (and their audit trail): make the caller do it explicitly.
       const cred = await trx
@@ -301,6 +316,18 @@ export class InventoryService {
             field: 'params.id',
           },
         );
+      }
+      // A dangling owner would make the owned identity look owned (no_owner misses it) and fail its next PATCH.
+      const owned = await store.findOwnedBy(trx, id);
+      const what = owned.identityId
+        ? `identity ${owned.identityId}`
+        : owned.resourceId
+          ? `resource ${owned.resourceId}`
+          : undefined;
+      if (what) {
+        throw coreError('CONFLICT', `identity ${id} is an owner of ${what}; change its owners first`, {
+          field: 'params.id',
+        });
       }
       await store.deleteIdentity(trx, id);
       await this.audit.record(trx, {
@@ -368,7 +395,7 @@ export class InventoryService {
       expiresAt: input.expiresAt ?? null,
       lastRotatedAt: input.lastRotatedAt ?? null,
     };
-    await this.db.transaction().execute(async (trx) => {
+    await this.writeTransaction('credentials', `credential ${credential.id}`, async (trx) => {
       if (await store.findCredential(trx, credential.id)) {
         throw coreError('CONFLICT', `credential ${credential.id} already exists`, { field: 'body.id' });
       }
@@ -397,9 +424,28 @@ export class InventoryService {
     meta: WriteMeta,
     action = 'credential.update',
   ): Promise<Credential> {
+    return this.rewriteCredential(id, () => patch, meta, action);
+  }
+
+  /**
+   * `patchOf` sees the row as locked in the write transaction; it returns undefined when there is nothing to
+   * change (then nothing is written, audited or announced).
+   */
+  private async rewriteCredential(
+    id: string,
+    patchOf: (before: Credential) => CredentialPatchInput | undefined,
+    meta: WriteMeta,
+    action: string,
+  ): Promise<Credential> {
+    let changed = true;
     const updated = await this.db.transaction().execute(async (trx) => {
-      const before = await store.findCredential(trx, id);
+      const before = await store.lockCredential(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `credential ${id} does not exist`, { field: 'params.id' });
+      const patch = patchOf(before);
+      if (!patch) {
+        changed = false;
+        return before;
+      }
       if (before.status === 'revoked' && patch.status === 'active') {
         // Revocation wins: a revoked credential is never resurrected; rotate to a new one instead.
         throw coreError('CONFLICT', `credential ${id} is revoked and cannot be re-activated`, {
@@ -434,19 +480,27 @@ export class InventoryService {
       });
       return after;
     });
-    await this.emit({ entity: 'credential', op: 'update', id });
+    if (changed) await this.emit({ entity: 'credential', op: 'update', id });
     return updated;
   }
 
-  async revokeCredential(id: string, meta: WriteMeta): Promise<Credential> {
-    const current = await this.getCredential(id);
-    if (current.status === 'revoked') return current;
-    return this.updateCredential(id, { status: 'revoked' }, meta, 'credential.revoke');
+  /** Revoking a revoked credential changes nothing; the reason is kept like an identity's status reason. */
+  async revokeCredential(id: string, meta: WriteMeta, reason?: string): Promise<Credential> {
+    return this.rewriteCredential(
+      id,
+      (before) => {
+        if (before.status === 'revoked') return undefined;
+        if (!reason) return { status: 'revoked' };
+        return { status: 'revoked', labels: { ...before.labels, [STATUS_REASON_LABEL]: reason } };
+      },
+      meta,
+      'credential.revoke',
+    );
   }
 
   async deleteCredential(id: string, meta: WriteMeta): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const before = await store.findCredential(trx, id);
+      const before = await store.lockCredential(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `credential ${id} does not exist`, { field: 'params.id' });
       await store.deleteCredential(trx, id);
       await this.audit.record(trx, {
@@ -499,7 +553,7 @@ export class InventoryService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.db.transaction().execute(async (trx) => {
+    await this.writeTransaction('resources', `resource ${resource.id}`, async (trx) => {
       if (await store.findResource(trx, resource.id)) {
         throw coreError('CONFLICT', `resource ${resource.id} already exists`, { field: 'body.id' });
       }
@@ -520,7 +574,7 @@ export class InventoryService {
 
   async updateResource(id: string, patch: ResourcePatchInput, meta: WriteMeta): Promise<Resource> {
     const updated = await this.db.transaction().execute(async (trx) => {
-      const before = await store.findResource(trx, id);
+      const before = await store.lockResource(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `resource ${id} does not exist`, { field: 'params.id' });
       const after: Resource = {
         ...before,
@@ -555,7 +609,7 @@ export class InventoryService {
 
   async deleteResource(id: string, meta: WriteMeta): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const before = await store.findResource(trx, id);
+      const before = await store.lockResource(trx, this.dialect, id);
       if (!before) throw coreError('NOT_FOUND', `resource ${id} does not exist`, { field: 'params.id' });
       const child = await trx
         .selectFrom('resources')
@@ -580,15 +634,48 @@ export class InventoryService {
     return store.countRows(this.db);
   }
 
+  /**
+   * Runs `body` in a write transaction. Its checks read only committed rows: two concurrent creates of one id
+   * (or SPIFFE ID) both pass them and the unique index refuses the second, which is the conflict the checks
+   * report, not a server error.
+   */
+  private async writeTransaction<T>(
+    table: string,
+    what: string,
+    body: (trx: Transaction<Database>) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.db.transaction().execute(body);
+    } catch (err) {
+      const column = store.duplicateKeyColumn(err, table);
+      if (column === 'id') throw coreError('CONFLICT', `${what} already exists`, { field: 'body.id' });
+      if (column === 'spiffe_id') {
+        throw coreError('CONFLICT', 'SPIFFE ID already belongs to another identity', {
+          field: 'body.spiffeId',
+        });
+      }
+      throw err;
+    }
+  }
+
   // ---- reference checks ----
 
-  /** Owners that name an identity must exist and be a person (or a team): a machine cannot own a machine. */
-  private async checkOwners(db: DbOrTrx, owners: string[], field: string, selfId?: string): Promise<void> {
+  /**
+   * Owners that name an identity must exist and be a person (or a team): a machine cannot own a machine. Each
+   * owner is read with a share lock (PostgreSQL), so a concurrent delete of that owner waits and then sees it
+   * owns this record, or runs first and this check fails.
+   */
+  private async checkOwners(
+    trx: Transaction<Database>,
+    owners: string[],
+    field: string,
+    selfId?: string,
+  ): Promise<void> {
     for (const [i, owner] of owners.entries()) {
       if (owner.startsWith('team:')) continue;
       if (owner === selfId)
         throw coreError('VALIDATION_FAILED', 'an identity cannot own itself', { field: `${field}[${i}]` });
-      const o = await store.findIdentity(db, owner);
+      const o = await store.lockIdentity(trx, this.dialect, owner, 'share');
       if (!o)
         throw coreError('VALIDATION_FAILED', `owner ${owner} is not a known identity`, {
           field: `${field}[${i}]`,

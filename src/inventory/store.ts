@@ -1,5 +1,8 @@
 /** SQL for the inventory. Runs unchanged on SQLite and PostgreSQL; every function takes a db or a transaction. */
+import type { Transaction } from 'kysely';
 import type { DbOrTrx } from '../audit/audit-log.js';
+import type { Database } from '../store/database.js';
+import type { Dialect } from '../store/migration-types.js';
 import type { Credential, Identity, Resource } from './types.js';
 import {
   credentialFromRow,
@@ -31,6 +34,25 @@ export async function findIdentity(db: DbOrTrx, id: string): Promise<Identity | 
   return row ? identityFromRow(row) : undefined;
 }
 
+/**
+ * Reads a row the caller is about to rewrite whole, inside its write transaction. On PostgreSQL the row stays
+ * locked until the transaction ends: under READ COMMITTED an unlocked read lets two writers start from the
+ * same row and the second overwrite the first (a PATCH undoing a quarantine). SQLite has no row locks and
+ * needs none: its writers are serialised, and Kysely runs a transaction's statements on the one connection.
+ * `share` is for a row the caller only refers to: it cannot change or be deleted until the caller commits.
+ */
+export async function lockIdentity(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  id: string,
+  mode: 'update' | 'share' = 'update',
+): Promise<Identity | undefined> {
+  const q = trx.selectFrom('identities').selectAll().where('id', '=', id);
+  const locked = mode === 'update' ? q.forUpdate() : q.forShare();
+  const row = await (dialect === 'postgres' ? locked : q).executeTakeFirst();
+  return row ? identityFromRow(row) : undefined;
+}
+
 export async function listIdentityRows(db: DbOrTrx, f: IdentityFilter): Promise<Identity[]> {
   let q = db.selectFrom('identities').selectAll('identities');
   if (f.kind) q = q.where('kind', '=', f.kind);
@@ -59,6 +81,30 @@ export async function listIdentityRows(db: DbOrTrx, f: IdentityFilter): Promise<
   if (f.afterId) q = q.where('id', '>', f.afterId);
   const rows = await q.orderBy('id', 'asc').limit(f.limit).execute();
   return rows.map(identityFromRow);
+}
+
+/**
+ * The first identity and the first resource that name `owner` among their owners. Resource owners live only in
+ * the row's JSON list: the LIKE narrows, the parsed list decides (`_` in an id is a LIKE wildcard).
+ */
+export async function findOwnedBy(
+  db: DbOrTrx,
+  owner: string,
+): Promise<{ identityId: string | undefined; resourceId: string | undefined }> {
+  const identity = await db
+    .selectFrom('identity_owners')
+    .select('identity_id')
+    .where('owner', '=', owner)
+    .orderBy('identity_id')
+    .executeTakeFirst();
+  const candidates = await db
+    .selectFrom('resources')
+    .select(['id', 'owners'])
+    .where('owners', 'like', `%${JSON.stringify(owner)}%`)
+    .orderBy('id')
+    .execute();
+  const resource = candidates.find((r) => (JSON.parse(r.owners) as string[]).includes(owner));
+  return { identityId: identity?.identity_id, resourceId: resource?.id };
 }
 
 export async function insertIdentity(db: DbOrTrx, identity: Identity): Promise<void> {
@@ -103,6 +149,17 @@ export interface CredentialFilter {
 
 export async function findCredential(db: DbOrTrx, id: string): Promise<Credential | undefined> {
   const row = await db.selectFrom('credentials').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? credentialFromRow(row) : undefined;
+}
+
+/** Reads a credential to rewrite it; see `lockIdentity`. */
+export async function lockCredential(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  id: string,
+): Promise<Credential | undefined> {
+  const q = trx.selectFrom('credentials').selectAll().where('id', '=', id);
+  const row = await (dialect === 'postgres' ? q.forUpdate() : q).executeTakeFirst();
   return row ? credentialFromRow(row) : undefined;
 }
 
@@ -167,6 +224,17 @@ export async function findResource(db: DbOrTrx, id: string): Promise<Resource | 
   return row ? resourceFromRow(row) : undefined;
 }
 
+/** Reads a resource to rewrite it; see `lockIdentity`. */
+export async function lockResource(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  id: string,
+): Promise<Resource | undefined> {
+  const q = trx.selectFrom('resources').selectAll().where('id', '=', id);
+  const row = await (dialect === 'postgres' ? q.forUpdate() : q).executeTakeFirst();
+  return row ? resourceFromRow(row) : undefined;
+}
+
 export async function listResourceRows(db: DbOrTrx, f: ResourceFilter): Promise<Resource[]> {
   let q = db.selectFrom('resources').selectAll();
   if (f.type) q = q.where('type', '=', f.type);
@@ -189,6 +257,27 @@ export async function updateResource(db: DbOrTrx, resource: Resource): Promise<v
 
 export async function deleteResource(db: DbOrTrx, id: string): Promise<void> {
   await db.deleteFrom('resources').where('id', '=', id).execute();
+}
+
+/**
+ * The column of `table` whose unique index refused a write, if that is what `err` is: PostgreSQL's 23505
+ * ("Key (spiffe_id)=(...) already exists.") or better-sqlite3's constraint error ("UNIQUE constraint failed:
+ * identities.spiffe_id").
+ */
+export function duplicateKeyColumn(err: unknown, table: string): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; table?: unknown; detail?: unknown; message?: unknown };
+  if (e.code === '23505' && e.table === table && typeof e.detail === 'string') {
+    return /^Key \(([a-z_]+)\)=/.exec(e.detail)?.[1];
+  }
+  if (
+    (e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE') &&
+    typeof e.message === 'string'
+  ) {
+    const m = /constraint failed: ([a-z_]+)\.([a-z_]+)$/.exec(e.message);
+    return m?.[1] === table ? m[2] : undefined;
+  }
+  return undefined;
 }
 
 export async function countRows(

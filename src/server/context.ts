@@ -42,7 +42,7 @@ export async function openAppContext(
     config,
     audit,
     apiKeys: new ApiKeyService(store.db, audit, now, AUTH_CACHE_MS, store.feed),
-    inventory: new InventoryService(store.db, audit, now, store.feed),
+    inventory: new InventoryService(store.db, audit, store.dialect, now, store.feed),
     log,
     events: new EventBus(log),
     now,
