@@ -327,6 +327,40 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(v.ok, true, JSON.stringify(v));
     });
 
+    it('verifies a chain that grows while it is read: entries after the head it read are not a truncation', async () => {
+      // A second server on the same store appends an entry after each read the verification makes, as
+      // concurrent requests do on a busy server.
+      const other = await openAppContext(config, allModules(), silent, now);
+      try {
+        let appended = 0;
+        const busy = ctx.db.withPlugin({
+          transformQuery: (args) => args.node,
+          transformResult: async (args) => {
+            await other.db.transaction().execute((trx) =>
+              other.audit.record(trx, {
+                actor: 'test',
+                action: 'test.append',
+                targetType: 'test',
+                targetId: `during-verify-${appended}`,
+              }),
+            );
+            appended += 1;
+            return args.result;
+          },
+        });
+        const v = await verifyAuditChain(busy);
+        assert.equal(v.ok, true, JSON.stringify(v));
+        assert.ok(appended >= 2, 'entries were appended between the reads');
+        const quiet = await verifyAuditChain(ctx.db);
+        assert.ok(
+          quiet.ok && v.ok && quiet.headSeq === v.headSeq + appended,
+          'the newer entries verify next time',
+        );
+      } finally {
+        await other.store.close();
+      }
+    });
+
     it('detects an edited, a deleted and a truncated audit entry', async () => {
       const before = await verifyAuditChain(ctx.db);
       assert.ok(before.ok);
@@ -340,10 +374,24 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         true,
         'restoring the original content restores the chain',
       );
+      const maxSeq = before.ok ? before.headSeq : 0;
+      const previous = await ctx.db
+        .selectFrom('audit_log')
+        .select('hash')
+        .where('seq', '=', maxSeq - 1)
+        .executeTakeFirstOrThrow();
+      await sql`update audit_head set seq = ${maxSeq - 1}, hash = ${previous.hash} where id = 1`.execute(
+        ctx.db,
+      );
+      v = await verifyAuditChain(ctx.db);
+      assert.ok(!v.ok && v.problems.some((p) => p.kind === 'head_mismatch'), 'a head moved back is detected');
+      await sql`update audit_head set seq = ${maxSeq}, hash = ${before.ok ? before.headHash : ''} where id = 1`.execute(
+        ctx.db,
+      );
+      assert.equal((await verifyAuditChain(ctx.db)).ok, true, 'restoring the head restores the chain');
       await sql`delete from audit_log where seq = 5`.execute(ctx.db);
       v = await verifyAuditChain(ctx.db);
       assert.ok(!v.ok && v.problems.some((p) => p.kind === 'sequence_gap' && p.seq === 6));
-      const maxSeq = before.ok ? before.headSeq : 0;
       await sql`delete from audit_log where seq = ${maxSeq}`.execute(ctx.db);
       v = await verifyAuditChain(ctx.db);
       assert.ok(!v.ok && v.problems.some((p) => p.kind === 'head_mismatch'));
