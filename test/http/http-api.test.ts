@@ -101,6 +101,37 @@ describe('HTTP API', () => {
     assertProblem(await server.call('GET', '/v1/identities', { token: ro.body.token }), 401);
   });
 
+  it("refuses a person's key while that person is quarantined or deleted, and says why", async () => {
+    const person = await server.call('POST', '/v1/identities', {
+      body: { id: 'dana', kind: 'human', displayName: 'Dana', environment: 'corp' },
+    });
+    assert.equal(person.status, 201);
+    const key = await server.call('POST', '/v1/admin/keys', {
+      body: { name: 'dana', scopes: ['write'], identity_id: 'dana' },
+    });
+    assert.equal(key.status, 201);
+    const asDana = () => server.call('GET', '/v1/identities/dana', { token: key.body.token });
+    assert.equal((await asDana()).status, 200);
+    await server.call('POST', '/v1/identities/dana/quarantine', { body: { reason: 'phished' } });
+    const quarantined = await asDana();
+    assertProblem(quarantined, 401, 'BULKHEAD_UNAUTHENTICATED');
+    assert.equal(quarantined.body.detail, 'the identity this key is bound to (dana) is quarantined');
+    assertProblem(
+      await server.call('POST', '/v1/identities', {
+        token: key.body.token,
+        body: { kind: 'service_account', displayName: 'backdoor', environment: 'prod' },
+      }),
+      401,
+      'BULKHEAD_UNAUTHENTICATED',
+    );
+    await server.call('POST', '/v1/identities/dana/enable', { body: {} });
+    assert.equal((await asDana()).status, 200, 'reinstated: the key works again');
+    assert.equal((await server.call('DELETE', '/v1/identities/dana')).status, 204);
+    const deleted = await server.call('GET', '/v1/identities', { token: key.body.token });
+    assertProblem(deleted, 401, 'BULKHEAD_UNAUTHENTICATED');
+    assert.equal(deleted.body.detail, 'the identity this key is bound to (dana) no longer exists');
+  });
+
   it('answers bad input on every route with 4xx problem+json, never 5xx', async () => {
     const routes = routeRegistry(server.app).filter((r) => r.scope !== 'public');
     // ('..' is not probed: fetch resolves dot segments before sending, so the server never sees it.)

@@ -422,6 +422,48 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(await ctx.apiKeys.authenticate(token), undefined);
     });
 
+    it("refuses a person's key while that person is not active, at once even from a cached lookup", async () => {
+      await ctx.inventory.createIdentity(
+        {
+          id: 'carol',
+          kind: 'human',
+          displayName: 'Carol',
+          owners: [],
+          groups: [],
+          environment: 'corp',
+          source: 'manual',
+          labels: {},
+          status: 'active',
+        },
+        meta,
+      );
+      const { key, token } = await ctx.apiKeys.create(
+        { name: 'carol', scopes: ['write'], identityId: 'carol' },
+        'test',
+      );
+      // A lookup cached for an hour: only the inventory's change notification can end it early.
+      const cached = new ApiKeyService(ctx.db, ctx.audit, now, 3_600_000, ctx.store.feed, ctx.inventory);
+      const refused = async (status: string) => {
+        for (const service of [ctx.apiKeys, cached]) {
+          await rejectsWith(service.authenticate(token), 'BULKHEAD_UNAUTHENTICATED');
+          await assert.rejects(service.authenticate(token), {
+            message: `the identity this key is bound to (carol) ${status}`,
+          });
+        }
+      };
+      assert.equal((await cached.authenticate(token))?.identityId, 'carol');
+      assert.equal((await ctx.apiKeys.authenticate(token))?.keyId, key.id);
+      await ctx.inventory.setIdentityStatus('carol', 'quarantined', meta, 'phished');
+      await refused('is quarantined');
+      await ctx.inventory.setIdentityStatus('carol', 'active', meta);
+      assert.equal((await cached.authenticate(token))?.keyId, key.id, 'reinstated: the key works again');
+      assert.equal((await ctx.apiKeys.authenticate(token))?.keyId, key.id);
+      await ctx.inventory.setIdentityStatus('carol', 'disabled', meta);
+      await refused('is disabled');
+      await ctx.inventory.deleteIdentity('carol', meta);
+      await refused('no longer exists');
+    });
+
     it('commits relaxed-durability writes, rolls them back on error and leaves full durability on after', async () => {
       await sql`create table relaxed_probe (id text primary key)`.execute(ctx.db);
       try {
