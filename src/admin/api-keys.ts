@@ -5,7 +5,7 @@
  */
 import * as nodeCrypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { InventoryService } from '../inventory/service.js';
 import { localFeed, type ChangeFeed } from '../store/change-feed.js';
@@ -308,18 +308,29 @@ export class ApiKeyService {
 
   /**
    * Makes `BULKHEAD_ADMIN_TOKEN` a valid admin key (as Vault's dev root token). If the variable changed since
-   * the last start, the previous env-provided key is revoked: only the current value works.
+   * the last start, the previous env-provided key is revoked: only the current value works. A value that was
+   * revoked (an admin revoked it because it leaked, or it was replaced) is never made valid again: the result
+   * is then `revoked` and the caller must tell the operator to set a new value.
    */
-  async ensureEnvAdminToken(token: string): Promise<void> {
+  async ensureEnvAdminToken(token: string): Promise<'active' | 'revoked'> {
     const hash = hashToken(token);
-    const existing = await this.db
-      .selectFrom('api_keys')
-      .selectAll()
-      .where('id', '=', BOOTSTRAP_ENV_KEY_ID)
-      .executeTakeFirst();
-    if (existing && existing.token_hash === hash && existing.revoked_at === null) return;
-    await this.db.transaction().execute(async (trx) => {
-      if (existing) await trx.deleteFrom('api_keys').where('id', '=', BOOTSTRAP_ENV_KEY_ID).execute();
+    const { state, replaced } = await this.db.transaction().execute(async (trx) => {
+      const existing = await trx
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('id', '=', BOOTSTRAP_ENV_KEY_ID)
+        .executeTakeFirst();
+      if (existing && existing.token_hash === hash) {
+        return { state: existing.revoked_at === null ? 'active' : 'revoked', replaced: undefined } as const;
+      }
+      if (existing) await this.retireEnvKey(trx, existing);
+      const revoked = await trx
+        .selectFrom('api_keys')
+        .select('id')
+        .where('token_hash', '=', hash)
+        .where('revoked_at', 'is not', null)
+        .executeTakeFirst();
+      if (revoked) return { state: 'revoked', replaced: existing } as const;
       const row: ApiKeysTable = {
         id: BOOTSTRAP_ENV_KEY_ID,
         name: 'bootstrap (BULKHEAD_ADMIN_TOKEN)',
@@ -335,12 +346,42 @@ export class ApiKeyService {
       await trx.insertInto('api_keys').values(row).execute();
       await this.audit.record(trx, {
         actor: 'system',
-        action: existing ? 'api_key.replace' : 'api_key.create',
+        action: 'api_key.create',
         targetType: 'api_key',
         targetId: BOOTSTRAP_ENV_KEY_ID,
-        before: existing ? toApiKey(existing) : null,
         after: toApiKey(row),
       });
+      return { state: 'active', replaced: existing } as const;
+    });
+    if (replaced?.revoked_at === null) {
+      this.forget((row) => row.id === BOOTSTRAP_ENV_KEY_ID);
+      this.feed.publish('api_key.revoked', { id: BOOTSTRAP_ENV_KEY_ID });
+    }
+    return state;
+  }
+
+  /**
+   * Keeps a previous env key, revoked, under an id of its own rather than deleting it: its hash stays on
+   * record, so setting the variable back to that value cannot make it valid again.
+   */
+  private async retireEnvKey(trx: Transaction<Database>, existing: ApiKeysTable): Promise<void> {
+    const retired: ApiKeysTable = {
+      ...existing,
+      id: `${BOOTSTRAP_ENV_KEY_ID}-${randomBytes(6).toString('hex')}`,
+      revoked_at: existing.revoked_at ?? this.now().toISOString(),
+    };
+    await trx
+      .updateTable('api_keys')
+      .set({ id: retired.id, revoked_at: retired.revoked_at })
+      .where('id', '=', BOOTSTRAP_ENV_KEY_ID)
+      .execute();
+    await this.audit.record(trx, {
+      actor: 'system',
+      action: 'api_key.retire',
+      targetType: 'api_key',
+      targetId: retired.id,
+      before: toApiKey(existing),
+      after: toApiKey(retired),
     });
   }
 }

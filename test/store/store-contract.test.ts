@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import type { AppContext } from '../../src/app-context.js';
-import { ApiKeyService } from '../../src/admin/api-keys.js';
+import { ApiKeyService, BOOTSTRAP_ENV_KEY_ID } from '../../src/admin/api-keys.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import { loadConfig } from '../../src/config.js';
 import { BulkheadError } from '../../src/errors.js';
@@ -462,6 +462,36 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await refused('is disabled');
       await ctx.inventory.deleteIdentity('carol', meta);
       await refused('no longer exists');
+    });
+
+    it('never re-activates a revoked BULKHEAD_ADMIN_TOKEN value, and only the current value works', async () => {
+      const first = `env-token-${backend}-first-0123456789`;
+      const second = `env-token-${backend}-second-0123456789`;
+      const auditHead = async () =>
+        Number((await ctx.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq);
+      assert.equal(await ctx.apiKeys.ensureEnvAdminToken(first), 'active');
+      assert.equal((await ctx.apiKeys.authenticate(first))?.keyId, BOOTSTRAP_ENV_KEY_ID);
+      await ctx.apiKeys.revoke(BOOTSTRAP_ENV_KEY_ID, 'test');
+      const seq = await auditHead();
+      // A restart with the leaked value still set: it stays revoked and nothing is written.
+      assert.equal(await ctx.apiKeys.ensureEnvAdminToken(first), 'revoked');
+      assert.equal(await ctx.apiKeys.authenticate(first), undefined);
+      assert.equal(await auditHead(), seq);
+      assert.ok((await ctx.apiKeys.list()).find((k) => k.id === BOOTSTRAP_ENV_KEY_ID)?.revokedAt);
+      // A new value works; the revoked one is kept on record under another id.
+      assert.equal(await ctx.apiKeys.ensureEnvAdminToken(second), 'active');
+      assert.equal((await ctx.apiKeys.authenticate(second))?.keyId, BOOTSTRAP_ENV_KEY_ID);
+      assert.equal(await ctx.apiKeys.authenticate(first), undefined);
+      const actions = (await ctx.audit.list(ctx.db, { afterSeq: seq, limit: 10 })).map((e) => e.action);
+      assert.deepEqual(actions, ['api_key.retire', 'api_key.create']);
+      // Setting the leaked value back does not revive it, and the value it replaced stops working too.
+      assert.equal(await ctx.apiKeys.ensureEnvAdminToken(first), 'revoked');
+      assert.equal(await ctx.apiKeys.authenticate(first), undefined);
+      assert.equal(await ctx.apiKeys.authenticate(second), undefined);
+      assert.equal(await ctx.apiKeys.ensureEnvAdminToken(second), 'revoked', 'a replaced value is revoked');
+      const envKeys = (await ctx.apiKeys.list()).filter((k) => k.id.startsWith(BOOTSTRAP_ENV_KEY_ID));
+      assert.equal(envKeys.length, 2);
+      assert.ok(envKeys.every((k) => k.revokedAt !== null && k.id !== BOOTSTRAP_ENV_KEY_ID));
     });
 
     it('commits relaxed-durability writes, rolls them back on error and leaves full durability on after', async () => {
