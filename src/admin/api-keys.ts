@@ -323,14 +323,14 @@ export class ApiKeyService {
       if (existing && existing.token_hash === hash) {
         return { state: existing.revoked_at === null ? 'active' : 'revoked', replaced: undefined } as const;
       }
-      if (existing) await this.retireEnvKey(trx, existing);
+      const replaced = existing && (await this.retireEnvKey(trx, existing)) ? existing : undefined;
       const revoked = await trx
         .selectFrom('api_keys')
         .select('id')
         .where('token_hash', '=', hash)
         .where('revoked_at', 'is not', null)
         .executeTakeFirst();
-      if (revoked) return { state: 'revoked', replaced: existing } as const;
+      if (revoked) return { state: 'revoked', replaced } as const;
       const row: ApiKeysTable = {
         id: BOOTSTRAP_ENV_KEY_ID,
         name: 'bootstrap (BULKHEAD_ADMIN_TOKEN)',
@@ -343,7 +343,23 @@ export class ApiKeyService {
         last_used_at: null,
         identity_id: null,
       };
-      await trx.insertInto('api_keys').values(row).execute();
+      // Replicas starting together with the same value each try to insert it: the first one wins, the others
+      // find its row (PostgreSQL waits for the winner's commit) instead of failing to start.
+      const inserted = await trx
+        .insertInto('api_keys')
+        .values(row)
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      if (inserted.numInsertedOrUpdatedRows === 0n) {
+        const winner = await trx
+          .selectFrom('api_keys')
+          .select('revoked_at')
+          .where('id', '=', BOOTSTRAP_ENV_KEY_ID)
+          .where('token_hash', '=', hash)
+          .executeTakeFirst();
+        if (!winner) throw new Error('another replica set a different BULKHEAD_ADMIN_TOKEN at the same time');
+        return { state: winner.revoked_at === null ? 'active' : 'revoked', replaced } as const;
+      }
       await this.audit.record(trx, {
         actor: 'system',
         action: 'api_key.create',
@@ -351,7 +367,7 @@ export class ApiKeyService {
         targetId: BOOTSTRAP_ENV_KEY_ID,
         after: toApiKey(row),
       });
-      return { state: 'active', replaced: existing } as const;
+      return { state: 'active', replaced } as const;
     });
     if (replaced?.revoked_at === null) {
       this.forget((row) => row.id === BOOTSTRAP_ENV_KEY_ID);
@@ -362,19 +378,22 @@ export class ApiKeyService {
 
   /**
    * Keeps a previous env key, revoked, under an id of its own rather than deleting it: its hash stays on
-   * record, so setting the variable back to that value cannot make it valid again.
+   * record, so setting the variable back to that value cannot make it valid again. False when another replica
+   * starting at the same time retired it first.
    */
-  private async retireEnvKey(trx: Transaction<Database>, existing: ApiKeysTable): Promise<void> {
+  private async retireEnvKey(trx: Transaction<Database>, existing: ApiKeysTable): Promise<boolean> {
     const retired: ApiKeysTable = {
       ...existing,
       id: `${BOOTSTRAP_ENV_KEY_ID}-${randomBytes(6).toString('hex')}`,
       revoked_at: existing.revoked_at ?? this.now().toISOString(),
     };
-    await trx
+    const updated = await trx
       .updateTable('api_keys')
       .set({ id: retired.id, revoked_at: retired.revoked_at })
       .where('id', '=', BOOTSTRAP_ENV_KEY_ID)
-      .execute();
+      .where('token_hash', '=', existing.token_hash)
+      .executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) return false;
     await this.audit.record(trx, {
       actor: 'system',
       action: 'api_key.retire',
@@ -383,5 +402,6 @@ export class ApiKeyService {
       before: toApiKey(existing),
       after: toApiKey(retired),
     });
+    return true;
   }
 }

@@ -494,6 +494,56 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.ok(envKeys.every((k) => k.revokedAt !== null && k.id !== BOOTSTRAP_ENV_KEY_ID));
     });
 
+    if (backend === 'postgres') {
+      it('lets replicas starting together with the same BULKHEAD_ADMIN_TOKEN all start, whether new or changed', async () => {
+        const other = await openAppContext(config, allModules(), silent, now);
+        try {
+          /** Both replicas read the keys before either writes: each waits after its first read for the other. */
+          const startTogether = async (token: string) => {
+            let arrived = 0;
+            let release!: () => void;
+            const bothRead = new Promise<void>((resolve) => (release = resolve));
+            const replica = (c: AppContext) => {
+              let first = true;
+              const db = c.db.withPlugin({
+                transformQuery: (args) => args.node,
+                transformResult: async (args) => {
+                  if (first) {
+                    first = false;
+                    if (++arrived === 2) release();
+                    await bothRead;
+                  }
+                  return args.result;
+                },
+              });
+              return new ApiKeyService(db, c.audit, now, 0, c.store.feed);
+            };
+            return Promise.all([replica(ctx), replica(other)].map((s) => s.ensureEnvAdminToken(token)));
+          };
+          // Reads the store on every call: the replicas' revocations reach ctx.apiKeys' cache asynchronously.
+          const reader = new ApiKeyService(ctx.db, ctx.audit, now, 0);
+          const seq = Number(
+            (await ctx.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq,
+          );
+          const fresh = 'env-token-replicas-fresh-0123456789';
+          assert.deepEqual(await startTogether(fresh), ['active', 'active']);
+          assert.equal((await reader.authenticate(fresh))?.keyId, BOOTSTRAP_ENV_KEY_ID);
+          const changed = 'env-token-replicas-changed-0123456789';
+          assert.deepEqual(await startTogether(changed), ['active', 'active']);
+          assert.equal((await reader.authenticate(changed))?.keyId, BOOTSTRAP_ENV_KEY_ID);
+          assert.equal(await reader.authenticate(fresh), undefined);
+          const actions = (await ctx.audit.list(ctx.db, { afterSeq: seq, limit: 10 })).map((e) => e.action);
+          assert.deepEqual(
+            actions,
+            ['api_key.create', 'api_key.retire', 'api_key.create'],
+            'each change once',
+          );
+        } finally {
+          await other.store.close();
+        }
+      });
+    }
+
     it('commits relaxed-durability writes, rolls them back on error and leaves full durability on after', async () => {
       await sql`create table relaxed_probe (id text primary key)`.execute(ctx.db);
       try {
