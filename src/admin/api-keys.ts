@@ -5,8 +5,9 @@
  */
 import * as nodeCrypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { InventoryService } from '../inventory/service.js';
 import { localFeed, type ChangeFeed } from '../store/change-feed.js';
 import type { ApiKeysTable, Database } from '../store/database.js';
 import { writeInRelaxedChunks } from '../store/durability.js';
@@ -79,6 +80,12 @@ function toApiKey(row: ApiKeysTable): ApiKey {
   };
 }
 
+/** A key row as looked up for authentication, with the status of the person it is bound to (null: none). */
+interface KeyLookup {
+  row: ApiKeysTable;
+  identityStatus: string | null;
+}
+
 export interface CreateApiKeyInput {
   name: string;
   scopes: ApiKeyScope[];
@@ -98,16 +105,24 @@ export class ApiKeyService {
   /** Last-used timestamps are written at most this often per key, so reads do not turn into writes. */
   private readonly lastUsedWrites = new Map<string, number>();
   /** Token hash -> key row, for valid keys only (an unknown token never fills the cache). */
-  private readonly verified = new Map<string, { row: ApiKeysTable; at: number }>();
-  /** Bumped by every revocation, so a lookup that raced one does not cache the row it read before. */
-  private revocations = 0;
+  private readonly verified = new Map<string, KeyLookup & { at: number }>();
+  /**
+   * Bumped by every revocation and every identity change, so a lookup that raced one does not cache what it
+   * read before.
+   */
+  private invalidations = 0;
 
+  /**
+   * `inventory`: where changes to people are announced, so a key stops working as soon as the person it is
+   * bound to is quarantined, disabled or deleted (without it, within the cache time).
+   */
   constructor(
     private readonly db: Kysely<Database>,
     private readonly audit: AuditLog,
     private readonly now: () => Date = () => new Date(),
     private readonly cacheMs = AUTH_CACHE_MS,
     private readonly feed: ChangeFeed = localFeed,
+    private readonly inventory?: Pick<InventoryService, 'onChange'>,
   ) {}
 
   private listening = false;
@@ -148,19 +163,29 @@ export class ApiKeyService {
 
   /**
    * Resolves a presented token to an actor, or undefined. Expired and revoked keys fail the same way as
-   * unknown ones so a caller learns nothing about which keys exist.
+   * unknown ones so a caller learns nothing about which keys exist. A valid key bound to a person who is no
+   * longer active (quarantined, disabled, deleted) is refused with an UNAUTHENTICATED error saying so: the
+   * holder already proved they have the key, and a person's key must not outlive their access.
    */
   async authenticate(token: string): Promise<Actor | undefined> {
     if (token.length < 16 || token.length > 512) return undefined;
     const presented = hashToken(token);
-    const row = await this.lookup(presented);
-    if (!row) return undefined;
+    const found = await this.lookup(presented);
+    if (!found) return undefined;
+    const { row, identityStatus } = found;
     const a = Buffer.from(row.token_hash, 'hex');
     const b = Buffer.from(presented, 'hex');
     if (a.length !== b.length || !timingSafeEqual(a, b)) return undefined;
     const now = this.now();
     if (row.revoked_at !== null) return undefined;
     if (row.expires_at !== null && Date.parse(row.expires_at) <= now.getTime()) return undefined;
+    if (row.identity_id !== null && identityStatus !== 'active') {
+      throw coreError(
+        'UNAUTHENTICATED',
+        `the identity this key is bound to (${row.identity_id}) ${identityStatus === null ? 'no longer exists' : `is ${identityStatus}`}`,
+        { extra: { identity_id: row.identity_id } },
+      );
+    }
     await this.touch(row.id, now);
     return {
       kind: 'api_key',
@@ -171,44 +196,54 @@ export class ApiKeyService {
     };
   }
 
-  private async lookup(tokenHash: string): Promise<ApiKeysTable | undefined> {
+  private async lookup(tokenHash: string): Promise<KeyLookup | undefined> {
     if (!this.listening && this.cacheMs > 0) {
-      // Only a process that authenticates (a server) listens for other replicas' revocations.
+      // Only a process that authenticates (a server) listens for other replicas' revocations and changes.
       this.listening = true;
       this.feed.subscribe(
         'api_key.revoked',
         (data) => {
           const id = (data as { id?: unknown } | null)?.id;
-          if (typeof id === 'string') this.forget(id);
+          if (typeof id === 'string') this.forget((row) => row.id === id);
         },
         () => this.forgetAll(),
+      );
+      this.inventory?.onChange(
+        (change) => {
+          if (change.entity === 'identity') this.forget((row) => row.identity_id === change.id);
+        },
+        { replicas: true, resync: () => this.forgetAll() },
       );
     }
     const hit = this.verified.get(tokenHash);
     const t = performance.now();
-    if (hit && t - hit.at < this.cacheMs) return hit.row;
-    const generation = this.revocations;
-    const row = await this.db
+    if (hit && t - hit.at < this.cacheMs) return hit;
+    const generation = this.invalidations;
+    const found = await this.db
       .selectFrom('api_keys')
-      .selectAll()
-      .where('token_hash', '=', tokenHash)
+      .leftJoin('identities', 'identities.id', 'api_keys.identity_id')
+      .selectAll('api_keys')
+      .select('identities.status as identity_status')
+      .where('api_keys.token_hash', '=', tokenHash)
       .executeTakeFirst();
     this.verified.delete(tokenHash);
-    if (row && row.revoked_at === null && this.cacheMs > 0 && generation === this.revocations) {
+    if (!found) return undefined;
+    const { identity_status: identityStatus, ...row } = found;
+    if (row.revoked_at === null && this.cacheMs > 0 && generation === this.invalidations) {
       if (this.verified.size >= AUTH_CACHE_ENTRIES) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(tokenHash, { row, at: t });
+      this.verified.set(tokenHash, { row, identityStatus, at: t });
     }
-    return row;
+    return { row, identityStatus };
   }
 
-  private forget(id: string): void {
-    this.revocations++;
-    for (const [hash, entry] of this.verified) if (entry.row.id === id) this.verified.delete(hash);
+  private forget(matches: (row: ApiKeysTable) => boolean): void {
+    this.invalidations++;
+    for (const [hash, entry] of this.verified) if (matches(entry.row)) this.verified.delete(hash);
   }
 
-  /** After the replica listener reconnects, revocations may have been missed: look every key up again. */
+  /** After a replica listener reconnects, changes may have been missed: look every key up again. */
   private forgetAll(): void {
-    this.revocations++;
+    this.invalidations++;
     this.verified.clear();
   }
 
@@ -251,8 +286,8 @@ export class ApiKeyService {
       });
       return after;
     });
-    // After the commit: a lookup that read the row before it is not cached (see `revocations`).
-    this.forget(id);
+    // After the commit: a lookup that read the row before it is not cached (see `invalidations`).
+    this.forget((row) => row.id === id);
     this.feed.publish('api_key.revoked', { id });
     return revoked;
   }
@@ -273,18 +308,29 @@ export class ApiKeyService {
 
   /**
    * Makes `BULKHEAD_ADMIN_TOKEN` a valid admin key (as Vault's dev root token). If the variable changed since
-   * the last start, the previous env-provided key is revoked: only the current value works.
+   * the last start, the previous env-provided key is revoked: only the current value works. A value that was
+   * revoked (an admin revoked it because it leaked, or it was replaced) is never made valid again: the result
+   * is then `revoked` and the caller must tell the operator to set a new value.
    */
-  async ensureEnvAdminToken(token: string): Promise<void> {
+  async ensureEnvAdminToken(token: string): Promise<'active' | 'revoked'> {
     const hash = hashToken(token);
-    const existing = await this.db
-      .selectFrom('api_keys')
-      .selectAll()
-      .where('id', '=', BOOTSTRAP_ENV_KEY_ID)
-      .executeTakeFirst();
-    if (existing && existing.token_hash === hash && existing.revoked_at === null) return;
-    await this.db.transaction().execute(async (trx) => {
-      if (existing) await trx.deleteFrom('api_keys').where('id', '=', BOOTSTRAP_ENV_KEY_ID).execute();
+    const { state, replaced } = await this.db.transaction().execute(async (trx) => {
+      const existing = await trx
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('id', '=', BOOTSTRAP_ENV_KEY_ID)
+        .executeTakeFirst();
+      if (existing && existing.token_hash === hash) {
+        return { state: existing.revoked_at === null ? 'active' : 'revoked', replaced: undefined } as const;
+      }
+      const replaced = existing && (await this.retireEnvKey(trx, existing)) ? existing : undefined;
+      const revoked = await trx
+        .selectFrom('api_keys')
+        .select('id')
+        .where('token_hash', '=', hash)
+        .where('revoked_at', 'is not', null)
+        .executeTakeFirst();
+      if (revoked) return { state: 'revoked', replaced } as const;
       const row: ApiKeysTable = {
         id: BOOTSTRAP_ENV_KEY_ID,
         name: 'bootstrap (BULKHEAD_ADMIN_TOKEN)',
@@ -297,15 +343,65 @@ export class ApiKeyService {
         last_used_at: null,
         identity_id: null,
       };
-      await trx.insertInto('api_keys').values(row).execute();
+      // Replicas starting together with the same value each try to insert it: the first one wins, the others
+      // find its row (PostgreSQL waits for the winner's commit) instead of failing to start.
+      const inserted = await trx
+        .insertInto('api_keys')
+        .values(row)
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      if (inserted.numInsertedOrUpdatedRows === 0n) {
+        const winner = await trx
+          .selectFrom('api_keys')
+          .select('revoked_at')
+          .where('id', '=', BOOTSTRAP_ENV_KEY_ID)
+          .where('token_hash', '=', hash)
+          .executeTakeFirst();
+        if (!winner) throw new Error('another replica set a different BULKHEAD_ADMIN_TOKEN at the same time');
+        return { state: winner.revoked_at === null ? 'active' : 'revoked', replaced } as const;
+      }
       await this.audit.record(trx, {
         actor: 'system',
-        action: existing ? 'api_key.replace' : 'api_key.create',
+        action: 'api_key.create',
         targetType: 'api_key',
         targetId: BOOTSTRAP_ENV_KEY_ID,
-        before: existing ? toApiKey(existing) : null,
         after: toApiKey(row),
       });
+      return { state: 'active', replaced } as const;
     });
+    if (replaced?.revoked_at === null) {
+      this.forget((row) => row.id === BOOTSTRAP_ENV_KEY_ID);
+      this.feed.publish('api_key.revoked', { id: BOOTSTRAP_ENV_KEY_ID });
+    }
+    return state;
+  }
+
+  /**
+   * Keeps a previous env key, revoked, under an id of its own rather than deleting it: its hash stays on
+   * record, so setting the variable back to that value cannot make it valid again. False when another replica
+   * starting at the same time retired it first.
+   */
+  private async retireEnvKey(trx: Transaction<Database>, existing: ApiKeysTable): Promise<boolean> {
+    const retired: ApiKeysTable = {
+      ...existing,
+      id: `${BOOTSTRAP_ENV_KEY_ID}-${randomBytes(6).toString('hex')}`,
+      revoked_at: existing.revoked_at ?? this.now().toISOString(),
+    };
+    const updated = await trx
+      .updateTable('api_keys')
+      .set({ id: retired.id, revoked_at: retired.revoked_at })
+      .where('id', '=', BOOTSTRAP_ENV_KEY_ID)
+      .where('token_hash', '=', existing.token_hash)
+      .executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) return false;
+    await this.audit.record(trx, {
+      actor: 'system',
+      action: 'api_key.retire',
+      targetType: 'api_key',
+      targetId: retired.id,
+      before: toApiKey(existing),
+      after: toApiKey(retired),
+    });
+    return true;
   }
 }

@@ -30,6 +30,10 @@ const PAGE = 1000;
  * Recomputes the whole chain. Finds an edited entry (its hash no longer matches), a deleted entry (a gap in
  * `seq`, or the next entry's `prev_hash` pointing elsewhere) and a truncated tail (`audit_head` ahead of the log).
  * Reads in pages so a long log does not need to fit in memory.
+ *
+ * The head is read first and the chain checked up to it: the pages are separate reads, so on a busy server
+ * entries are appended while they run, and a head read last would be ahead of the scanned tail and look like a
+ * truncation. Every entry up to the head committed with or before it; later ones are checked next time.
  */
 export async function verifyAuditChain(
   db: DbOrTrx,
@@ -43,11 +47,18 @@ export async function verifyAuditChain(
   let prevHash = GENESIS_HASH;
   let entries = 0;
   let lastSeq = 0;
+  const head = await db
+    .selectFrom('audit_head')
+    .select(['seq', 'hash'])
+    .where('id', '=', 1)
+    .executeTakeFirst();
+  const headSeq = head ? Number(head.seq) : 0;
   for (;;) {
     const rows = await db
       .selectFrom('audit_log')
       .selectAll()
       .where('seq', '>', lastSeq)
+      .where('seq', '<=', headSeq)
       .orderBy('seq', 'asc')
       .limit(PAGE)
       .execute();
@@ -93,17 +104,28 @@ export async function verifyAuditChain(
     }
     if (rows.length < PAGE) break;
   }
-  const head = await db
-    .selectFrom('audit_head')
-    .select(['seq', 'hash'])
-    .where('id', '=', 1)
-    .executeTakeFirst();
-  if (!head || Number(head.seq) !== lastSeq || head.hash !== prevHash) {
+  if (!head || headSeq !== lastSeq || head.hash !== prevHash) {
     problems.push({
       kind: 'head_mismatch',
-      seq: head ? Number(head.seq) : 0,
-      detail: `audit head (seq ${head ? Number(head.seq) : 'missing'}) does not match the last entry (seq ${lastSeq}): entries removed from the end or head edited`,
+      seq: headSeq,
+      detail: `audit head (seq ${head ? headSeq : 'missing'}) does not match the last entry (seq ${lastSeq}): entries removed from the end or head edited`,
     });
+  } else {
+    // A head moved back would hide the entries after it. Each append moves the head in the same transaction,
+    // so a head read after the newest entry is never behind it, however many writers are running.
+    const newest = await db
+      .selectFrom('audit_log')
+      .select((eb) => eb.fn.max('seq').as('seq'))
+      .executeTakeFirst();
+    const newestSeq = Number(newest?.seq ?? 0);
+    const headNow = await db.selectFrom('audit_head').select('seq').where('id', '=', 1).executeTakeFirst();
+    if (!headNow || Number(headNow.seq) < newestSeq) {
+      problems.push({
+        kind: 'head_mismatch',
+        seq: headNow ? Number(headNow.seq) : 0,
+        detail: `audit head (seq ${headNow ? Number(headNow.seq) : 'missing'}) is behind the newest entry (seq ${newestSeq}): head edited`,
+      });
+    }
   }
   for (const seq of anchors.keys()) {
     if (!seenAnchors.has(seq)) {

@@ -95,6 +95,7 @@ export function registerServeCommand(program: Command, cli: CliContext): void {
           store: running.ctx.store.describe,
           demo: running.demo ?? null,
           bootstrap_token: running.bootstrapToken ?? null,
+          warnings: running.warnings,
         };
         if (opts.json) cli.stdout(`${JSON.stringify(summary)}\n`);
         else
@@ -120,12 +121,15 @@ export function registerServeCommand(program: Command, cli: CliContext): void {
                 '  then try: npx bulkhead identities list',
               );
             } else if (config.adminToken) {
-              lines.push('  admin token: the value of BULKHEAD_ADMIN_TOKEN');
+              // A revoked value is not the admin token: the warning below says so.
+              if (running.warnings.length === 0)
+                lines.push('  admin token: the value of BULKHEAD_ADMIN_TOKEN');
             } else {
               lines.push(
                 '  admin token: already created on an earlier start (create more with `bulkhead admin token create`)',
               );
             }
+            for (const warning of running.warnings) lines.push('', `  WARNING: ${warning}`);
             return lines.join('\n');
           });
       },

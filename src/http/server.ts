@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { hasScope } from '../admin/api-keys.js';
 import type { AppContext } from '../app-context.js';
-import { coreError } from '../errors.js';
+import { BulkheadError, coreError } from '../errors.js';
 import type { BulkheadModule } from '../modules/types.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
@@ -79,7 +79,11 @@ export function buildServer(
     void reply.header('x-request-id', request.id);
     const auth = request.headers.authorization;
     if (typeof auth === 'string' && /^bearer /i.test(auth)) {
-      const actor = await ctx.apiKeys.authenticate(auth.slice(7).trim());
+      const actor = await ctx.apiKeys.authenticate(auth.slice(7).trim()).catch((err: unknown) => {
+        // A valid key refused (its person is no longer active) is an authentication failure too.
+        if (err instanceof BulkheadError && err.status === 401) metrics.authFailures.inc();
+        throw err;
+      });
       if (actor) request.actor = actor;
     }
     // Authorise before the body is read: an unauthenticated caller cannot make us parse 1 MB of JSON.

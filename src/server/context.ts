@@ -35,14 +35,15 @@ export async function openAppContext(
     throw err;
   }
   const audit = new AuditLog(store.dialect, now);
+  const inventory = new InventoryService(store.db, audit, store.dialect, now, store.feed);
   return {
     db: store.db,
     dialect: store.dialect,
     store,
     config,
     audit,
-    apiKeys: new ApiKeyService(store.db, audit, now, AUTH_CACHE_MS, store.feed),
-    inventory: new InventoryService(store.db, audit, store.dialect, now, store.feed),
+    apiKeys: new ApiKeyService(store.db, audit, now, AUTH_CACHE_MS, store.feed, inventory),
+    inventory,
     log,
     events: new EventBus(log),
     now,

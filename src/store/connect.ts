@@ -5,7 +5,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDialectConfig } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type SqliteDialectConfig,
+} from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { localFeed, PostgresChangeFeed, type ChangeFeed } from './change-feed.js';
@@ -68,7 +78,9 @@ function openSqlite(file: string, log: StoreOptions['log']): Store {
   // visible to this connection only.
   const worker = file === ':memory:' ? undefined : new SqliteWorker(raw, file, { log });
   worker?.start();
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const db = new Kysely<Database>({
+    dialect: new ImmediateSqliteDialect({ database: withStatementCache(raw) }),
+  });
   if (worker) attachSqliteWorker(db, worker);
   return {
     db,
@@ -84,6 +96,32 @@ function openSqlite(file: string, log: StoreOptions['log']): Store {
       await db.destroy();
     },
   };
+}
+
+/**
+ * Kysely begins SQLite transactions with a plain (deferred) BEGIN: the snapshot is taken at the first read and
+ * only upgraded to the write lock at the first write. When another connection (the worker thread's relaxed
+ * writes: key last-used, decision log, baselines) commits in between, the upgrade fails with
+ * SQLITE_BUSY_SNAPSHOT, which busy_timeout cannot retry, and the request fails with a 500. BEGIN IMMEDIATE
+ * takes the write lock up front, waiting (busy_timeout) for a commit in progress instead.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
 }
 
 const STATEMENT_CACHE_SIZE = 256;

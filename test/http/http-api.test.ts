@@ -4,10 +4,14 @@
  * answer 4xx problem+json with a stable code, never 5xx, and the server must keep serving.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
 import { routeRegistry } from '../../src/http/route.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startBulkhead } from '../../src/server/start.js';
+import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
 function assertProblem(
   res: { status: number; headers: Headers; body: any },
@@ -99,6 +103,37 @@ describe('HTTP API', () => {
     assert.ok(!JSON.stringify(list.body).includes(ro.body.token), 'listing never shows a token');
     await server.call('POST', `/v1/admin/keys/${ro.body.id}/revoke`);
     assertProblem(await server.call('GET', '/v1/identities', { token: ro.body.token }), 401);
+  });
+
+  it("refuses a person's key while that person is quarantined or deleted, and says why", async () => {
+    const person = await server.call('POST', '/v1/identities', {
+      body: { id: 'dana', kind: 'human', displayName: 'Dana', environment: 'corp' },
+    });
+    assert.equal(person.status, 201);
+    const key = await server.call('POST', '/v1/admin/keys', {
+      body: { name: 'dana', scopes: ['write'], identity_id: 'dana' },
+    });
+    assert.equal(key.status, 201);
+    const asDana = () => server.call('GET', '/v1/identities/dana', { token: key.body.token });
+    assert.equal((await asDana()).status, 200);
+    await server.call('POST', '/v1/identities/dana/quarantine', { body: { reason: 'phished' } });
+    const quarantined = await asDana();
+    assertProblem(quarantined, 401, 'BULKHEAD_UNAUTHENTICATED');
+    assert.equal(quarantined.body.detail, 'the identity this key is bound to (dana) is quarantined');
+    assertProblem(
+      await server.call('POST', '/v1/identities', {
+        token: key.body.token,
+        body: { kind: 'service_account', displayName: 'backdoor', environment: 'prod' },
+      }),
+      401,
+      'BULKHEAD_UNAUTHENTICATED',
+    );
+    await server.call('POST', '/v1/identities/dana/enable', { body: {} });
+    assert.equal((await asDana()).status, 200, 'reinstated: the key works again');
+    assert.equal((await server.call('DELETE', '/v1/identities/dana')).status, 204);
+    const deleted = await server.call('GET', '/v1/identities', { token: key.body.token });
+    assertProblem(deleted, 401, 'BULKHEAD_UNAUTHENTICATED');
+    assert.equal(deleted.body.detail, 'the identity this key is bound to (dana) no longer exists');
   });
 
   it('answers bad input on every route with 4xx problem+json, never 5xx', async () => {
@@ -319,6 +354,56 @@ describe('readiness', () => {
       assert.equal((await server.call('GET', '/healthz', { token: null })).status, 200);
     } finally {
       await server.app.close();
+    }
+  });
+});
+
+describe('BULKHEAD_ADMIN_TOKEN', () => {
+  it('stays revoked across a restart with the same value, and the start-up says so', async () => {
+    const dataDir = tempDir();
+    const token = 'env-admin-token-0123456789abcdef';
+    const config = loadConfig(
+      { host: '127.0.0.1', port: 0, dataDir, demo: false },
+      { BULKHEAD_ADMIN_TOKEN: token },
+    );
+    const start = () => startBulkhead(config, { log: pino({ level: 'silent' }) });
+    const listKeys = (url: string, bearer: string) =>
+      fetch(`${url}/v1/admin/keys`, { headers: { authorization: `Bearer ${bearer}` } });
+    try {
+      let running = await start();
+      try {
+        assert.deepEqual(running.warnings, []);
+        const { token: ops } = await running.ctx.apiKeys.create({ name: 'ops', scopes: ['admin'] }, 'test');
+        const revoked = await fetch(`${running.url}/v1/admin/keys/bootstrap-env/revoke`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ops}` },
+        });
+        assert.equal(revoked.status, 200);
+        assert.equal((await listKeys(running.url, token)).status, 401);
+      } finally {
+        await running.close();
+      }
+      running = await start();
+      try {
+        assert.equal((await listKeys(running.url, token)).status, 401, 'the revoked value is not revived');
+        assert.equal(running.warnings.length, 1);
+        assert.match(
+          running.warnings[0]!,
+          /BULKHEAD_ADMIN_TOKEN is a revoked API key .* Set it to a new value/,
+        );
+        const entries = await running.ctx.audit.list(running.ctx.db, {
+          limit: 100,
+          targetId: 'bootstrap-env',
+        });
+        assert.deepEqual(
+          entries.map((e) => e.action),
+          ['api_key.create', 'api_key.revoke'],
+        );
+      } finally {
+        await running.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import type { AppContext } from '../../src/app-context.js';
-import { ApiKeyService } from '../../src/admin/api-keys.js';
+import { ApiKeyService, BOOTSTRAP_ENV_KEY_ID } from '../../src/admin/api-keys.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import { loadConfig } from '../../src/config.js';
 import { BulkheadError } from '../../src/errors.js';
@@ -327,6 +327,40 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(v.ok, true, JSON.stringify(v));
     });
 
+    it('verifies a chain that grows while it is read: entries after the head it read are not a truncation', async () => {
+      // A second server on the same store appends an entry after each read the verification makes, as
+      // concurrent requests do on a busy server.
+      const other = await openAppContext(config, allModules(), silent, now);
+      try {
+        let appended = 0;
+        const busy = ctx.db.withPlugin({
+          transformQuery: (args) => args.node,
+          transformResult: async (args) => {
+            await other.db.transaction().execute((trx) =>
+              other.audit.record(trx, {
+                actor: 'test',
+                action: 'test.append',
+                targetType: 'test',
+                targetId: `during-verify-${appended}`,
+              }),
+            );
+            appended += 1;
+            return args.result;
+          },
+        });
+        const v = await verifyAuditChain(busy);
+        assert.equal(v.ok, true, JSON.stringify(v));
+        assert.ok(appended >= 2, 'entries were appended between the reads');
+        const quiet = await verifyAuditChain(ctx.db);
+        assert.ok(
+          quiet.ok && v.ok && quiet.headSeq === v.headSeq + appended,
+          'the newer entries verify next time',
+        );
+      } finally {
+        await other.store.close();
+      }
+    });
+
     it('detects an edited, a deleted and a truncated audit entry', async () => {
       const before = await verifyAuditChain(ctx.db);
       assert.ok(before.ok);
@@ -340,10 +374,24 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         true,
         'restoring the original content restores the chain',
       );
+      const maxSeq = before.ok ? before.headSeq : 0;
+      const previous = await ctx.db
+        .selectFrom('audit_log')
+        .select('hash')
+        .where('seq', '=', maxSeq - 1)
+        .executeTakeFirstOrThrow();
+      await sql`update audit_head set seq = ${maxSeq - 1}, hash = ${previous.hash} where id = 1`.execute(
+        ctx.db,
+      );
+      v = await verifyAuditChain(ctx.db);
+      assert.ok(!v.ok && v.problems.some((p) => p.kind === 'head_mismatch'), 'a head moved back is detected');
+      await sql`update audit_head set seq = ${maxSeq}, hash = ${before.ok ? before.headHash : ''} where id = 1`.execute(
+        ctx.db,
+      );
+      assert.equal((await verifyAuditChain(ctx.db)).ok, true, 'restoring the head restores the chain');
       await sql`delete from audit_log where seq = 5`.execute(ctx.db);
       v = await verifyAuditChain(ctx.db);
       assert.ok(!v.ok && v.problems.some((p) => p.kind === 'sequence_gap' && p.seq === 6));
-      const maxSeq = before.ok ? before.headSeq : 0;
       await sql`delete from audit_log where seq = ${maxSeq}`.execute(ctx.db);
       v = await verifyAuditChain(ctx.db);
       assert.ok(!v.ok && v.problems.some((p) => p.kind === 'head_mismatch'));
@@ -373,6 +421,128 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await ctx.apiKeys.revoke(key.id, 'test');
       assert.equal(await ctx.apiKeys.authenticate(token), undefined);
     });
+
+    it("refuses a person's key while that person is not active, at once even from a cached lookup", async () => {
+      await ctx.inventory.createIdentity(
+        {
+          id: 'carol',
+          kind: 'human',
+          displayName: 'Carol',
+          owners: [],
+          groups: [],
+          environment: 'corp',
+          source: 'manual',
+          labels: {},
+          status: 'active',
+        },
+        meta,
+      );
+      const { key, token } = await ctx.apiKeys.create(
+        { name: 'carol', scopes: ['write'], identityId: 'carol' },
+        'test',
+      );
+      // A lookup cached for an hour: only the inventory's change notification can end it early.
+      const cached = new ApiKeyService(ctx.db, ctx.audit, now, 3_600_000, ctx.store.feed, ctx.inventory);
+      const refused = async (status: string) => {
+        for (const service of [ctx.apiKeys, cached]) {
+          await rejectsWith(service.authenticate(token), 'BULKHEAD_UNAUTHENTICATED');
+          await assert.rejects(service.authenticate(token), {
+            message: `the identity this key is bound to (carol) ${status}`,
+          });
+        }
+      };
+      assert.equal((await cached.authenticate(token))?.identityId, 'carol');
+      assert.equal((await ctx.apiKeys.authenticate(token))?.keyId, key.id);
+      await ctx.inventory.setIdentityStatus('carol', 'quarantined', meta, 'phished');
+      await refused('is quarantined');
+      await ctx.inventory.setIdentityStatus('carol', 'active', meta);
+      assert.equal((await cached.authenticate(token))?.keyId, key.id, 'reinstated: the key works again');
+      assert.equal((await ctx.apiKeys.authenticate(token))?.keyId, key.id);
+      await ctx.inventory.setIdentityStatus('carol', 'disabled', meta);
+      await refused('is disabled');
+      await ctx.inventory.deleteIdentity('carol', meta);
+      await refused('no longer exists');
+    });
+
+    it('never re-activates a revoked BULKHEAD_ADMIN_TOKEN value, and only the current value works', async () => {
+      const first = `env-token-${backend}-first-0123456789`;
+      const second = `env-token-${backend}-second-0123456789`;
+      const auditHead = async () =>
+        Number((await ctx.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq);
+      assert.equal(await ctx.apiKeys.ensureEnvAdminToken(first), 'active');
+      assert.equal((await ctx.apiKeys.authenticate(first))?.keyId, BOOTSTRAP_ENV_KEY_ID);
+      await ctx.apiKeys.revoke(BOOTSTRAP_ENV_KEY_ID, 'test');
+      const seq = await auditHead();
+      // A restart with the leaked value still set: it stays revoked and nothing is written.
+      assert.equal(await ctx.apiKeys.ensureEnvAdminToken(first), 'revoked');
+      assert.equal(await ctx.apiKeys.authenticate(first), undefined);
+      assert.equal(await auditHead(), seq);
+      assert.ok((await ctx.apiKeys.list()).find((k) => k.id === BOOTSTRAP_ENV_KEY_ID)?.revokedAt);
+      // A new value works; the revoked one is kept on record under another id.
+      assert.equal(await ctx.apiKeys.ensureEnvAdminToken(second), 'active');
+      assert.equal((await ctx.apiKeys.authenticate(second))?.keyId, BOOTSTRAP_ENV_KEY_ID);
+      assert.equal(await ctx.apiKeys.authenticate(first), undefined);
+      const actions = (await ctx.audit.list(ctx.db, { afterSeq: seq, limit: 10 })).map((e) => e.action);
+      assert.deepEqual(actions, ['api_key.retire', 'api_key.create']);
+      // Setting the leaked value back does not revive it, and the value it replaced stops working too.
+      assert.equal(await ctx.apiKeys.ensureEnvAdminToken(first), 'revoked');
+      assert.equal(await ctx.apiKeys.authenticate(first), undefined);
+      assert.equal(await ctx.apiKeys.authenticate(second), undefined);
+      assert.equal(await ctx.apiKeys.ensureEnvAdminToken(second), 'revoked', 'a replaced value is revoked');
+      const envKeys = (await ctx.apiKeys.list()).filter((k) => k.id.startsWith(BOOTSTRAP_ENV_KEY_ID));
+      assert.equal(envKeys.length, 2);
+      assert.ok(envKeys.every((k) => k.revokedAt !== null && k.id !== BOOTSTRAP_ENV_KEY_ID));
+    });
+
+    if (backend === 'postgres') {
+      it('lets replicas starting together with the same BULKHEAD_ADMIN_TOKEN all start, whether new or changed', async () => {
+        const other = await openAppContext(config, allModules(), silent, now);
+        try {
+          /** Both replicas read the keys before either writes: each waits after its first read for the other. */
+          const startTogether = async (token: string) => {
+            let arrived = 0;
+            let release!: () => void;
+            const bothRead = new Promise<void>((resolve) => (release = resolve));
+            const replica = (c: AppContext) => {
+              let first = true;
+              const db = c.db.withPlugin({
+                transformQuery: (args) => args.node,
+                transformResult: async (args) => {
+                  if (first) {
+                    first = false;
+                    if (++arrived === 2) release();
+                    await bothRead;
+                  }
+                  return args.result;
+                },
+              });
+              return new ApiKeyService(db, c.audit, now, 0, c.store.feed);
+            };
+            return Promise.all([replica(ctx), replica(other)].map((s) => s.ensureEnvAdminToken(token)));
+          };
+          // Reads the store on every call: the replicas' revocations reach ctx.apiKeys' cache asynchronously.
+          const reader = new ApiKeyService(ctx.db, ctx.audit, now, 0);
+          const seq = Number(
+            (await ctx.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow()).seq,
+          );
+          const fresh = 'env-token-replicas-fresh-0123456789';
+          assert.deepEqual(await startTogether(fresh), ['active', 'active']);
+          assert.equal((await reader.authenticate(fresh))?.keyId, BOOTSTRAP_ENV_KEY_ID);
+          const changed = 'env-token-replicas-changed-0123456789';
+          assert.deepEqual(await startTogether(changed), ['active', 'active']);
+          assert.equal((await reader.authenticate(changed))?.keyId, BOOTSTRAP_ENV_KEY_ID);
+          assert.equal(await reader.authenticate(fresh), undefined);
+          const actions = (await ctx.audit.list(ctx.db, { afterSeq: seq, limit: 10 })).map((e) => e.action);
+          assert.deepEqual(
+            actions,
+            ['api_key.create', 'api_key.retire', 'api_key.create'],
+            'each change once',
+          );
+        } finally {
+          await other.store.close();
+        }
+      });
+    }
 
     it('commits relaxed-durability writes, rolls them back on error and leaves full durability on after', async () => {
       await sql`create table relaxed_probe (id text primary key)`.execute(ctx.db);
