@@ -114,7 +114,7 @@ export class EntityIndex {
       changed++;
     }
     this.watermark = new Date(Date.parse(startedAt) - marginMs).toISOString();
-    await Promise.all([...this.pending.values()].map((p) => p.catch(() => undefined)));
+    await this.settle();
     return changed;
   }
 
@@ -143,42 +143,65 @@ export class EntityIndex {
   }
 
   /**
-   * Drops the stale entry at once (so no decision uses it) and refetches; decisions on that id wait for the
-   * refetch through `settle`.
+   * Drops the stale entry at once (so no decision uses it) and refetches; decisions wait for the refetch
+   * through `settle`. Listeners hear of the change twice, when it arrives and when the refetch lands, so
+   * nothing decided in between stays cached.
    */
   private onChange(change: InventoryChange): void {
-    this.version++;
     if (change.entity === 'identity') {
       this.dropIdentity(change.id);
-      const p = this.inventory
-        .findIdentity(change.id)
-        .then((i) => {
+      this.refetch(`i:${change.id}`, async () => {
+        const i = await this.inventory.findIdentity(change.id);
+        return () => {
           if (i) this.putIdentity(i);
-        })
-        .finally(() => this.pending.delete(`i:${change.id}`));
-      this.pending.set(`i:${change.id}`, p);
+        };
+      });
     } else if (change.entity === 'resource') {
       // A resource's slice holds its ancestors too, so any resource change can alter other slices.
       this.resources.delete(change.id);
       this.sliceCache.clear();
-      const p = this.inventory
-        .findResource(change.id)
-        .then((r) => {
+      this.refetch(`r:${change.id}`, async () => {
+        const r = await this.inventory.findResource(change.id);
+        return () => {
           if (r) this.resources.set(r.id, r);
           this.sliceCache.clear();
-        })
-        .finally(() => this.pending.delete(`r:${change.id}`));
-      this.pending.set(`r:${change.id}`, p);
+        };
+      });
     }
+    this.changed();
+  }
+
+  private changed(): void {
+    this.version++;
     for (const l of this.listeners) l();
   }
 
-  /** Resolves once no refetch is in flight for these ids. */
-  async settle(principalId: string, resourceId: string): Promise<void> {
-    const a = this.pending.get(`i:${principalId}`);
-    const b = this.pending.get(`r:${resourceId}`);
-    if (a) await a.catch(() => undefined);
-    if (b) await b.catch(() => undefined);
+  /**
+   * Runs a refetch and applies it only if no later one for the same key started meanwhile: a read begun
+   * before a quarantine committed may finish after the read that sees it, and must not put the old row back.
+   */
+  private refetch(key: string, read: () => Promise<() => void>): void {
+    const p: Promise<void> = read()
+      .then((apply) => {
+        if (this.pending.get(key) !== p) return;
+        apply();
+        this.changed();
+      })
+      .finally(() => {
+        if (this.pending.get(key) === p) this.pending.delete(key);
+      });
+    this.pending.set(key, p);
+  }
+
+  /**
+   * Resolves once no refetch is in flight, including those that start meanwhile. All of them, not only the
+   * request's principal and resource: a resource's slice holds its ancestors, and an ancestor missing while
+   * it is refetched cuts the chain a `forbid (..., resource in Resource::"x")` relies on.
+   */
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) {
+      await Promise.all([...this.pending.values()].map((p) => p.catch(() => undefined)));
+    }
   }
 
   hasPending(): boolean {

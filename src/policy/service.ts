@@ -557,7 +557,7 @@ export class PolicyDecisionPoint {
     const raw = req.context ?? {};
     const approvalId = sideEffects && typeof raw.approval_id === 'string' ? raw.approval_id : undefined;
     const index = this.deps.index;
-    if (index.hasPending()) await index.settle(req.principal.id, req.resource.id);
+    if (index.hasPending()) await index.settle();
     // Taken after the await: a version switched meanwhile has had its Cedar sets emptied (see `install`).
     const set = this.active;
     const version = set?.version ?? null;
