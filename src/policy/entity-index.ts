@@ -91,7 +91,8 @@ export class EntityIndex {
    * Catches changes made through another replica (which never reach this process's `onChange`): rows whose
    * `updated_at` is at or after the watermark are refetched. The watermark trails by a margin so clock skew
    * between replicas and same-millisecond writes are not missed; refetching a row twice is harmless.
-   * Status changes (disable, quarantine) update `updated_at`, so they are always picked up.
+   * Status changes (disable, quarantine) update `updated_at`, so they are always picked up; deletions are
+   * found by `reconcileDeletions`.
    */
   async pollChanges(db: Kysely<Database>, marginMs = 5000): Promise<number> {
     const since = this.watermark;
@@ -115,7 +116,51 @@ export class EntityIndex {
     }
     this.watermark = new Date(Date.parse(startedAt) - marginMs).toISOString();
     await this.settle();
+    return changed + (await this.reconcileDeletions(db));
+  }
+
+  /**
+   * Catches rows deleted through another replica whose notification was lost: a deleted row leaves no
+   * `updated_at` to poll, and its identity would stay allowed here for good. Each poll counts both tables
+   * (an index-only scan, a few ms at 100k rows, rather than reading every id or keeping tombstones the
+   * inventory would have to write); only when a count differs from the index's are the ids read (about 4 MB
+   * at 100k identities). An id on one side only is handled as a change: dropped at once and refetched, so a
+   * row created meanwhile comes back and a deleted one stays out.
+   */
+  private async reconcileDeletions(db: Kysely<Database>): Promise<number> {
+    const [identities, resources] = await Promise.all([
+      db
+        .selectFrom('identities')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow(),
+      db
+        .selectFrom('resources')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow(),
+    ]);
+    let changed = 0;
+    if (Number(identities.n) !== this.identities.size) {
+      const rows = await db.selectFrom('identities').select('id').execute();
+      changed += this.refetchDifference('identity', this.identities, rows);
+    }
+    if (Number(resources.n) !== this.resources.size) {
+      const rows = await db.selectFrom('resources').select('id').execute();
+      changed += this.refetchDifference('resource', this.resources, rows);
+    }
+    await this.settle();
     return changed;
+  }
+
+  private refetchDifference(
+    entity: 'identity' | 'resource',
+    held: ReadonlyMap<string, unknown>,
+    rows: { id: string }[],
+  ): number {
+    const stored = new Set(rows.map((r) => r.id));
+    const ids = [...held.keys()].filter((id) => !stored.has(id));
+    for (const id of stored) if (!held.has(id)) ids.push(id);
+    for (const id of ids) this.onChange({ entity, op: 'update', id });
+    return ids.length;
   }
 
   private watermark = new Date(0).toISOString();

@@ -1,6 +1,7 @@
 /**
  * The PDP's entity index against the inventory it mirrors: a decision never sees the index half-way through
- * a refetch (an ancestor missing would cut the chain a `forbid ... resource in` relies on).
+ * a refetch (an ancestor missing would cut the chain a `forbid ... resource in` relies on), and the poll
+ * finds rows deleted through another replica whose notification never came.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -28,14 +29,17 @@ void describe('policy: entity index consistency', () => {
   before(async () => {
     server = await startTestServer({ modules: [coreModule, mod] });
     const inv = server.ctx.inventory;
-    await inv.createIdentity(
-      identityCreateSchema.parse({ id: 'alice', kind: 'human', displayName: 'A', environment: 'prod' }),
-      meta,
-    );
+    for (const id of ['alice', 'eve']) {
+      await inv.createIdentity(
+        identityCreateSchema.parse({ id, kind: 'human', displayName: id, environment: 'prod' }),
+        meta,
+      );
+    }
     for (const [id, parentId] of [
       ['restricted', undefined],
       ['mid', 'restricted'],
       ['leaf', 'mid'],
+      ['open', undefined],
     ] as const) {
       await inv.createResource(
         resourceCreateSchema.parse({
@@ -80,5 +84,21 @@ void describe('policy: entity index consistency', () => {
       ['no-restricted'],
     );
     assert.equal((await decide('alice', 'leaf')).decision, false);
+  });
+
+  void it('the poll drops identities and resources deleted through another replica', async () => {
+    assert.equal((await decide('eve', 'open')).decision, true);
+    assert.equal((await decide('eve', 'open')).cached, true);
+    // Another replica deletes both rows; this process hears nothing.
+    await server.ctx.db.deleteFrom('identities').where('id', '=', 'eve').execute();
+    await server.ctx.db.deleteFrom('resources').where('id', '=', 'open').execute();
+    const index = mod.runtime().index;
+    assert.equal(await index.pollChanges(server.ctx.db), 2);
+    const d = await decide('eve', 'open');
+    assert.equal(d.decision, false);
+    assert.equal(d.reasons[0]?.id, 'bulkhead.unknown_principal');
+    assert.equal(index.getResource('open'), undefined);
+    assert.equal(index.resolveIdentity('alice')?.id, 'alice', 'rows still there stay');
+    assert.equal(await index.pollChanges(server.ctx.db), 0, 'nothing left to reconcile');
   });
 });
