@@ -50,7 +50,8 @@ export interface DecisionRequest {
 export interface DecideOptions {
   /**
    * false for what-if evaluations (AuthZEN search): no decision log entry, no approval request created,
-   * no grant consumed.
+   * no grant consumed, and nothing added to the decision cache (a search over thousands of candidates
+   * would push out the entries real requests use).
    */
   sideEffects?: boolean;
 }
@@ -673,6 +674,7 @@ export class PolicyDecisionPoint {
       if (hit) return decided(hit.tag, principalId, hit.value);
     }
     const digest = this.digestOf(provisional.keyParts);
+    const storeKey = sideEffects ? cacheKey : undefined;
     let approved = false;
     if (approvalId) {
       approved = await this.deps.approvals.isUsableGrant(
@@ -727,7 +729,7 @@ export class PolicyDecisionPoint {
         policyVersion: version,
         cached: false,
       };
-      return decided(digest, principalId, this.cached(cacheKey, digest, result));
+      return decided(digest, principalId, this.cached(storeKey, digest, result));
     }
     const obligations: Obligation[] = [];
     // A Cedar failure is not an answer about this request: the next one asks again rather than reading a
@@ -763,6 +765,6 @@ export class PolicyDecisionPoint {
       policyVersion: version,
       cached: false,
     };
-    return decided(digest, principalId, this.cached(cacheable ? cacheKey : undefined, digest, result));
+    return decided(digest, principalId, this.cached(cacheable ? storeKey : undefined, digest, result));
   }
 }
