@@ -8,12 +8,21 @@ import { FULL_FOOTPRINT, footprintOf } from './footprint.js';
 
 const resource = (id: string, parentId: string | null): Resource => resourceRecord({ id, parentId });
 
-/** An inventory whose resources the test edits, announcing each edit as the inventory service would. */
+/**
+ * An inventory whose resources the test edits, announcing each edit as the inventory service would. A read
+ * of a held id takes the row as it was when the read began and answers only once the test releases it (a
+ * slow database).
+ */
 function editableInventory(resources: Resource[]) {
   let listener: ((c: InventoryChange) => void) | undefined;
+  const held = new Map<string, Promise<void>>();
   const reader: InventoryReader = {
     findIdentity: () => Promise.resolve(undefined),
-    findResource: (id) => Promise.resolve(resources.find((r) => r.id === id)),
+    findResource: async (id) => {
+      const row = resources.find((r) => r.id === id);
+      await held.get(id);
+      return row;
+    },
     listIdentities: () => Promise.resolve({ items: [], next_cursor: null }),
     listResources: () => Promise.resolve({ items: resources, next_cursor: null }),
     onChange: (l) => {
@@ -26,8 +35,20 @@ function editableInventory(resources: Resource[]) {
     resources[i] = { ...resources[i]!, ...change };
     listener?.({ entity: 'resource', op: 'update', id });
   };
-  return { reader, edit };
+  /** Holds the reads of `id` that begin from now on; returns the function that lets them answer. */
+  const hold = (id: string) => {
+    let release!: () => void;
+    held.set(id, new Promise<void>((resolve) => (release = resolve)));
+    return () => {
+      held.delete(id);
+      release();
+    };
+  };
+  return { reader, edit, hold };
 }
+
+/** Lets every callback already queued run (a held read stays held however long this waits). */
+const drain = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 void describe('EntityIndex resource slices', () => {
   // No policy reads a resource attribute: ancestors become the resource's parents.
@@ -54,7 +75,7 @@ void describe('EntityIndex resource slices', () => {
     ]);
     // Re-parenting an ancestor changes the slice of a resource that did not itself change.
     edit('db', { parentId: null });
-    await index.settle('', 'db');
+    await index.settle();
     const after = index.resourceSlice({ id: 'table' }, fp);
     assert.deepEqual(after.entities[0]?.parents, [{ type: 'Resource', id: 'db' }]);
   });
@@ -72,5 +93,50 @@ void describe('EntityIndex resource slices', () => {
     assert.notEqual(index.resourceSlice({ id: 'db', properties: { team: 'a' } }, FULL_FOOTPRINT), withProps);
     assert.equal(index.resourceSlice({ id: 'nope' }, fp).known, undefined);
     assert.notEqual(index.resourceSlice({ id: 'nope' }, fp), index.resourceSlice({ id: 'nope' }, fp));
+  });
+
+  void it('settles only once every refetch is in (an ancestor too) and announces the refetch landing', async () => {
+    const { reader, edit, hold } = editableInventory([
+      resource('restricted', null),
+      resource('mid', 'restricted'),
+      resource('leaf', 'mid'),
+    ]);
+    const index = new EntityIndex(reader);
+    await index.load();
+    let heard = 0;
+    index.listeners.add(() => heard++);
+    const release = hold('mid');
+    edit('mid', { displayName: 'mid renamed' });
+    assert.equal(heard, 1, 'the change empties caches at once');
+    // A decision on `leaf` settles, then slices: `mid` missing would cut leaf off from `restricted`.
+    let settled = false;
+    const slice = index.settle().then(() => {
+      settled = true;
+      return index.resourceSlice({ id: 'leaf' }, fp);
+    });
+    await drain();
+    assert.equal(settled, false, 'waits for the refetch of an ancestor');
+    release();
+    assert.deepEqual((await slice).entities[0]?.parents, [
+      { type: 'Resource', id: 'mid' },
+      { type: 'Resource', id: 'restricted' },
+    ]);
+    assert.equal(heard, 2, 'and again when the refetch lands, so nothing decided meanwhile stays cached');
+  });
+
+  void it('keeps the newest of two refetches of one resource, whichever answers last', async () => {
+    const { reader, edit, hold } = editableInventory([resource('root', null), resource('db', 'root')]);
+    const index = new EntityIndex(reader);
+    await index.load();
+    const releaseFirst = hold('db');
+    edit('db', { sensitivity: 'public' });
+    const releaseSecond = hold('db');
+    edit('db', { sensitivity: 'regulated' });
+    releaseSecond();
+    await index.settle();
+    assert.equal(index.getResource('db')?.sensitivity, 'regulated');
+    releaseFirst();
+    await drain();
+    assert.equal(index.getResource('db')?.sensitivity, 'regulated');
   });
 });

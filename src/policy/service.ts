@@ -51,7 +51,8 @@ export interface DecisionRequest {
 export interface DecideOptions {
   /**
    * false for what-if evaluations (AuthZEN search): no decision log entry, no approval request created,
-   * no grant consumed.
+   * no grant consumed, and nothing added to the decision cache (a search over thousands of candidates
+   * would push out the entries real requests use).
    */
   sideEffects?: boolean;
 }
@@ -218,6 +219,11 @@ export class PolicyDecisionPoint {
   private unsubscribeFeed: (() => void) | undefined;
   private readonly clock: WallClock;
   private readonly activationListeners = new Set<(version: number) => void>();
+  /** The refresh under way and the one waiting behind it (see `refreshActive`). */
+  private refreshRunning: Promise<void> | undefined;
+  private refreshQueued: Promise<void> | undefined;
+  /** Bumped by every install, so a refresh can tell that a local activation overtook it. */
+  private installs = 0;
 
   constructor(
     private readonly deps: PdpDeps,
@@ -391,25 +397,63 @@ export class PolicyDecisionPoint {
     return done;
   }
 
-  async refreshActive(): Promise<void> {
-    const active = await this.versions.activeVersion();
-    if (active === undefined || active === this.active?.version) return;
-    const v = await this.versions.row(active);
-    const result = compileBundle(JSON.parse(v.bundle) as PolicyBundle);
-    if (!result.ok) {
-      // A stored version always compiled when pushed; keep the old set rather than fail open or empty.
-      this.deps.log.error(
-        { version: v.version, errors: result.errors },
-        'stored policy version no longer compiles',
-      );
+  /**
+   * Loads the version the database says is active, one refresh at a time: the change feed and the poll both
+   * ask, and two overlapping refreshes could finish out of order and install an older version over a newer
+   * one (an emergency lockdown undone). A refresh asked for while one runs runs again after it, once for all
+   * who asked meanwhile.
+   */
+  refreshActive(): Promise<void> {
+    if (this.refreshQueued) return this.refreshQueued;
+    const running = this.refreshRunning;
+    if (!running) return this.runRefresh();
+    const queued = running
+      .catch(() => undefined)
+      .then(() => {
+        this.refreshQueued = undefined;
+        return this.runRefresh();
+      });
+    this.refreshQueued = queued;
+    return queued;
+  }
+
+  private runRefresh(): Promise<void> {
+    const run: Promise<void> = this.loadActive().finally(() => {
+      if (this.refreshRunning === run) this.refreshRunning = undefined;
+    });
+    this.refreshRunning = run;
+    return run;
+  }
+
+  /**
+   * Installs what is active, checking again just before installing: an activation committed (here or on
+   * another replica) while the row was read wins, and the read starts over.
+   */
+  private async loadActive(): Promise<void> {
+    for (;;) {
+      const installs = this.installs;
+      const active = await this.versions.activeVersion();
+      if (active === undefined || active === this.active?.version) return;
+      const v = await this.versions.row(active);
+      const result = compileBundle(JSON.parse(v.bundle) as PolicyBundle);
+      if ((await this.versions.activeVersion()) !== active || this.installs !== installs) continue;
+      if (!result.ok) {
+        // A stored version always compiled when pushed; keep the old set rather than fail open or empty.
+        this.deps.log.error(
+          { version: v.version, errors: result.errors },
+          'stored policy version no longer compiles',
+        );
+        return;
+      }
+      this.install(v.version, result.compiled);
       return;
     }
-    this.install(v.version, result.compiled);
   }
 
   private install(version: number, compiled: CompiledBundle): void {
     // A stopped PDP holds no Cedar sets (see `stop`); a late change-feed refresh must not load one again.
     if (this.stopped) return;
+    this.installs++;
     const set = loadPolicySet(version, compiled);
     warmUp(set);
     retainPolicySet(set);
@@ -558,7 +602,7 @@ export class PolicyDecisionPoint {
     const raw = req.context ?? {};
     const approvalId = sideEffects && typeof raw.approval_id === 'string' ? raw.approval_id : undefined;
     const index = this.deps.index;
-    if (index.hasPending()) await index.settle(req.principal.id, req.resource.id);
+    if (index.hasPending()) await index.settle();
     // Taken after the await: a version switched meanwhile has had its Cedar sets emptied (see `install`).
     const set = this.active;
     const version = set?.version ?? null;
@@ -631,6 +675,7 @@ export class PolicyDecisionPoint {
       if (hit) return decided(hit.tag, principalId, hit.value);
     }
     const digest = this.digestOf(provisional.keyParts);
+    const storeKey = sideEffects ? cacheKey : undefined;
     let approved = false;
     if (approvalId) {
       approved = await this.deps.approvals.isUsableGrant(
@@ -685,7 +730,7 @@ export class PolicyDecisionPoint {
         policyVersion: version,
         cached: false,
       };
-      return decided(digest, principalId, this.cached(cacheKey, digest, result));
+      return decided(digest, principalId, this.cached(storeKey, digest, result));
     }
     const obligations: Obligation[] = [];
     // A Cedar failure is not an answer about this request: the next one asks again rather than reading a
@@ -721,6 +766,6 @@ export class PolicyDecisionPoint {
       policyVersion: version,
       cached: false,
     };
-    return decided(digest, principalId, this.cached(cacheable ? cacheKey : undefined, digest, result));
+    return decided(digest, principalId, this.cached(cacheable ? storeKey : undefined, digest, result));
   }
 }

@@ -12,18 +12,31 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export const DEFAULT_SEARCH_LIMIT = 1000;
+/**
+ * Candidates one search request evaluates at most (about 0.5 s of Cedar). Past it the page comes back short,
+ * with a `next_token` that resumes where the scan stopped and `page.properties.truncated: true`: a `read`
+ * key must not be able to make one request evaluate the whole inventory.
+ */
+export const MAX_SEARCH_CANDIDATES = 5000;
+/** Evaluations between two yields to the event loop, so decisions are not held up behind a search. */
+const YIELD_EVERY = 256;
 
 interface Page {
-  offset: number;
+  /** Candidates sort by key; the scan starts after this one (a page token carries the last one returned). */
+  after: string | undefined;
   limit: number;
   digest: string;
+}
+
+export interface SearchOptions {
+  maxCandidates?: number;
 }
 
 /** Parses `page` and binds its token to the rest of the request, so a changed query cannot reuse it. */
 function parsePage(body: Obj): Page {
   const { page, ...rest } = body;
   const digest = createHash('sha256').update(JSON.stringify(rest)).digest('base64url').slice(0, 16);
-  if (page === undefined) return { offset: 0, limit: DEFAULT_SEARCH_LIMIT, digest };
+  if (page === undefined) return { after: undefined, limit: DEFAULT_SEARCH_LIMIT, digest };
   if (!isObj(page)) throw new AuthzenParseError('body.page', 'must be an object');
   let limit = DEFAULT_SEARCH_LIMIT;
   if (page.limit !== undefined) {
@@ -37,29 +50,74 @@ function parsePage(body: Obj): Page {
     }
     limit = page.limit;
   }
-  let offset = 0;
+  let after: string | undefined;
   if (page.token !== undefined && page.token !== '') {
     if (typeof page.token !== 'string') throw new AuthzenParseError('body.page.token', 'must be a string');
-    const [d, o] = Buffer.from(page.token, 'base64url').toString('utf8').split(':');
-    offset = Number(o);
-    if (d !== `${digest}.${limit}` || !Number.isInteger(offset) || offset < 0) {
+    const text = Buffer.from(page.token, 'base64url').toString('utf8');
+    const sep = text.indexOf(':');
+    if (sep < 0 || text.slice(0, sep) !== `${digest}.${limit}`) {
       throw new AuthzenParseError('body.page.token', 'is not a token for this query');
     }
+    after = text.slice(sep + 1);
   }
-  return { offset, limit, digest };
+  return { after, limit, digest };
 }
 
-function paginate<T>(all: T[], page: Page): { results: T[]; page: { next_token: string; count: number } } {
-  const results = all.slice(page.offset, page.offset + page.limit);
-  const next = page.offset + page.limit;
-  const nextToken =
-    next < all.length
-      ? Buffer.from(`${page.digest}.${page.limit}:${next}`, 'utf8').toString('base64url')
-      : '';
-  return { page: { next_token: nextToken, count: all.length }, results };
+const tokenFor = (page: Page, after: string) =>
+  Buffer.from(`${page.digest}.${page.limit}:${after}`, 'utf8').toString('base64url');
+
+/**
+ * Evaluates candidates in key order after the page's token until the page is full and one more match shows
+ * there is a next page, or `maxCandidates` have been evaluated. `count` is this page's (AuthZEN 1.0); there
+ * is no `total`, which would take evaluating every candidate.
+ */
+async function searchPage<C, R>(
+  candidates: C[],
+  keyOf: (c: C) => string,
+  permits: (c: C) => Promise<R | undefined>,
+  page: Page,
+  maxCandidates: number,
+) {
+  const sorted = candidates
+    .map((c) => ({ c, key: keyOf(c) }))
+    .filter((x) => page.after === undefined || x.key > page.after)
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const results: R[] = [];
+  let lastKey: string | undefined;
+  let more = false;
+  let truncated = false;
+  let scanned = 0;
+  for (const { c, key } of sorted) {
+    if (scanned === maxCandidates) {
+      truncated = true;
+      break;
+    }
+    if (scanned > 0 && scanned % YIELD_EVERY === 0) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    scanned++;
+    const r = await permits(c);
+    if (r === undefined) continue;
+    if (results.length === page.limit) {
+      more = true;
+      break;
+    }
+    results.push(r);
+    lastKey = key;
+  }
+  // A truncated scan resumes after the last candidate it evaluated, matched or not.
+  const resumeAfter = truncated ? sorted[scanned - 1]?.key : more ? lastKey : undefined;
+  return {
+    page: {
+      next_token: resumeAfter === undefined ? '' : tokenFor(page, resumeAfter),
+      count: results.length,
+      ...(truncated ? { properties: { truncated: true, evaluated: scanned } } : {}),
+    },
+    results,
+  };
 }
 
-export async function searchSubjects(pdp: PolicyDecisionPoint, raw: unknown) {
+export async function searchSubjects(pdp: PolicyDecisionPoint, raw: unknown, opts: SearchOptions = {}) {
   const b = requireBody(raw);
   const subject = parseEntity(b.subject, 'body.subject', false);
   const action = parseAction(b.action, 'body.action');
@@ -67,12 +125,13 @@ export async function searchSubjects(pdp: PolicyDecisionPoint, raw: unknown) {
   const context = parseContext(b.context, 'body.context');
   const page = parsePage(b);
   const kinds = subjectTypeKinds(subject.type);
-  const found: { type: string; id: string }[] = [];
-  if (kinds) {
-    const candidates = [...pdp.index.allIdentities()]
-      .filter((i) => kinds === 'any' || kinds.includes(i.kind))
-      .sort((a, b) => (a.id < b.id ? -1 : 1));
-    for (const i of candidates) {
+  const candidates = kinds
+    ? [...pdp.index.allIdentities()].filter((i) => kinds === 'any' || kinds.includes(i.kind))
+    : [];
+  return searchPage(
+    candidates,
+    (i) => i.id,
+    async (i) => {
       const d = await pdp.decide(
         {
           principal: { id: i.id, type: subject.type },
@@ -84,60 +143,65 @@ export async function searchSubjects(pdp: PolicyDecisionPoint, raw: unknown) {
         undefined,
         { sideEffects: false },
       );
-      if (d.decision) found.push({ type: subject.type, id: i.id });
-    }
-  }
-  return paginate(found, page);
+      return d.decision ? { type: subject.type, id: i.id } : undefined;
+    },
+    page,
+    opts.maxCandidates ?? MAX_SEARCH_CANDIDATES,
+  );
 }
 
-export async function searchResources(pdp: PolicyDecisionPoint, raw: unknown) {
+export async function searchResources(pdp: PolicyDecisionPoint, raw: unknown, opts: SearchOptions = {}) {
   const b = requireBody(raw);
   const subject = parseEntity(b.subject, 'body.subject');
   const action = parseAction(b.action, 'body.action');
   const resource = parseEntity(b.resource, 'body.resource', false);
   const context = parseContext(b.context, 'body.context');
   const page = parsePage(b);
-  const candidates = [...pdp.index.allResources()]
-    .filter((r) => r.type === resource.type)
-    .sort((a, b) => (a.id < b.id ? -1 : 1));
-  const found: { type: string; id: string }[] = [];
-  for (const r of candidates) {
-    const d = await pdp.decide(
-      {
-        principal: { id: subject.id, type: subject.type, properties: subject.properties },
-        action: action.name,
-        actionProperties: action.properties,
-        resource: { id: r.id, type: r.type, properties: resource.properties },
-        context,
-      },
-      undefined,
-      { sideEffects: false },
-    );
-    if (d.decision) found.push({ type: r.type, id: r.id });
-  }
-  return paginate(found, page);
+  return searchPage(
+    [...pdp.index.allResources()].filter((r) => r.type === resource.type),
+    (r) => r.id,
+    async (r) => {
+      const d = await pdp.decide(
+        {
+          principal: { id: subject.id, type: subject.type, properties: subject.properties },
+          action: action.name,
+          actionProperties: action.properties,
+          resource: { id: r.id, type: r.type, properties: resource.properties },
+          context,
+        },
+        undefined,
+        { sideEffects: false },
+      );
+      return d.decision ? { type: r.type, id: r.id } : undefined;
+    },
+    page,
+    opts.maxCandidates ?? MAX_SEARCH_CANDIDATES,
+  );
 }
 
-export async function searchActions(pdp: PolicyDecisionPoint, raw: unknown) {
+export async function searchActions(pdp: PolicyDecisionPoint, raw: unknown, opts: SearchOptions = {}) {
   const b = requireBody(raw);
   const subject = parseEntity(b.subject, 'body.subject');
   const resource = parseEntity(b.resource, 'body.resource');
   const context = parseContext(b.context, 'body.context');
   const page = parsePage(b);
-  const actions = [...(pdp.activeSet?.compiled.actions ?? [])].sort();
-  const found: { name: string }[] = [];
-  for (const name of actions) {
-    const d = await pdp.decide(
-      {
-        principal: { id: subject.id, type: subject.type, properties: subject.properties },
-        action: name,
-        resource: { id: resource.id, type: resource.type, properties: resource.properties },
-        context,
-      },
-      undefined,
-      { sideEffects: false },
-    );
-    if (d.decision) found.push({ name });
-  }
-  return paginate(found, page);
+  return searchPage(
+    [...(pdp.activeSet?.compiled.actions ?? [])],
+    (name) => name,
+    async (name) => {
+      const d = await pdp.decide(
+        {
+          principal: { id: subject.id, type: subject.type, properties: subject.properties },
+          action: name,
+          resource: { id: resource.id, type: resource.type, properties: resource.properties },
+          context,
+        },
+        undefined,
+        { sideEffects: false },
+      );
+      return d.decision ? { name } : undefined;
+    },
+    page,
+    opts.maxCandidates ?? MAX_SEARCH_CANDIDATES,
+  );
 }
