@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { InventoryChange } from '../inventory/service.js';
 import type { Resource } from '../inventory/types.js';
 import { resourceRecord } from '../../test/helpers/records.js';
-import { EntityIndex, type InventoryReader } from './entity-index.js';
+import { EntityIndex, REFETCH_RETRY_MS, type InventoryReader } from './entity-index.js';
 import { FULL_FOOTPRINT, footprintOf } from './footprint.js';
 
 const resource = (id: string, parentId: string | null): Resource => resourceRecord({ id, parentId });
@@ -138,5 +138,43 @@ void describe('EntityIndex resource slices', () => {
     releaseFirst();
     await drain();
     assert.equal(index.getResource('db')?.sensitivity, 'regulated');
+  });
+});
+
+void describe('EntityIndex when the store cannot be read', () => {
+  void it('reports a failed refetch (so decisions deny) until a retry reads the row', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const resources = [resource('root', null), resource('db', 'root')];
+    let down = false;
+    let listener: ((c: InventoryChange) => void) | undefined;
+    const reader: InventoryReader = {
+      findIdentity: () => Promise.resolve(undefined),
+      findResource: (id) =>
+        down
+          ? Promise.reject(new Error('connection refused'))
+          : Promise.resolve(resources.find((r) => r.id === id)),
+      listIdentities: () => Promise.resolve({ items: [], next_cursor: null }),
+      listResources: () => Promise.resolve({ items: resources, next_cursor: null }),
+      onChange: (l) => {
+        listener = l;
+        return () => undefined;
+      },
+    };
+    const index = new EntityIndex(reader);
+    await index.load();
+    assert.equal(index.unavailable(), undefined);
+    down = true;
+    listener?.({ entity: 'resource', op: 'update', id: 'root' });
+    await index.settle(); // no unhandled rejection: the failure is kept, not thrown
+    assert.match(index.unavailable() ?? '', /resource root: connection refused/);
+    assert.equal(index.getResource('root'), undefined, 'the stale row is not put back');
+    t.mock.timers.tick(REFETCH_RETRY_MS);
+    await index.settle();
+    assert.match(index.unavailable() ?? '', /connection refused/, 'still down: still refusing');
+    down = false;
+    t.mock.timers.tick(REFETCH_RETRY_MS);
+    await index.settle();
+    assert.equal(index.unavailable(), undefined);
+    assert.equal(index.getResource('root')?.id, 'root');
   });
 });

@@ -72,6 +72,9 @@ export interface ResourceSlice {
   known: Resource | undefined;
 }
 
+/** How soon a refetch that failed (the store unreachable) is tried again. */
+export const REFETCH_RETRY_MS = 1000;
+
 export class EntityIndex {
   private readonly identities = new Map<string, Identity>();
   private readonly aliases = new Map<string, string>();
@@ -80,6 +83,8 @@ export class EntityIndex {
   /** Slices of inventoried resources asked for without PEP properties, by id and type (cleared on any resource change). */
   private readonly sliceCache = new Map<string, { fp: PolicyFootprint; slice: ResourceSlice }>();
   private readonly pending = new Map<string, Promise<void>>();
+  /** Refetches that failed (the store unreachable), retried every REFETCH_RETRY_MS; decisions deny meanwhile. */
+  private readonly failed = new Map<string, unknown>();
   private unsubscribe: (() => void) | undefined;
   /** Bumped on every inventory change; part of the decision-cache key. */
   version = 0;
@@ -227,15 +232,35 @@ export class EntityIndex {
    */
   private refetch(key: string, read: () => Promise<() => void>): void {
     const p: Promise<void> = read()
-      .then((apply) => {
-        if (this.pending.get(key) !== p) return;
-        apply();
-        this.changed();
-      })
+      .then(
+        (apply) => {
+          if (this.pending.get(key) !== p) return;
+          this.failed.delete(key);
+          apply();
+          this.changed();
+        },
+        (err: unknown) => {
+          // The entry stays dropped, and an index with a hole can cut an ancestor chain a forbid relies on:
+          // every decision denies (`unavailable`) until a retry reads the row.
+          if (this.pending.get(key) !== p) return;
+          this.failed.set(key, err);
+          setTimeout(() => {
+            if (this.failed.has(key) && !this.pending.has(key)) this.refetch(key, read);
+          }, REFETCH_RETRY_MS).unref();
+        },
+      )
       .finally(() => {
         if (this.pending.get(key) === p) this.pending.delete(key);
       });
     this.pending.set(key, p);
+  }
+
+  /** Why the index cannot be trusted right now (a refetch failed and is being retried), or undefined. */
+  unavailable(): string | undefined {
+    if (this.failed.size === 0) return undefined;
+    const [key, err] = this.failed.entries().next().value as [string, unknown];
+    const what = key.startsWith('i:') ? `identity ${key.slice(2)}` : `resource ${key.slice(2)}`;
+    return `${this.failed.size} inventory change(s) could not be read (${what}: ${err instanceof Error ? err.message : String(err)}); retrying`;
   }
 
   /**

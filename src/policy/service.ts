@@ -621,6 +621,8 @@ export class PolicyDecisionPoint {
     const malformed = malformedRequest(req);
     if (malformed) return this.refused(keyParts, principalId, version, 'malformed_request', malformed);
     if (!set) return this.refused(keyParts, principalId, version, 'no_policy', 'no policy version is active');
+    const hole = index.unavailable();
+    if (hole) return this.refused(keyParts, principalId, version, 'index_unavailable', hole);
     if (!identity)
       return this.refused(
         keyParts,

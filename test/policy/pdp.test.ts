@@ -265,6 +265,24 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal((await decide('bob', 'frobnicate', 'dev-db')).reasons[0]?.id, 'bulkhead.unknown_action');
     });
 
+    void it('denies everything, cached answers included, while the entity index has a hole it cannot refill', async (t) => {
+      const allowed = await decide('bob', 'invoke', 'dev-db');
+      assert.equal(allowed.decision, true);
+      t.mock.method(
+        mod.runtime().index,
+        'unavailable',
+        () => 'resource dev-db: connection refused; retrying',
+      );
+      const d = await decide('bob', 'invoke', 'dev-db');
+      assert.equal(d.decision, false);
+      assert.deepEqual(
+        d.reasons.map((r) => r.id),
+        ['bulkhead.index_unavailable'],
+      );
+      t.mock.restoreAll();
+      assert.equal((await decide('bob', 'invoke', 'dev-db')).decision, true);
+    });
+
     void it('does not cache a deny caused by a Cedar failure: the next request asks again', async (t) => {
       const pdp = standalonePdp({ cacheSize: 10, cacheTtlMs: 60_000 });
       await pdp.start(0);
