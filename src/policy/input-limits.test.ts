@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { jsonProblem, MAX_NESTING_DEPTH, policyTextShape, unpairedSurrogateAt } from './input-limits.js';
+import {
+  jsonIsClean,
+  jsonProblem,
+  MAX_NESTING_DEPTH,
+  policyTextShape,
+  unpairedSurrogateAt,
+} from './input-limits.js';
 
 const depthOf = (condition: string) =>
   policyTextShape(`permit (principal, action, resource) when { ${condition} };`).depth;
@@ -50,6 +56,29 @@ void describe('jsonProblem', () => {
       message: 'contains an unpaired UTF-16 surrogate',
     });
     assert.equal(jsonProblem({ a: { '\udc00': 1 } }, 'body')?.path, 'body.a');
+  });
+});
+
+void describe('jsonIsClean', () => {
+  void it('agrees with jsonProblem on every case, at the depth limit and one past it', () => {
+    const nest = (n: number): unknown => (n === 0 ? 'leaf' : [nest(n - 1)]);
+    const cases: unknown[] = [
+      undefined,
+      null,
+      7,
+      'ok 😀',
+      'a\ud800',
+      { a: ['x', { b: 'a\udc00' }] },
+      { '\ud800': 1 },
+      { a: [1, 2, { c: true }] },
+      nest(MAX_NESTING_DEPTH),
+      nest(MAX_NESTING_DEPTH + 1),
+    ];
+    for (const c of cases) {
+      assert.equal(jsonIsClean(c), jsonProblem(c, 'v') === undefined, JSON.stringify(c)?.slice(0, 80));
+    }
+    assert.equal(jsonIsClean(nest(MAX_NESTING_DEPTH)), true);
+    assert.equal(jsonIsClean(nest(MAX_NESTING_DEPTH + 1)), false);
   });
 });
 

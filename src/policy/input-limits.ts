@@ -126,6 +126,24 @@ const member = (path: string, key: string) =>
  * or key) with an unpaired surrogate (see `unpairedSurrogateAt`). Iterative, so the check itself cannot
  * overflow the stack.
  */
+/**
+ * Whether `jsonProblem` would find nothing, without building a path per node (the PDP runs it on every
+ * decision). Recursion is bounded: it stops at MAX_NESTING_DEPTH.
+ */
+export function jsonIsClean(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return isWellFormed(value);
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth >= MAX_NESTING_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (const x of value as unknown[]) if (!jsonIsClean(x, depth + 1)) return false;
+    return true;
+  }
+  for (const k of Object.keys(value)) {
+    if (!isWellFormed(k) || !jsonIsClean((value as Record<string, unknown>)[k], depth + 1)) return false;
+  }
+  return true;
+}
+
 export function jsonProblem(value: unknown, path: string): JsonProblem | undefined {
   const pending: [unknown, string, number][] = [[value, path, 0]];
   for (let item = pending.pop(); item !== undefined; item = pending.pop()) {

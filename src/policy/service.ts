@@ -18,7 +18,7 @@ import type { DecisionLog } from './decision-log.js';
 import { EntityIndex, hasProperties, type ResourceRef } from './entity-index.js';
 import { prunedContext } from './footprint.js';
 import { isWellFormed } from '../well-formed.js';
-import { jsonProblem } from './input-limits.js';
+import { jsonIsClean, jsonProblem } from './input-limits.js';
 import {
   discardUnusedPolicySet,
   evaluateCedar,
@@ -167,6 +167,25 @@ function cacheKeyOf(
  * callers (the broker decides directly).
  */
 function malformedRequest(req: DecisionRequest): string | undefined {
+  // Every decision passes here (cache hits too), so the common case is a walk that allocates nothing.
+  const { principal, resource } = req;
+  if (
+    isWellFormed(principal.id) &&
+    (principal.type === undefined || isWellFormed(principal.type)) &&
+    isWellFormed(req.action) &&
+    isWellFormed(resource.id) &&
+    (resource.type === undefined || isWellFormed(resource.type)) &&
+    jsonIsClean(principal.properties) &&
+    jsonIsClean(req.actionProperties) &&
+    jsonIsClean(resource.properties) &&
+    jsonIsClean(req.context)
+  )
+    return undefined;
+  return describeMalformed(req);
+}
+
+/** Where and why a request `malformedRequest` refused is malformed. */
+function describeMalformed(req: DecisionRequest): string | undefined {
   const strings: [string | undefined, string][] = [
     [req.principal.id, 'principal.id'],
     [req.principal.type, 'principal.type'],
