@@ -105,3 +105,21 @@ export async function dropPgSchema(schema: string): Promise<void> {
     await client.end();
   }
 }
+
+/**
+ * API keys bound to people, one per person, made on first use (while the person is active, as the admin
+ * route requires). Approvals take the approver from the key, never from the body.
+ */
+export function personalKeys(server: () => TestServer): (person: string) => Promise<string> {
+  const keys = new Map<string, string>();
+  return async (person) => {
+    let token = keys.get(person);
+    if (!token) {
+      token = (
+        await server().ctx.apiKeys.create({ name: person, scopes: ['write'], identityId: person }, 'test')
+      ).token;
+      keys.set(person, token);
+    }
+    return token;
+  };
+}

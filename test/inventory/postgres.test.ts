@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import type { AppContext } from '../../src/app-context.js';
 import type { AuditEntry } from '../../src/audit/audit-log.js';
 import { loadConfig } from '../../src/config.js';
+import { identityCreateSchema } from '../../src/inventory/schemas.js';
 import { allModules } from '../../src/modules/index.js';
 import { openAppContext } from '../../src/server/context.js';
 import {
@@ -98,21 +99,14 @@ describe('inventory on PostgreSQL: concurrent writes', () => {
     return ctx.audit.list(ctx.store.db, { targetId: id, limit: 50 });
   }
 
-  it('keeps both of two concurrent PATCHes, and their audit entries chain', async () => {
-    await ctx.inventory.createIdentity(
-      {
-        id: 'svc-race',
-        kind: 'service_account',
-        displayName: 'x',
-        environment: 'prod',
-        owners: [],
-        groups: [],
-        source: 'manual',
-        labels: {},
-        status: 'active',
-      },
+  const createWorkload = (id: string) =>
+    ctx.inventory.createIdentity(
+      identityCreateSchema.parse({ id, kind: 'service_account', displayName: 'x', environment: 'prod' }),
       meta,
     );
+
+  it('keeps both of two concurrent PATCHes, and their audit entries chain', async () => {
+    await createWorkload('svc-race');
     const results = await whileHeld(rowLock('identities'), ['svc-race'], 'commit', [
       () => ctx.inventory.updateIdentity('svc-race', { displayName: 'renamed' }, meta),
       () => ctx.inventory.updateIdentity('svc-race', { environment: 'staging' }, meta),
@@ -130,20 +124,7 @@ describe('inventory on PostgreSQL: concurrent writes', () => {
   });
 
   it('does not let a concurrent PATCH undo a quarantine or a revoke', async () => {
-    await ctx.inventory.createIdentity(
-      {
-        id: 'svc-q',
-        kind: 'service_account',
-        displayName: 'x',
-        environment: 'prod',
-        owners: [],
-        groups: [],
-        source: 'manual',
-        labels: {},
-        status: 'active',
-      },
-      meta,
-    );
+    await createWorkload('svc-q');
     await whileHeld(rowLock('identities'), ['svc-q'], 'commit', [
       () => ctx.inventory.setIdentityStatus('svc-q', 'quarantined', meta, 'compromised'),
       () => ctx.inventory.updateIdentity('svc-q', { displayName: 'renamed' }, meta),

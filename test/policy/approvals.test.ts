@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { coreModule } from '../../src/modules/index.js';
 import { identityCreateSchema, resourceCreateSchema } from '../../src/inventory/schemas.js';
 import { createPolicyModule } from '../../src/policy/index.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { personalKeys, startTestServer, type TestServer } from '../helpers/server.js';
 
 const POLICIES = `
 @id("all") permit (principal, action, resource);
@@ -36,18 +36,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.ok(ob && ob.type === 'approval_required' && ob.approval_id, JSON.stringify(d));
       return ob.approval_id;
     };
-    const keys = new Map<string, string>();
-    /** An API key bound to a person, created while they are active (as the admin route requires). */
-    const keyOf = async (person: string): Promise<string> => {
-      let token = keys.get(person);
-      if (!token) {
-        token = (
-          await server.ctx.apiKeys.create({ name: person, scopes: ['write'], identityId: person }, 'test')
-        ).token;
-        keys.set(person, token);
-      }
-      return token;
-    };
+    const keyOf = personalKeys(() => server);
     const verdict = (id: string, person: string, v: 'approve' | 'deny' = 'approve') =>
       keyOf(person).then((token) => server.call('POST', `/v1/approvals/${id}/${v}`, { token }));
 

@@ -10,7 +10,7 @@ import { createPolicyModule } from '../../src/policy/index.js';
 import type { ApprovalStore } from '../../src/policy/approvals.js';
 import { PolicyDecisionPoint, type PdpOptions } from '../../src/policy/service.js';
 import { policyDb } from '../../src/policy/tables.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { personalKeys, startTestServer, type TestServer } from '../helpers/server.js';
 
 const POLICIES = `
 @id("dev-anyone-reads")
@@ -383,18 +383,7 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal((await decide('alice', 'read', 'dev-db')).cached, false);
     });
 
-    const personalKeys = new Map<string, string>();
-    /** API key bound to a person: approvals take the approver from the key, never from the body. */
-    const keyOf = async (person: string): Promise<string> => {
-      let token = personalKeys.get(person);
-      if (!token) {
-        token = (
-          await server.ctx.apiKeys.create({ name: person, scopes: ['write'], identityId: person }, 'test')
-        ).token;
-        personalKeys.set(person, token);
-      }
-      return token;
-    };
+    const keyOf = personalKeys(() => server);
 
     void it('regulated data needs an owner approval: one-time grant bound to the exact request', async () => {
       const first = await decide('alice', 'read', 'card-table');
